@@ -1,0 +1,172 @@
+/**
+ * What Countersign does with Slack interactions: button clicks, the reason modal and the slash command. Shared by the
+ * HTTP receiver and Socket Mode, so both transports run exactly the same code.
+ *
+ * Every listener acknowledges first (Slack gives up after 3 seconds), then resolves the user, delegates to the core
+ * (decisions.vote, commands.run) and answers ephemerally. Rules are never checked here: the core decides, the adapter
+ * renders. Card updates after a vote are enqueued by the core, not done inline.
+ */
+import type { App, BlockAction, ButtonAction, SlackViewAction } from '@slack/bolt';
+import type { WebClient } from '@slack/web-api';
+import type pino from 'pino';
+import { errorReply, voteReply } from '../../src/channels/chat-reply';
+import type { VoteDecision } from '../../src/domain/approval';
+import { parseChatCommand, type ChatCommandService } from '../../src/services/chat-command-service';
+import type { DecisionService } from '../../src/services/decision-service';
+import type { RequestQueryService } from '../../src/services/request-query-service';
+import {
+  ACTIONS,
+  parseReasonMetadata,
+  REASON_MODAL,
+  renderCommandResult,
+  renderReasonModal,
+  renderReply,
+  type ReasonModalMetadata,
+  type SlackMessage,
+} from './slack-blocks';
+import type { SlackDirectory } from './slack-directory';
+
+export interface SlackListenerDeps {
+  decisions: Pick<DecisionService, 'vote'>;
+  queries: Pick<RequestQueryService, 'view'>;
+  commands: Pick<ChatCommandService, 'run'>;
+  directory: SlackDirectory;
+  web: Pick<WebClient, 'views' | 'chat'>;
+  log: pino.Logger;
+  /** Slash command name, e.g. `/countersign` (SLACK_COMMAND). */
+  command: string;
+  /** Slack user group ids (`S…`) whose members may run audit look-ups (from SLACK_AUDIT_ACCESS). */
+  auditUserGroups: string[];
+  fetch?: typeof fetch;
+}
+
+/** Where an ephemeral answer goes: the interaction's response_url when there is one, else chat.postEphemeral. */
+interface ReplyTarget {
+  userId: string;
+  channelId?: string;
+  responseUrl?: string;
+}
+
+const DECISION_ACTION = new RegExp(`^(${ACTIONS.approve}|${ACTIONS.approveWithReason}|${ACTIONS.deny})$`);
+const PROFILE_LOOKUP_FAILED = ':warning: Countersign could not look up your Slack profile, so nothing was recorded. Please try again.';
+
+/** Registers the listeners on a Bolt app (HTTP or Socket Mode). */
+export function registerSlackListeners(app: App, deps: SlackListenerDeps): void {
+  const doFetch = deps.fetch ?? fetch;
+
+  async function replyEphemeral(target: ReplyTarget, msg: SlackMessage): Promise<void> {
+    try {
+      if (target.responseUrl) {
+        // Hand-written rather than Bolt's respond(): the modal submission no longer has the click's respond().
+        const res = await doFetch(target.responseUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text: msg.text, blocks: msg.blocks }),
+        });
+        if (res.ok) return;
+        deps.log.warn({ status: res.status }, 'Slack response_url refused the reply; falling back to chat.postEphemeral');
+      }
+      if (target.channelId) {
+        await deps.web.chat.postEphemeral({ channel: target.channelId, user: target.userId, text: msg.text, blocks: msg.blocks });
+      }
+    } catch (err) {
+      deps.log.warn({ err }, 'could not send an ephemeral Slack reply');
+    }
+  }
+
+  /** Resolves the clicking user, casts the vote through the core and tells the user what happened. */
+  async function castVote(requestId: string, decision: VoteDecision, reason: string | null, target: ReplyTarget): Promise<void> {
+    let approver;
+    try {
+      approver = await deps.directory.person(target.userId);
+    } catch (err) {
+      deps.log.warn({ err, requestId }, 'users.info failed; vote not cast');
+      return replyEphemeral(target, renderReply(PROFILE_LOOKUP_FAILED));
+    }
+    let text: string;
+    try {
+      const result = await deps.decisions.vote(requestId, { approver, channel: 'slack', decision, reason }, deps.log);
+      text = voteReply(result).text;
+    } catch (err) {
+      deps.log.error({ err, requestId }, 'Slack vote failed');
+      text = errorReply(err).text;
+    }
+    await replyEphemeral(target, renderReply(text));
+  }
+
+  app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: DECISION_ACTION }, async ({ ack, body, action }) => {
+    await ack();
+    const requestId = action.value ?? '';
+    const target: ReplyTarget = { userId: body.user.id, channelId: body.channel?.id ?? body.container?.channel_id, responseUrl: body.response_url };
+    if (action.action_id === ACTIONS.approve) return castVote(requestId, 'approve', null, target);
+
+    // Deny, or Approve on a rule that always wants a reason: ask for it first. trigger_id lives 3 seconds.
+    const decision: VoteDecision = action.action_id === ACTIONS.deny ? 'deny' : 'approve';
+    const meta: ReasonModalMetadata = { requestId, decision, channelId: target.channelId, responseUrl: target.responseUrl };
+    // Only to mark the input optional or required; the core enforces the reason rule on submission.
+    const reasonMode = await deps.queries.view(requestId).then((v) => v.reasonMode, () => undefined);
+    try {
+      await deps.web.views.open({ trigger_id: body.trigger_id, view: renderReasonModal(meta, reasonMode) });
+    } catch (err) {
+      deps.log.warn({ err, requestId }, 'could not open the reason modal');
+      await replyEphemeral(target, renderReply(':warning: Countersign could not open the reason dialog; nothing was recorded. Please click again.'));
+    }
+  });
+
+  app.view<SlackViewAction>({ callback_id: REASON_MODAL.callbackId, type: 'view_submission' }, async ({ ack, body, view }) => {
+    await ack();
+    const meta = parseReasonMetadata(view.private_metadata);
+    if (!meta) {
+      deps.log.warn('reason modal submitted without valid metadata');
+      return;
+    }
+    const reason = view.state.values[REASON_MODAL.blockId]?.[REASON_MODAL.actionId]?.value?.trim() || null;
+    await castVote(meta.requestId, meta.decision, reason, { userId: body.user.id, channelId: meta.channelId, responseUrl: meta.responseUrl });
+  });
+
+  app.command(deps.command, async ({ ack, command }) => {
+    await ack();
+    const target: ReplyTarget = { userId: command.user_id, channelId: command.channel_id, responseUrl: command.response_url };
+    let actor;
+    try {
+      actor = await deps.directory.person(command.user_id);
+    } catch (err) {
+      deps.log.warn({ err }, 'users.info failed; command not run');
+      return replyEphemeral(target, renderReply(PROFILE_LOOKUP_FAILED));
+    }
+    try {
+      const text = await resolveMentions(command.text ?? '', deps.directory);
+      const parsed = parseChatCommand(text);
+      const isAudit = parsed.kind === 'audit-request' || parsed.kind === 'audit-search';
+      const platformAllowed = isAudit && deps.auditUserGroups.length > 0 && (await deps.directory.inUserGroups(command.user_id, deps.auditUserGroups));
+      const result = await deps.commands.run(actor, parsed, { platformAllowed });
+      await replyEphemeral(target, renderCommandResult(result, deps.command, text));
+    } catch (err) {
+      deps.log.error({ err }, 'Slack command failed');
+      await replyEphemeral(target, renderReply(errorReply(err).text));
+    }
+  });
+}
+
+/**
+ * Slack escapes what users type in slash commands: `<@U123|bob>` for mentions, `<mailto:a@b.c|a@b.c>` and `<url|text>`
+ * for links. Mentions become the person's email (so audit look-ups match requests made by email too) or their Slack
+ * id; links become their plain target.
+ */
+export async function resolveMentions(text: string, directory: Pick<SlackDirectory, 'person'>): Promise<string> {
+  const mentions = [...new Set([...text.matchAll(/<@([UW][A-Z0-9]+)(?:\|[^>]*)?>/g)].map((m) => m[1]))];
+  const keys = new Map<string, string>();
+  await Promise.all(
+    mentions.map(async (id) => {
+      const p = await directory.person(id).catch(() => undefined);
+      keys.set(id, p?.email ?? `slack:${id}`);
+    }),
+  );
+  return text
+    .replace(/<@([UW][A-Z0-9]+)(?:\|[^>]*)?>/g, (_m, id: string) => keys.get(id) ?? `slack:${id}`)
+    .replace(/<mailto:([^|>]+)(?:\|[^>]*)?>/g, '$1')
+    .replace(/<((?:https?|s3|gs|ftp):[^|>]+)(?:\|[^>]*)?>/g, '$1')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}

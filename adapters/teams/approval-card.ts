@@ -1,0 +1,209 @@
+/**
+ * Renders an {@link ApprovalView} as an Adaptive Card 1.5 with Universal Actions (`Action.Execute`), the only card
+ * model in which Teams sends button clicks to the bot and lets it answer with a new card for the clicking user.
+ * The content mirrors the Slack card field for field; both read the same view, so neither can show a fact the other
+ * lacks.
+ */
+import type { ChatReply } from '../../src/channels/chat-reply';
+import { plainText } from '../../src/channels/chat-reply';
+import { summarizeStatus, type ApprovalView } from '../../src/domain/approval-view';
+
+/** An Adaptive Card as JSON. Kept loose: botbuilder's CardFactory takes `any` and Teams validates the payload. */
+export type AdaptiveCard = Record<string, unknown> & { type: 'AdaptiveCard'; version: string; body: CardElement[] };
+export type CardElement = Record<string, unknown>;
+
+export const ADAPTIVE_CARD_CONTENT_TYPE = 'application/vnd.microsoft.card.adaptive';
+export const CARD_VERSION = '1.5';
+
+/** Verbs of our `Action.Execute` actions; `refresh` is what Teams sends for the card's `refresh` clause. */
+export const VERBS = { approve: 'approve', deny: 'deny', refresh: 'refresh' } as const;
+export type Verb = (typeof VERBS)[keyof typeof VERBS];
+
+/** Id of the reason input; Teams merges input values into `action.data` under this key. */
+export const REASON_INPUT_ID = 'reason';
+const REASON_MAX_LENGTH = 500;
+/** Teams refreshes automatically for at most 60 listed users. */
+const MAX_REFRESH_USERS = 60;
+
+export interface ApprovalCardOptions {
+  /** A message for the one user this card is rendered for (invoke responses): their vote's result or a refusal. */
+  notice?: ChatReply;
+  /**
+   * Teams user ids (MRIs) that refresh the card automatically. Without them Teams refreshes for everyone in chats of
+   * up to 60 people and offers a manual refresh elsewhere.
+   */
+  refreshUserIds?: string[];
+  /** Heading override, e.g. for the requester's personal notification. */
+  heading?: string;
+}
+
+/**
+ * Agent-supplied text (justification, resource, context) is shown to approvers: keep it from forming markdown links,
+ * so a request cannot dress a phishing link up as something else. A zero-width space between `]` and `(` keeps the
+ * text readable while stopping the link syntax.
+ */
+export function neutralizeMarkdown(text: string): string {
+  return text.replace(/\]\(/g, ']\u200b(');
+}
+
+/** Adaptive Card DATE/TIME functions render in the viewer's time zone; they want RFC 3339 without fractions. */
+export function cardDateTime(iso: string): string {
+  const t = iso.replace(/\.\d+Z$/, 'Z');
+  return `{{DATE(${t}, SHORT)}} {{TIME(${t})}}`;
+}
+
+const STATUS_HEADING: Record<ApprovalView['status'], string> = {
+  pending: 'Approval needed',
+  approved: 'Approved',
+  denied: 'Denied',
+  expired: 'Expired',
+  cancelled: 'Cancelled',
+};
+
+const STATUS_COLOR: Record<ApprovalView['status'], string> = {
+  pending: 'Accent',
+  approved: 'Good',
+  denied: 'Attention',
+  expired: 'Warning',
+  cancelled: 'Warning',
+};
+
+const NOTICE_STYLE: Record<ChatReply['tone'], { style: string; color: string }> = {
+  ok: { style: 'good', color: 'Good' },
+  refused: { style: 'attention', color: 'Attention' },
+  error: { style: 'warning', color: 'Warning' },
+};
+
+function text(value: string, extra: Record<string, unknown> = {}): CardElement {
+  return { type: 'TextBlock', text: value, wrap: true, ...extra };
+}
+
+function fact(title: string, value: string | null | undefined): { title: string; value: string } | null {
+  return value ? { title, value } : null;
+}
+
+function facts(list: ({ title: string; value: string } | null)[]): CardElement {
+  return { type: 'FactSet', facts: list.filter((f): f is { title: string; value: string } => f !== null) };
+}
+
+function section(title: string, items: CardElement[]): CardElement {
+  return { type: 'Container', spacing: 'Medium', items: [text(title, { weight: 'Bolder' }), ...items] };
+}
+
+/** A banner for one user's card: the outcome of their click, in the shared chat-reply wording. */
+export function noticeElement(notice: ChatReply): CardElement {
+  const s = NOTICE_STYLE[notice.tone];
+  return { type: 'Container', style: s.style, bleed: true, items: [text(plainText(notice), { weight: 'Bolder', color: s.color })] };
+}
+
+/** The request's facts, shared by the approval card and the audit command's trail card. */
+export function requestFacts(view: ApprovalView): CardElement[] {
+  const out: CardElement[] = [
+    facts([
+      fact('Action', neutralizeMarkdown(view.action)),
+      fact('Resource', neutralizeMarkdown(view.resource)),
+      fact('Environment', view.environment && neutralizeMarkdown(view.environment)),
+      fact('Risk', view.risk),
+      fact('Requested by', neutralizeMarkdown(view.requesterLabel)),
+      fact('On behalf of', view.onBehalfOfLabel && neutralizeMarkdown(view.onBehalfOfLabel)),
+      fact('Matched rule', view.rule),
+      fact('Approvals', `${view.approvals} of ${view.approvalsRequired} needed`),
+      fact('Approver groups', view.approverGroups.join(', ')),
+      fact('Reason', view.reasonMode === 'always' ? 'required for every decision' : view.reasonMode === 'on-deny' ? 'required to deny' : null),
+      fact('Submitted', cardDateTime(view.createdAt)),
+      fact('Expires', cardDateTime(view.expiresAt)),
+      fact('Trace id', view.traceId),
+      fact('Request id', view.id),
+    ]),
+  ];
+  if (view.justification) out.push(section('Justification', [text(neutralizeMarkdown(view.justification))]));
+  if (view.context.length) {
+    out.push(section('Context', [facts(view.context.map((c) => fact(c.key, `${neutralizeMarkdown(c.value)}${c.masked ? ' (masked)' : ''}`)))]));
+  }
+  return out;
+}
+
+function voteLines(view: ApprovalView): CardElement[] {
+  return view.votes.map((v) =>
+    text(
+      `${v.decision === 'approve' ? '✅' : '❌'} **${neutralizeMarkdown(v.who)}** ${v.decision === 'approve' ? 'approved' : 'denied'} via ${v.channel}, ${cardDateTime(v.at)}` +
+        (v.reason ? ` — "${neutralizeMarkdown(v.reason)}"` : ''),
+      { spacing: 'Small' },
+    ),
+  );
+}
+
+function outcomeSection(view: ApprovalView): CardElement {
+  const items: CardElement[] = [
+    facts([
+      fact('Outcome', STATUS_HEADING[view.status]),
+      fact('By', view.decidedBy ? neutralizeMarkdown(view.decidedBy) : view.status === 'expired' ? 'nobody (no decision in time)' : null),
+      fact('When', view.decidedAt ? cardDateTime(view.decidedAt) : null),
+      fact('Why', view.decisionReason ? neutralizeMarkdown(view.decisionReason) : null),
+    ]),
+  ];
+  return { type: 'Container', style: view.status === 'approved' ? 'good' : 'attention', spacing: 'Medium', items: [text('Outcome', { weight: 'Bolder' }), ...items] };
+}
+
+/** Approver ids in the notation policies use (`teams:<AAD object id>`) as MRIs Teams accepts in `refresh.userIds`. */
+export function refreshUserIdsFor(memberKeys: string[]): string[] {
+  return [...new Set(memberKeys.filter((m) => m.startsWith('teams:')).map((m) => `8:orgid:${m.slice('teams:'.length)}`))].slice(0, MAX_REFRESH_USERS);
+}
+
+/**
+ * The approval card. Pending: the facts, a reason input, Approve/Deny and a `refresh` clause so every viewer sees the
+ * current state. Final: no actions and no refresh, with the outcome, by whom, when and why.
+ */
+export function renderApprovalCard(view: ApprovalView, opts: ApprovalCardOptions = {}): AdaptiveCard {
+  const body: CardElement[] = [];
+  if (opts.notice) body.push(noticeElement(opts.notice));
+  body.push(
+    text(opts.heading ?? `${STATUS_HEADING[view.status]}: ${neutralizeMarkdown(view.action)}`, { size: 'Large', weight: 'Bolder', style: 'heading' }),
+    text(neutralizeMarkdown(summarizeStatus(view)), { color: STATUS_COLOR[view.status], spacing: 'Small' }),
+    ...requestFacts(view),
+  );
+  if (view.votes.length) body.push(section('Votes', voteLines(view)));
+
+  const card: AdaptiveCard = {
+    type: 'AdaptiveCard',
+    $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
+    version: CARD_VERSION,
+    msteams: { width: 'Full' },
+    fallbackText: `${STATUS_HEADING[view.status]}: ${view.action} on ${view.resource} — ${summarizeStatus(view)} (request ${view.id})`,
+    body,
+  };
+
+  if (view.final) {
+    body.push(outcomeSection(view));
+    card.actions = [];
+    return card;
+  }
+
+  const reasonRequired = view.reasonMode === 'always';
+  body.push({
+    type: 'Input.Text',
+    id: REASON_INPUT_ID,
+    label: reasonRequired ? 'Reason (required)' : view.reasonMode === 'on-deny' ? 'Reason (required to deny)' : 'Reason (optional)',
+    placeholder: 'Why you approve or deny',
+    isMultiline: true,
+    maxLength: REASON_MAX_LENGTH,
+    isRequired: reasonRequired,
+    errorMessage: reasonRequired ? 'A reason is required for this request.' : undefined,
+  });
+  const data = { requestId: view.id };
+  card.actions = [
+    { type: 'Action.Execute', title: 'Approve', verb: VERBS.approve, data, style: 'positive', associatedInputs: 'auto' },
+    { type: 'Action.Execute', title: 'Deny', verb: VERBS.deny, data, style: 'destructive', associatedInputs: 'auto' },
+  ];
+  const refreshUserIds = opts.refreshUserIds ?? [];
+  card.refresh = {
+    action: { type: 'Action.Execute', title: 'Refresh', verb: VERBS.refresh, data },
+    ...(refreshUserIds.length ? { userIds: refreshUserIds.slice(0, MAX_REFRESH_USERS) } : {}),
+  };
+  return card;
+}
+
+/** A card that only carries a message, for invokes that cannot be tied to a request. */
+export function renderNoticeCard(notice: ChatReply): AdaptiveCard {
+  return { type: 'AdaptiveCard', $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', version: CARD_VERSION, body: [noticeElement(notice)] };
+}

@@ -1,0 +1,75 @@
+/**
+ * Where the bot may speak: Teams only lets a bot message a conversation it has been installed in, so every reference
+ * it sees (install, first message) is kept in Postgres (`teams_conversation`) and reused for proactive cards to a
+ * policy's `teams:<conversation id>` target, and for personal notifications.
+ */
+import type { ConversationReference } from 'botbuilder';
+import type { Database } from '../../src/store/database';
+
+export type StoredReference = Partial<ConversationReference>;
+
+export interface ConversationStore {
+  /** Inserts or refreshes a conversation's reference (the serviceUrl can move between regions). */
+  save(reference: StoredReference, tenantId: string | undefined): Promise<void>;
+  get(conversationId: string): Promise<StoredReference | null>;
+  remove(conversationId: string): Promise<void>;
+  /** The bot's personal (1:1) chat with this AAD user, if it has one. */
+  findPersonal(aadObjectId: string): Promise<StoredReference | null>;
+  /** The most recently seen reference (of `tenantId` when given): a serviceUrl and bot account to start a chat with. */
+  latest(tenantId?: string): Promise<StoredReference | null>;
+}
+
+/**
+ * The reference minus the id of the activity it was captured from: reused later, that id would make botbuilder send
+ * a threaded reply to an old message instead of a new post.
+ */
+export function storableReference(reference: StoredReference): StoredReference {
+  const { activityId: _activityId, ...rest } = reference;
+  const copy = JSON.parse(JSON.stringify(rest)) as StoredReference;
+  // AAD object ids are GUIDs Teams may send in either case; personal chats are looked up by the lower-case form.
+  if (copy.user?.aadObjectId) copy.user.aadObjectId = copy.user.aadObjectId.toLowerCase();
+  return copy;
+}
+
+export function createConversationStore(deps: { db: Pick<Database, 'teamsConversation'> }): ConversationStore {
+  const table = deps.db.teamsConversation;
+  return {
+    async save(reference, tenantId) {
+      const conversationId = reference.conversation?.id;
+      if (!conversationId) return;
+      const stored = storableReference(reference) as object;
+      await table.upsert({
+        where: { conversationId },
+        create: { conversationId, tenantId: tenantId ?? null, reference: stored, updatedAt: new Date() },
+        update: { tenantId: tenantId ?? null, reference: stored, updatedAt: new Date() },
+      });
+    },
+
+    async get(conversationId) {
+      const row = await table.findUnique({ where: { conversationId } });
+      return (row?.reference as StoredReference | undefined) ?? null;
+    },
+
+    async remove(conversationId) {
+      await table.deleteMany({ where: { conversationId } });
+    },
+
+    async findPersonal(aadObjectId) {
+      const row = await table.findFirst({
+        where: {
+          AND: [
+            { reference: { path: ['conversation', 'conversationType'], equals: 'personal' } },
+            { reference: { path: ['user', 'aadObjectId'], equals: aadObjectId.toLowerCase() } },
+          ],
+        },
+        orderBy: { updatedAt: 'desc' },
+      });
+      return (row?.reference as StoredReference | undefined) ?? null;
+    },
+
+    async latest(tenantId) {
+      const row = await table.findFirst({ where: tenantId ? { tenantId } : {}, orderBy: { updatedAt: 'desc' } });
+      return (row?.reference as StoredReference | undefined) ?? null;
+    },
+  };
+}

@@ -1,0 +1,173 @@
+/**
+ * The composition root: the only place that knows every concrete implementation. It builds the database, Redis
+ * connections, queues, services, chat channel modules and the HTTP server from one parsed {@link Config}, and owns
+ * the order of start-up and graceful shutdown.
+ */
+import { Redis } from 'ioredis';
+import type pino from 'pino';
+import { enabledChannels, type Config } from './config/config';
+import { loadPolicyFile } from './config/load-policy';
+import type { Policy } from './domain/policy';
+import { buildServer } from './http/server';
+import { createMetrics } from './observability/metrics';
+import type { ChannelModule, ChannelModuleDeps } from './channels/channel-module';
+import type { ChannelKind, ChatChannel } from './ports/chat-channel';
+import { createQueues } from './queue/queues';
+import { createReconciler } from './queue/reconciler';
+import { createRedisRequestEvents } from './queue/redis-request-events';
+import { startWorkers, type Workers } from './queue/workers';
+import { createApiKeyService, parseBootstrapKeys } from './services/api-key-service';
+import { createAuditService } from './services/audit-service';
+import { createChatCommandService } from './services/chat-command-service';
+import { createDecisionService } from './services/decision-service';
+import { createDeliveryService } from './services/delivery-service';
+import { createIntakeService } from './services/intake-service';
+import { createRequestQueryService } from './services/request-query-service';
+import { createDatabase } from './store/database';
+
+/** Builds a chat channel module when its platform is configured; supplied by src/main.ts (and tests). */
+export type ChannelModuleFactory = { kind: ChannelKind; create(deps: ChannelModuleDeps): ChannelModule };
+
+export interface AppOptions {
+  log: pino.Logger;
+  channelFactories?: ChannelModuleFactory[];
+  clock?: () => Date;
+}
+
+export async function createApp(config: Config, opts: AppOptions) {
+  const { log } = opts;
+  const clock = opts.clock ?? (() => new Date());
+  const baseUrl = (config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, '');
+  const policyRef: { current: Policy } = { current: loadPolicyFile(config.POLICY_FILE) };
+  const policy = () => policyRef.current;
+  const bootstrapKeys = parseBootstrapKeys(config.API_KEYS);
+
+  const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, onError: (err) => log.warn({ err }, 'database connection error') });
+  const redisErr = (name: string) => (err: Error) => log.warn({ err: { message: err.message }, connection: name }, 'redis connection error');
+  // Three roles, three connections: producers must fail fast while Redis is down (HTTP answers 503), workers must
+  // block and retry forever (BullMQ requires maxRetriesPerRequest: null), and a subscriber cannot issue commands.
+  const producer = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 }).on('error', redisErr('producer'));
+  const subscriber = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }).on('error', redisErr('subscriber'));
+  let workerConnection: Redis | undefined;
+
+  const metrics = createMetrics();
+  const queues = createQueues({ connection: producer, prefix: config.REDIS_PREFIX, attempts: config.DELIVERY_ATTEMPTS, backoffMs: config.DELIVERY_BACKOFF_MS });
+  for (const q of [queues.delivery, queues.timers]) q.on('error', (err) => log.warn({ err: { message: err.message }, queue: q.name }, 'queue error'));
+  metrics.watchQueues([queues.delivery, queues.timers]);
+  const events = createRedisRequestEvents({ publisher: producer, subscriber, prefix: config.REDIS_PREFIX });
+
+  const audit = createAuditService({ db });
+  const apiKeys = createApiKeyService({ db, audit, cacheMs: config.API_KEY_CACHE_MS, clock });
+  const queries = createRequestQueryService({ db, events, baseUrl, clock });
+  const decisions = createDecisionService({
+    db, jobs: queues.jobs, events, clock, log,
+    onVote: (channel, result) => metrics.votes.inc({ channel, result }),
+    onDecision: (status) => metrics.decisions.inc({ status }),
+  });
+  const intake = createIntakeService({
+    db, policy, jobs: queues.jobs, events, clock,
+    config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, callbacksEnabled: Boolean(config.CALLBACK_SIGNING_SECRET), baseUrl },
+    onSubmitted: (outcome) => {
+      metrics.intake.inc({ outcome });
+      if (outcome !== 'require') metrics.decisions.inc({ status: outcome === 'approve' ? 'approved' : 'denied' });
+    },
+  });
+  const auditGroups = (config.TEAMS_AUDIT_ACCESS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const commands = createChatCommandService({ audit, queries, policy, auditGroups });
+
+  const enabled = enabledChannels(config);
+  const modules: ChannelModule[] = [];
+  const channels = new Map<ChannelKind, ChatChannel>();
+  for (const factory of opts.channelFactories ?? []) {
+    if (!enabled[factory.kind]) continue;
+    const mod = factory.create({ config, log: log.child({ channel: factory.kind }), db, policy, decisions, queries, audit, commands });
+    modules.push(mod);
+    channels.set(factory.kind, mod.channel);
+  }
+
+  const deliveries = createDeliveryService({
+    db, queries, audit, channels, log, clock,
+    callback: { secret: config.CALLBACK_SIGNING_SECRET, timeoutMs: config.CALLBACK_TIMEOUT_MS },
+  });
+  const reconcile = createReconciler({ db, jobs: queues.jobs, decisions, log });
+
+  const shutdown = new AbortController();
+  const serveApi = config.RUN_MODE !== 'worker';
+  const runWorkers = config.RUN_MODE !== 'api';
+  const server = buildServer({
+    log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, intake, decisions, queries,
+    maxWaitSeconds: config.MAX_WAIT_SECONDS, shutdown: shutdown.signal, opsOnly: !serveApi,
+    observeIntake: (status, seconds) => metrics.intakeDuration.observe({ status: String(status) }, seconds),
+    metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
+    ready: async () => {
+      const [pg, redis] = await Promise.all([
+        db.$queryRawUnsafe('SELECT 1').then(() => 'ok', (e: Error) => `unavailable: ${e.message.split('\n')[0]}`),
+        producer.ping().then(() => 'ok', (e: Error) => `unavailable: ${e.message}`),
+      ]);
+      return { postgres: pg, redis };
+    },
+  });
+  if (serveApi) for (const m of modules) await m.registerRoutes?.(server);
+
+  let workers: Workers | undefined;
+
+  return {
+    config, db, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries, commands }, reconcile, channels, policy,
+
+    /** Connects, bootstraps keys, reconciles, starts workers and listens. Resolves with the bound address. */
+    async start(): Promise<string> {
+      await waitForRedis(producer, 10_000);
+      await db.$connect();
+      const { revokedNames } = await apiKeys.bootstrap(bootstrapKeys);
+      for (const name of revokedNames) log.warn({ apiKey: name }, 'API key from API_KEYS was revoked with the CLI and stays revoked; remove it from API_KEYS');
+      if (runWorkers) {
+        workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }).on('error', redisErr('worker'));
+        workers = startWorkers({
+          connection: workerConnection, prefix: config.REDIS_PREFIX, concurrency: config.WORKER_CONCURRENCY, backoffMs: config.DELIVERY_BACKOFF_MS,
+          queues, deliveries, decisions, reconcile, log: log.child({ component: 'worker' }),
+        });
+        await queues.timers.upsertJobScheduler('reconcile', { every: config.RECONCILE_INTERVAL_MS }, { name: 'reconcile' });
+        await reconcile().catch((err) => log.error({ err }, 'start-up reconciliation failed'));
+      }
+      if (serveApi) for (const m of modules) await m.start?.();
+      const address = await server.listen({ port: config.PORT, host: config.HOST });
+      log.info(
+        {
+          address, runMode: config.RUN_MODE, policy: { file: config.POLICY_FILE, hash: policy().hash, rules: policy().rules.length },
+          channels: ['api', ...modules.map((m) => m.channel.kind)],
+          apiKeysFromEnv: bootstrapKeys.length,
+        },
+        modules.length
+          ? `Countersign listening; channels: api, ${modules.map((m) => m.channel.kind).join(', ')}`
+          : 'Countersign listening; channels: API only (Slack and Teams are not configured)',
+      );
+      return address;
+    },
+
+    /** Graceful shutdown: stop intake, release long-polls, let jobs in progress finish, close connections. */
+    async stop(): Promise<void> {
+      shutdown.abort();
+      await events.close();
+      await server.close();
+      for (const m of modules) await m.stop?.().catch((err) => log.warn({ err }, 'channel stop failed'));
+      await workers?.close();
+      await queues.close();
+      for (const c of channels.values()) await c.close?.().catch(() => undefined);
+      await Promise.all([producer.quit().catch(() => undefined), subscriber.quit().catch(() => undefined), workerConnection?.quit().catch(() => undefined)]);
+      await db.$disconnect();
+    },
+  };
+}
+
+export type App = Awaited<ReturnType<typeof createApp>>;
+
+async function waitForRedis(conn: Redis, timeoutMs: number): Promise<void> {
+  if (conn.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`Redis is not reachable after ${timeoutMs} ms`)), timeoutMs);
+    conn.once('ready', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

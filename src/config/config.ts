@@ -1,0 +1,124 @@
+/**
+ * The one configuration schema. Parsed once at start-up by the composition root; every problem is reported together
+ * so an operator fixes them in one pass. There are no default secrets: keys, tokens and signing secrets have no
+ * defaults, and features that need them stay off until they are set. `.env.example` lists every key below.
+ */
+import { z } from 'zod';
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v && v.trim() ? v.trim() : undefined));
+
+export const configSchema = z
+  .object({
+    // --- core service
+    PORT: int(0, 65535).default(3000),
+    HOST: z.string().default('0.0.0.0'),
+    /** all = HTTP + workers; api = HTTP only; worker = queues and reconciler only (plus health/metrics). */
+    RUN_MODE: z.enum(['all', 'api', 'worker']).default('all'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/countersign'),
+    DATABASE_POOL_SIZE: int(1, 200).default(20),
+    REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+    /** Prefix of every Redis key (BullMQ queues, pub/sub), so several deployments can share one Redis. */
+    REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('countersign'),
+    POLICY_FILE: z.string().default('./policy.example.yaml'),
+    /** Bootstrap API keys: comma-separated `name:secret[:scopes[:owner email]]`, scopes joined by `+`. */
+    API_KEYS: optionalString,
+    /** How long a validated API key is trusted before it is looked up again (revocation takes effect within this). */
+    API_KEY_CACHE_MS: int(0, 300_000).default(5_000),
+    /** Base URL clients use to reach this service; used in `links`. Defaults to http://localhost:PORT. */
+    PUBLIC_BASE_URL: optionalString,
+    BODY_LIMIT_BYTES: int(1024, 10 * 1024 * 1024).default(64 * 1024),
+    DEFAULT_TTL_SECONDS: int(60, 30 * 24 * 3600).default(3600),
+    MAX_TTL_SECONDS: int(60, 30 * 24 * 3600).default(7 * 24 * 3600),
+    /** Longest `?wait=` long-poll a client may ask for. */
+    MAX_WAIT_SECONDS: int(0, 300).default(60),
+    /** HMAC-SHA256 key that signs result callbacks; requests with a callbackUrl are refused while it is unset. */
+    CALLBACK_SIGNING_SECRET: optionalString,
+    CALLBACK_TIMEOUT_MS: int(100, 60_000).default(5_000),
+    WORKER_CONCURRENCY: int(1, 100).default(10),
+    /** Attempts for a delivery, card update, notification or callback before it is recorded as failed. */
+    DELIVERY_ATTEMPTS: int(1, 50).default(8),
+    DELIVERY_BACKOFF_MS: int(10, 600_000).default(2_000),
+    RECONCILE_INTERVAL_MS: int(1_000, 3_600_000).default(60_000),
+    SHUTDOWN_TIMEOUT_MS: int(1_000, 600_000).default(25_000),
+
+    // --- Slack (adapter on when SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_APP_TOKEN, are set)
+    SLACK_BOT_TOKEN: optionalString,
+    SLACK_SIGNING_SECRET: optionalString,
+    /** Socket Mode app-level token (xapp-…): receive events over a websocket instead of POST /slack/events. */
+    SLACK_APP_TOKEN: optionalString,
+    /** Web API root, e.g. https://slack-gov.com/api/ for GovSlack. */
+    SLACK_API_URL: optionalString,
+    /** The bot's user and bot ids; when set, Bolt never calls auth.test. */
+    SLACK_BOT_USER_ID: optionalString,
+    SLACK_BOT_ID: optionalString,
+    SLACK_COMMAND: z.string().regex(/^\/[a-z0-9_-]+$/).default('/countersign'),
+    /** Who may run audit look-ups from chat: comma-separated policy group names and/or Slack user group ids (S…). Empty: members of any policy group. */
+    SLACK_AUDIT_ACCESS: optionalString,
+    SLACK_USER_CACHE_SIZE: int(1, 1_000_000).default(5_000),
+    SLACK_USER_CACHE_MS: int(0, 86_400_000).default(15 * 60_000),
+
+    // --- Microsoft Teams (adapter on when MICROSOFT_APP_ID is set, or TEAMS_ALLOW_UNAUTHENTICATED=true)
+    MICROSOFT_APP_ID: optionalString,
+    MICROSOFT_APP_PASSWORD: optionalString,
+    MICROSOFT_APP_TENANT_ID: optionalString,
+    MICROSOFT_APP_TYPE: z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).default('MultiTenant'),
+    /** Local development and tests only: accept Teams traffic without Bot Framework authentication. */
+    TEAMS_ALLOW_UNAUTHENTICATED: bool.default(false),
+    /** Who may run audit look-ups from Teams: comma-separated policy group names. Empty: members of any policy group. */
+    TEAMS_AUDIT_ACCESS: optionalString,
+    TEAMS_MEMBER_CACHE_SIZE: int(1, 1_000_000).default(5_000),
+    TEAMS_MEMBER_CACHE_MS: int(0, 86_400_000).default(15 * 60_000),
+  })
+  .superRefine((c, ctx) => {
+    if (c.DEFAULT_TTL_SECONDS > c.MAX_TTL_SECONDS) {
+      ctx.addIssue({ code: 'custom', path: ['DEFAULT_TTL_SECONDS'], message: 'must not exceed MAX_TTL_SECONDS' });
+    }
+    if (c.SLACK_BOT_TOKEN && !c.SLACK_SIGNING_SECRET && !c.SLACK_APP_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['SLACK_SIGNING_SECRET'], message: 'required with SLACK_BOT_TOKEN (or set SLACK_APP_TOKEN for Socket Mode)' });
+    }
+    if ((c.SLACK_SIGNING_SECRET || c.SLACK_APP_TOKEN) && !c.SLACK_BOT_TOKEN) {
+      ctx.addIssue({ code: 'custom', path: ['SLACK_BOT_TOKEN'], message: 'required when Slack is configured' });
+    }
+    if (c.MICROSOFT_APP_ID && !c.MICROSOFT_APP_PASSWORD && c.MICROSOFT_APP_TYPE !== 'UserAssignedMSI') {
+      ctx.addIssue({ code: 'custom', path: ['MICROSOFT_APP_PASSWORD'], message: 'required with MICROSOFT_APP_ID' });
+    }
+    if (c.MICROSOFT_APP_TYPE === 'SingleTenant' && c.MICROSOFT_APP_ID && !c.MICROSOFT_APP_TENANT_ID) {
+      ctx.addIssue({ code: 'custom', path: ['MICROSOFT_APP_TENANT_ID'], message: 'required for a SingleTenant app' });
+    }
+  });
+
+export type Config = z.output<typeof configSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the environment. Throws {@link ConfigError} naming every bad key; secrets' values are never echoed. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  // Empty strings mean "unset" (a blank line in .env), so defaults still apply.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = configSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`));
+  }
+  return parsed.data;
+}
+
+/** The Slack adapter runs when it has what it needs; the Teams adapter when it has credentials or is explicitly open. */
+export function enabledChannels(c: Config): { slack: boolean; teams: boolean } {
+  return {
+    slack: Boolean(c.SLACK_BOT_TOKEN && (c.SLACK_SIGNING_SECRET || c.SLACK_APP_TOKEN)),
+    teams: Boolean(c.MICROSOFT_APP_ID || c.TEAMS_ALLOW_UNAUTHENTICATED),
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * The channel-neutral picture of a request that every chat card shows. Slack and Teams render this same object, so
+ * both show the same facts and neither can drift from the core's state.
+ */
+import { countApprovals, isFinal, type CountedVote, type RequestStatus } from './approval';
+import { displayName, type PersonIdentity } from './identity';
+import type { ReasonMode, Risk } from './policy';
+import { isMasked, renderContextValue, type StoredContext } from './context-values';
+
+export interface ApprovalViewVote {
+  who: string;
+  personKey: string;
+  decision: 'approve' | 'deny';
+  channel: string;
+  reason: string | null;
+  at: string;
+}
+
+export interface ApprovalView {
+  id: string;
+  status: RequestStatus;
+  final: boolean;
+  action: string;
+  resource: string;
+  environment: string | null;
+  risk: Risk | null;
+  justification: string | null;
+  requester: PersonIdentity & { type: string; model?: string };
+  requesterLabel: string;
+  onBehalfOf: PersonIdentity | null;
+  onBehalfOfLabel: string | null;
+  context: { key: string; value: string; masked: boolean }[];
+  rule: string;
+  approvalsRequired: number;
+  approvals: number;
+  approverGroups: string[];
+  reasonMode: ReasonMode;
+  votes: ApprovalViewVote[];
+  createdAt: string;
+  expiresAt: string;
+  decidedAt: string | null;
+  decidedBy: string | null;
+  decisionReason: string | null;
+  traceId: string | null;
+  /** Changes whenever anything a card shows changes: lets update jobs detect a stale render. */
+  version: string;
+}
+
+export interface ApprovalViewSource {
+  id: string;
+  status: RequestStatus;
+  action: string;
+  resource: string;
+  environment: string | null;
+  risk: Risk | null;
+  justification: string | null;
+  requester: PersonIdentity & { type: string; model?: string };
+  onBehalfOf: PersonIdentity | null;
+  context: StoredContext;
+  policyRule: string;
+  approvalsRequired: number;
+  requirement: { approvers: string[]; reason: ReasonMode } | null;
+  createdAt: Date;
+  expiresAt: Date;
+  decidedAt: Date | null;
+  decidedBy: string | null;
+  decisionReason: string | null;
+  traceId: string | null;
+}
+
+export function buildApprovalView(src: ApprovalViewSource, votes: CountedVote[]): ApprovalView {
+  const sorted = [...votes].sort((a, b) => a.at.getTime() - b.at.getTime());
+  return {
+    id: src.id,
+    status: src.status,
+    final: isFinal(src.status),
+    action: src.action,
+    resource: src.resource,
+    environment: src.environment,
+    risk: src.risk,
+    justification: src.justification,
+    requester: src.requester,
+    requesterLabel: `${displayName(src.requester)} (${src.requester.type}${src.requester.model ? `, model ${src.requester.model}` : ''})`,
+    onBehalfOf: src.onBehalfOf,
+    onBehalfOfLabel: src.onBehalfOf ? displayName(src.onBehalfOf) : null,
+    context: Object.entries(src.context ?? {}).map(([key, v]) => ({ key, value: renderContextValue(v), masked: isMasked(v) })),
+    rule: src.policyRule,
+    approvalsRequired: src.approvalsRequired,
+    approvals: countApprovals(votes),
+    approverGroups: src.requirement?.approvers ?? [],
+    reasonMode: src.requirement?.reason ?? 'none',
+    votes: sorted.map((v) => ({
+      who: displayName(v.approver),
+      personKey: v.personKey,
+      decision: v.decision,
+      channel: v.channel,
+      reason: v.reason ?? null,
+      at: v.at.toISOString(),
+    })),
+    createdAt: src.createdAt.toISOString(),
+    expiresAt: src.expiresAt.toISOString(),
+    decidedAt: src.decidedAt?.toISOString() ?? null,
+    decidedBy: src.decidedBy,
+    decisionReason: src.decisionReason,
+    traceId: src.traceId,
+    version: `${src.status}:${votes.length}`,
+  };
+}
+
+/** One line that says where a request stands, for card headers and notifications. */
+export function summarizeStatus(view: ApprovalView): string {
+  switch (view.status) {
+    case 'pending':
+      return `Waiting for approval: ${view.approvals} of ${view.approvalsRequired} approvals`;
+    case 'approved':
+      return `Approved by ${view.decidedBy ?? 'policy'} at ${view.decidedAt}`;
+    case 'denied':
+      return `Denied by ${view.decidedBy ?? 'policy'} at ${view.decidedAt}${view.decisionReason ? `: ${view.decisionReason}` : ''}`;
+    case 'expired':
+      return `Expired at ${view.decidedAt ?? view.expiresAt} without a decision`;
+    case 'cancelled':
+      return `Cancelled by the requester at ${view.decidedAt}`;
+  }
+}

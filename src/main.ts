@@ -1,0 +1,63 @@
+/** Process entry: load .env, parse config, build the app, and handle signals. */
+import { existsSync } from 'node:fs';
+import { createApp, type ChannelModuleFactory } from './app';
+import { ConfigError, loadConfig } from './config/config';
+import { PolicyFileError } from './config/load-policy';
+import { createLogger } from './observability/logger';
+import { channelFactories } from './channel-factories';
+
+async function main(): Promise<void> {
+  // Values already in the environment win over .env (Node's loader does not overwrite them).
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const log = createLogger(config.LOG_LEVEL);
+  let app;
+  try {
+    app = await createApp(config, { log, channelFactories: channelFactories as ChannelModuleFactory[] });
+  } catch (err) {
+    if (err instanceof PolicyFileError || (err as Error).message?.startsWith('Invalid API_KEYS')) {
+      console.error((err as Error).message);
+      process.exit(78);
+    }
+    throw err;
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      log.error('shutdown timed out; exiting');
+      process.exit(1);
+    }, config.SHUTDOWN_TIMEOUT_MS).unref();
+    try {
+      await app.stop();
+      clearTimeout(timer);
+      log.info('stopped');
+      process.exit(0);
+    } catch (err) {
+      log.error({ err }, 'error during shutdown');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  try {
+    await app.start();
+  } catch (err) {
+    log.fatal({ err }, 'start-up failed');
+    await app.stop().catch(() => undefined);
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,0 +1,61 @@
+/**
+ * The port every chat platform implements. The core owns what to send and when (delivery rows, retries, audit events,
+ * never posting twice); an adapter only knows how to render an {@link ApprovalView} and talk to its platform.
+ */
+import type { ApprovalView } from '../domain/approval-view';
+import type { PersonIdentity } from '../domain/identity';
+
+export type ChannelKind = 'slack' | 'teams';
+
+/** Where a posted card lives, as the adapter needs it to update the card later. Stored in Postgres as JSON. */
+export type MessageRef = Record<string, unknown>;
+
+export interface ChatChannel {
+  readonly kind: ChannelKind;
+
+  /**
+   * Posts the approval card to `destination` (the part after `slack:` / `teams:` in the policy's channel list).
+   * @returns the reference needed to update that message later.
+   * @throws {@link ChannelError} with `retryable` set for throttling and transient faults.
+   */
+  postCard(destination: string, view: ApprovalView): Promise<MessageRef>;
+
+  /**
+   * Replaces a posted card in place for everyone who sees it (progress after a vote; outcome with no buttons once final).
+   * @throws {@link ChannelError}
+   */
+  updateCard(ref: MessageRef, view: ApprovalView): Promise<void>;
+
+  /**
+   * Tells a person the outcome of their request in a direct/personal chat.
+   * @returns a reference to the message sent, or `null` when this platform does not know the person (nothing sent).
+   * @throws {@link ChannelError}
+   */
+  notify(person: PersonIdentity, view: ApprovalView): Promise<MessageRef | null>;
+
+  /** Releases connections (Socket Mode websockets, HTTP agents). */
+  close?(): Promise<void>;
+}
+
+/**
+ * A failed platform call, classified so the delivery worker can decide: retry later (`retryable`, honouring
+ * `retryAfterMs` when the platform said how long), or record a permanent failure in the audit trail.
+ */
+export class ChannelError extends Error {
+  constructor(
+    /** Stable code, e.g. the platform's (`channel_not_found`, `ratelimited`) or `http_503`. */
+    readonly code: string,
+    message: string,
+    readonly retryable: boolean,
+    readonly retryAfterMs?: number,
+  ) {
+    super(message);
+    this.name = 'ChannelError';
+  }
+}
+
+/** Splits a policy target such as `teams:19:abc@thread.tacv2` into its kind and destination. */
+export function parseTarget(target: string): { kind: string; destination: string } {
+  const i = target.indexOf(':');
+  return { kind: target.slice(0, i), destination: target.slice(i + 1) };
+}

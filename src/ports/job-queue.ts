@@ -1,0 +1,23 @@
+/**
+ * What the request services ask of the queues. Every call is idempotent (BullMQ job ids derived from the request),
+ * and none is load-bearing for correctness: Postgres records what is owed and the reconciler re-enqueues it, so a
+ * call that fails after a commit is logged, not retried inline.
+ */
+export interface JobQueue {
+  /** A request now waits for approvers: post its cards and arm its expiry timer. */
+  requestOpened(request: { id: string; targets: string[]; expiresAt: Date }): Promise<void>;
+  /**
+   * Something a card shows changed (a vote, a transition). Fans out card updates and, once the request is final,
+   * the requester notification and the result callback. `version` distinguishes successive changes.
+   */
+  requestChanged(requestId: string, version: string): Promise<void>;
+  /** False while the queue's Redis connection is down: intake answers 503 rather than accept work it cannot schedule. */
+  isAvailable(): boolean;
+}
+
+/** Wakes long-polling readers (`GET /v1/requests/:id?wait=`) on any node when a request changes. */
+export interface RequestEvents {
+  publishChanged(requestId: string, status: string): Promise<void>;
+  /** Resolves when `requestId` changes or after `timeoutMs`, whichever comes first; never rejects. */
+  waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+}

@@ -1,0 +1,150 @@
+/**
+ * Chat commands shared by Slack (`/countersign …`) and Teams (messages to the bot): the same grammar, the same
+ * permissions and the same results, which each adapter only renders.
+ *
+ *   audit <request id>                         the whole trail of one request
+ *   audit user:<email|slack:U…|teams:…> [since:7d]
+ *   audit resource:<glob> [since:7d]
+ *   audit action:<glob> [since:7d]
+ *   pending                                    what I can approve now
+ *   help
+ */
+import type { ApprovalView } from '../domain/approval-view';
+import { identityKeys, type PersonIdentity } from '../domain/identity';
+import type { Policy } from '../domain/policy';
+import type { AuditFilter, AuditRecord, AuditService } from './audit-service';
+import type { RequestQueryService } from './request-query-service';
+
+export type ChatCommand =
+  | { kind: 'help' }
+  | { kind: 'pending' }
+  | { kind: 'audit-request'; requestId: string }
+  | { kind: 'audit-search'; filter: { user?: string; resource?: string; action?: string }; since: Date; cursor?: string }
+  | { kind: 'invalid'; message: string };
+
+export type ChatCommandResult =
+  | { kind: 'help'; lines: string[] }
+  | { kind: 'pending'; items: ApprovalView[] }
+  | { kind: 'trail'; request: ApprovalView; events: AuditRecord[] }
+  | { kind: 'events'; description: string; events: AuditRecord[]; nextCursor: string | null }
+  | { kind: 'refused'; message: string }
+  | { kind: 'error'; message: string };
+
+export const HELP_LINES = [
+  'audit <request id> — the whole trail of one request: who asked, context, every vote and refusal, outcome',
+  'audit user:<email or @user> [since:7d] — what a person requested or decided',
+  'audit resource:<glob> [since:7d] — activity on matching resources (e.g. resource:s3://prod-*)',
+  'audit action:<glob> [since:7d] — activity for matching actions (e.g. action:dataset.*)',
+  'pending — requests you can approve now',
+  'help — this list',
+];
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Parses `7d`, `12h`, `30m` into a start time. */
+function parseSince(text: string, now: Date): Date | undefined {
+  const m = /^(\d{1,4})([mhdw])$/.exec(text);
+  if (!m) return undefined;
+  const unit = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }[m[2] as 'm' | 'h' | 'd' | 'w'];
+  return new Date(now.getTime() - Number(m[1]) * unit);
+}
+
+/**
+ * Parses command text. `resolveUser` lets an adapter turn a platform mention (`<@U123|bob>`) into an identity key
+ * before parsing; the default keeps the text.
+ */
+export function parseChatCommand(text: string, now: Date = new Date()): ChatCommand {
+  const words = text.trim().split(/\s+/).filter(Boolean);
+  const verb = (words.shift() ?? 'help').toLowerCase();
+  if (verb === 'help' || verb === '?') return { kind: 'help' };
+  if (verb === 'pending') return { kind: 'pending' };
+  if (verb !== 'audit') return { kind: 'invalid', message: `Unknown command \`${verb}\`. Try \`help\`.` };
+  if (words.length === 0) return { kind: 'invalid', message: 'Usage: `audit <request id>` or `audit user:|resource:|action:<value> [since:7d]`.' };
+  if (words.length === 1 && UUID.test(words[0])) return { kind: 'audit-request', requestId: words[0].toLowerCase() };
+
+  const filter: { user?: string; resource?: string; action?: string } = {};
+  let since = new Date(now.getTime() - 7 * 86_400_000);
+  let cursor: string | undefined;
+  for (const w of words) {
+    const i = w.indexOf(':');
+    const key = i > 0 ? w.slice(0, i).toLowerCase() : '';
+    const value = i > 0 ? w.slice(i + 1) : '';
+    if (!value) return { kind: 'invalid', message: `Cannot read \`${w}\`: use user:, resource:, action:, since: or a request id.` };
+    if (key === 'user') filter.user = value.replace(/^mailto:/, '');
+    else if (key === 'resource') filter.resource = value;
+    else if (key === 'action') filter.action = value;
+    else if (key === 'page' || key === 'cursor') cursor = value;
+    else if (key === 'since') {
+      const s = parseSince(value, now);
+      if (!s) return { kind: 'invalid', message: `Cannot read \`since:${value}\`: use a number and m, h, d or w (e.g. since:7d).` };
+      since = s;
+    } else return { kind: 'invalid', message: `Unknown filter \`${key}:\`. Use user:, resource:, action: or since:.` };
+  }
+  if (!filter.user && !filter.resource && !filter.action) {
+    return { kind: 'invalid', message: 'Name what to look up: a request id, or user:, resource: or action:.' };
+  }
+  return { kind: 'audit-search', filter, since, cursor };
+}
+
+export interface ChatCommandService {
+  /**
+   * Runs a command for `actor`. `platformAllowed` lets an adapter grant audit access by a platform-side rule
+   * (e.g. membership of a Slack user group named in the configuration).
+   */
+  run(actor: PersonIdentity, command: ChatCommand, opts?: { platformAllowed?: boolean; pageSize?: number }): Promise<ChatCommandResult>;
+  /** True when the actor may run audit look-ups by policy-group membership. */
+  mayAudit(actor: PersonIdentity): boolean;
+}
+
+export function createChatCommandService(deps: {
+  audit: Pick<AuditService, 'query'>;
+  queries: Pick<RequestQueryService, 'view' | 'pendingFor'>;
+  policy: () => Policy;
+  /** Policy group names whose members may run audit look-ups; empty means members of any group. */
+  auditGroups: string[];
+}): ChatCommandService {
+  function mayAudit(actor: PersonIdentity): boolean {
+    const groups = deps.policy().groups;
+    const names = deps.auditGroups.length ? deps.auditGroups : Object.keys(groups);
+    const members = new Set(names.flatMap((g) => groups[g] ?? []));
+    return identityKeys(actor).some((k) => members.has(k));
+  }
+
+  return {
+    mayAudit,
+    async run(actor, command, opts = {}) {
+      const pageSize = opts.pageSize ?? 20;
+      switch (command.kind) {
+        case 'help':
+          return { kind: 'help', lines: HELP_LINES };
+        case 'invalid':
+          return { kind: 'error', message: command.message };
+        case 'pending':
+          return { kind: 'pending', items: await deps.queries.pendingFor(identityKeys(actor), pageSize) };
+        case 'audit-request':
+        case 'audit-search': {
+          if (!opts.platformAllowed && !mayAudit(actor)) {
+            return { kind: 'refused', message: 'You are not allowed to look up the audit trail. Ask an administrator to add you to an audit group.' };
+          }
+          if (command.kind === 'audit-request') {
+            let request: ApprovalView;
+            try {
+              request = await deps.queries.view(command.requestId);
+            } catch {
+              return { kind: 'error', message: `No request with id ${command.requestId}.` };
+            }
+            const { items } = await deps.audit.query({ requestId: command.requestId }, { limit: 200, order: 'asc' });
+            return { kind: 'trail', request, events: items };
+          }
+          const f: AuditFilter = { since: command.since };
+          if (command.filter.user) f.person = command.filter.user;
+          if (command.filter.resource) f.resource = command.filter.resource;
+          if (command.filter.action) f.action = command.filter.action;
+          const { items, nextCursor } = await deps.audit.query(f, { limit: pageSize, order: 'desc', cursor: command.cursor });
+          const description = Object.entries(command.filter).map(([k, v]) => `${k}:${v}`).join(' ') + ` since ${command.since.toISOString()}`;
+          return { kind: 'events', description, events: items, nextCursor };
+        }
+      }
+    },
+  };
+}
