@@ -66,12 +66,12 @@ interface LockedRow {
 
 type Tx = Pick<Database, '$queryRawUnsafe' | '$executeRawUnsafe'>;
 
-const LOCK_SQL = `SELECT r.id, r.status, r.requester, r.on_behalf_of, r.key_owner_email, r.api_key_id, r.expires_at,
-    r.requirement, r.approvals_required, r.outcome_report, r.policy_outcome,
-    COALESCE((SELECT json_agg(json_build_object('person_key', v.person_key, 'approver', v.approver, 'channel', v.channel,
-      'decision', v.decision, 'reason', v.reason, 'created_at', v.created_at) ORDER BY v.created_at)
-      FROM vote v WHERE v.request_id = r.id), '[]'::json) AS votes
-  FROM approval_request r WHERE r.id = $1::uuid FOR UPDATE`;
+// Two statements on purpose: under READ COMMITTED a sub-select in the locking statement would read the votes as of
+// the statement's snapshot, taken BEFORE it waited for the lock, and miss the vote that the previous holder committed.
+const LOCK_SQL = `SELECT id, status, requester, on_behalf_of, key_owner_email, api_key_id, expires_at, requirement,
+    approvals_required, outcome_report, policy_outcome
+  FROM approval_request WHERE id = $1::uuid FOR UPDATE`;
+const VOTES_SQL = `SELECT person_key, approver, channel, decision, reason, created_at FROM vote WHERE request_id = $1::uuid ORDER BY created_at`;
 
 export function createDecisionService(deps: {
   db: Pick<Database, '$transaction'>;
@@ -86,9 +86,10 @@ export function createDecisionService(deps: {
 
   async function locked<T>(requestId: string, fn: (tx: Tx, row: LockedRow) => Promise<T>): Promise<T> {
     return deps.db.$transaction(async (tx) => {
-      const rows = await tx.$queryRawUnsafe<LockedRow[]>(LOCK_SQL, requestId);
+      const rows = await tx.$queryRawUnsafe<Omit<LockedRow, 'votes'>[]>(LOCK_SQL, requestId);
       if (!rows[0]) throw new AppError('not_found', 404, `No request with id ${requestId}.`, { field: 'id' });
-      return fn(tx, rows[0]);
+      const votes = await tx.$queryRawUnsafe<LockedRow['votes']>(VOTES_SQL, requestId);
+      return fn(tx, { ...rows[0], votes });
     });
   }
 

@@ -90,8 +90,10 @@ export function baseRequest(overrides: Record<string, unknown> = {}): Record<str
   };
 }
 
-export async function startTestApp(opts: { env?: Record<string, string>; policyYaml?: string; channelFactories?: ChannelModuleFactory[] } = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
+export async function startTestApp(
+  opts: { env?: Record<string, string>; policyYaml?: string; channelFactories?: ChannelModuleFactory[]; database?: TestDatabase; redisPrefix?: string; keepDatabase?: boolean } = {},
+): Promise<TestApp> {
+  const database = opts.database ?? (await createTestDatabase());
   const dir = mkdtempSync(path.join(tmpdir(), 'cs-policy-'));
   const policyFile = path.join(dir, 'policy.yaml');
   writeFileSync(policyFile, opts.policyYaml ?? TEST_POLICY);
@@ -102,7 +104,7 @@ export async function startTestApp(opts: { env?: Record<string, string>; policyY
     DATABASE_URL: database.url,
     DATABASE_POOL_SIZE: '10',
     REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
-    REDIS_PREFIX: `cs-test-${randomBytes(5).toString('hex')}`,
+    REDIS_PREFIX: opts.redisPrefix ?? `cs-test-${randomBytes(5).toString('hex')}`,
     POLICY_FILE: policyFile,
     API_KEYS: [
       `agent:${KEYS.agent}:submit+read:ops-lead@example.com`,
@@ -159,6 +161,7 @@ export async function startTestApp(opts: { env?: Record<string, string>; policyY
     },
     async close() {
       await app.stop();
+      if (opts.keepDatabase) return;
       await deleteRedisKeys(config.REDIS_URL, config.REDIS_PREFIX);
       await database.drop();
     },
