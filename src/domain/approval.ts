@@ -120,6 +120,9 @@ export function evaluateVote(
   if (!key) {
     return { outcome: 'refused', refusal: 'unidentified', message: 'The approver has no email, Slack id or Teams id, so they cannot be identified.' };
   }
+  if (subject.status === 'expired') {
+    return { outcome: 'refused', refusal: 'expired', message: 'This request has expired and can no longer be approved.' };
+  }
   if (isFinal(subject.status)) {
     return { outcome: 'refused', refusal: 'already_decided', message: `This request is ${FINAL_WORDS[subject.status]}; it can no longer change.` };
   }
