@@ -77,23 +77,23 @@ export const configSchema = z
     TEAMS_MEMBER_CACHE_SIZE: int(1, 1_000_000).default(5_000),
     TEAMS_MEMBER_CACHE_MS: int(0, 86_400_000).default(15 * 60_000),
   })
-  .superRefine((c, ctx) => {
-    if (c.DEFAULT_TTL_SECONDS > c.MAX_TTL_SECONDS) {
-      ctx.addIssue({ code: 'custom', path: ['DEFAULT_TTL_SECONDS'], message: 'must not exceed MAX_TTL_SECONDS' });
-    }
-    if (c.SLACK_BOT_TOKEN && !c.SLACK_SIGNING_SECRET && !c.SLACK_APP_TOKEN) {
-      ctx.addIssue({ code: 'custom', path: ['SLACK_SIGNING_SECRET'], message: 'required with SLACK_BOT_TOKEN (or set SLACK_APP_TOKEN for Socket Mode)' });
-    }
-    if ((c.SLACK_SIGNING_SECRET || c.SLACK_APP_TOKEN) && !c.SLACK_BOT_TOKEN) {
-      ctx.addIssue({ code: 'custom', path: ['SLACK_BOT_TOKEN'], message: 'required when Slack is configured' });
-    }
-    if (c.MICROSOFT_APP_ID && !c.MICROSOFT_APP_PASSWORD && c.MICROSOFT_APP_TYPE !== 'UserAssignedMSI') {
-      ctx.addIssue({ code: 'custom', path: ['MICROSOFT_APP_PASSWORD'], message: 'required with MICROSOFT_APP_ID' });
-    }
-    if (c.MICROSOFT_APP_TYPE === 'SingleTenant' && c.MICROSOFT_APP_ID && !c.MICROSOFT_APP_TENANT_ID) {
-      ctx.addIssue({ code: 'custom', path: ['MICROSOFT_APP_TENANT_ID'], message: 'required for a SingleTenant app' });
-    }
-  });
+  ;
+
+/**
+ * Rules between keys. Checked on the raw environment as well as the schema, so they are reported together with
+ * per-key problems instead of only after those are fixed (zod skips refinements when a field fails).
+ */
+function crossProblems(env: Record<string, string | undefined>): string[] {
+  const problems: string[] = [];
+  const has = (k: string) => Boolean(env[k]?.trim());
+  if (Number(env.DEFAULT_TTL_SECONDS ?? 3600) > Number(env.MAX_TTL_SECONDS ?? 604800)) problems.push('DEFAULT_TTL_SECONDS: must not exceed MAX_TTL_SECONDS');
+  if (has('SLACK_BOT_TOKEN') && !has('SLACK_SIGNING_SECRET') && !has('SLACK_APP_TOKEN')) problems.push('SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN (or set SLACK_APP_TOKEN for Socket Mode)');
+  if ((has('SLACK_SIGNING_SECRET') || has('SLACK_APP_TOKEN')) && !has('SLACK_BOT_TOKEN')) problems.push('SLACK_BOT_TOKEN: required when Slack is configured');
+  const appType = env.MICROSOFT_APP_TYPE ?? 'MultiTenant';
+  if (has('MICROSOFT_APP_ID') && !has('MICROSOFT_APP_PASSWORD') && appType !== 'UserAssignedMSI') problems.push('MICROSOFT_APP_PASSWORD: required with MICROSOFT_APP_ID');
+  if (appType === 'SingleTenant' && has('MICROSOFT_APP_ID') && !has('MICROSOFT_APP_TENANT_ID')) problems.push('MICROSOFT_APP_TENANT_ID: required for a SingleTenant app');
+  return problems;
+}
 
 export type Config = z.output<typeof configSchema>;
 
@@ -109,9 +109,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings mean "unset" (a blank line in .env), so defaults still apply.
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = configSchema.safeParse(cleaned);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`));
-  }
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`)),
+    ...crossProblems(cleaned),
+  ];
+  if (problems.length || !parsed.success) throw new ConfigError(problems);
   return parsed.data;
 }
 
