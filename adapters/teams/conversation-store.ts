@@ -28,20 +28,28 @@ export function storableReference(reference: StoredReference): StoredReference {
   const copy = JSON.parse(JSON.stringify(rest)) as StoredReference;
   // AAD object ids are GUIDs Teams may send in either case; personal chats are looked up by the lower-case form.
   if (copy.user?.aadObjectId) copy.user.aadObjectId = copy.user.aadObjectId.toLowerCase();
+  // A message in a channel thread carries `19:…@thread.tacv2;messageid=…`; the channel itself is what policies name
+  // and where a new card must start a new thread.
+  if (copy.conversation?.id) copy.conversation.id = channelConversationId(copy.conversation.id);
   return copy;
+}
+
+/** `19:abc@thread.tacv2;messageid=123` → `19:abc@thread.tacv2`. */
+export function channelConversationId(conversationId: string): string {
+  return conversationId.replace(/;messageid=[^;]*$/, '');
 }
 
 export function createConversationStore(deps: { db: Pick<Database, 'teamsConversation'> }): ConversationStore {
   const table = deps.db.teamsConversation;
   return {
     async save(reference, tenantId) {
-      const conversationId = reference.conversation?.id;
+      const stored = storableReference(reference);
+      const conversationId = stored.conversation?.id;
       if (!conversationId) return;
-      const stored = storableReference(reference) as object;
       await table.upsert({
         where: { conversationId },
-        create: { conversationId, tenantId: tenantId ?? null, reference: stored, updatedAt: new Date() },
-        update: { tenantId: tenantId ?? null, reference: stored, updatedAt: new Date() },
+        create: { conversationId, tenantId: tenantId ?? null, reference: stored as object, updatedAt: new Date() },
+        update: { tenantId: tenantId ?? null, reference: stored as object, updatedAt: new Date() },
       });
     },
 
@@ -51,7 +59,7 @@ export function createConversationStore(deps: { db: Pick<Database, 'teamsConvers
     },
 
     async remove(conversationId) {
-      await table.deleteMany({ where: { conversationId } });
+      await table.deleteMany({ where: { conversationId: channelConversationId(conversationId) } });
     },
 
     async findPersonal(aadObjectId) {

@@ -241,6 +241,27 @@ describe('cards and decisions', () => {
     await waitForSharedCard(activityId, (t) => t.includes('Outcome: Approved'));
   });
 
+  it('refuses a late click on an expired request, and the card then shows it expired', async () => {
+    const { id, activityId } = await submitAndWaitForCard(baseRequest({ action: 'deploy.prod' }));
+    await h.t.db.$executeRawUnsafe(`UPDATE approval_request SET expires_at = now() - interval '1 second' WHERE id = $1::uuid`, id);
+    const res = await h.send(cardAction(h.fake.url, TEAMS_USERS.alice, { verb: 'approve', requestId: id, replyToId: activityId }));
+    expect(cardText(res.body.value)).toContain('This request has expired and can no longer be approved.');
+    expect(res.body.value.actions).toEqual([]);
+    expect(await h.t.db.vote.count({ where: { requestId: id } })).toBe(0);
+    await waitForSharedCard(activityId, (t) => t.includes('Outcome: Expired'));
+  });
+
+  it('records nothing when Teams cannot say who clicked', async () => {
+    const { id, activityId } = await submitAndWaitForCard(baseRequest({ action: 'deploy.prod' }));
+    h.fake.failNext('getMember', { status: 503 });
+    const res = await h.send(cardAction(h.fake.url, TEAMS_USERS.dave, { verb: 'approve', requestId: id, replyToId: activityId }));
+    expect(res.status).toBe(200);
+    expect(cardText(res.body.value)).toContain('Countersign could not look up your Teams profile, so nothing was recorded.');
+    expect(res.body.value.actions).toHaveLength(2);
+    expect(await h.t.db.vote.count({ where: { requestId: id } })).toBe(0);
+    expect((await auditTypes(id)).some((e) => e.type.startsWith('vote.'))).toBe(false);
+  });
+
   it('answers a refresh with the current card', async () => {
     const { id, activityId } = await submitAndWaitForCard(baseRequest());
     await h.t.app.services.decisions.vote(id, { approver: { email: 'bob@example.com', name: 'Bob' }, channel: 'api', decision: 'approve' });

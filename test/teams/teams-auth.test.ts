@@ -10,7 +10,7 @@ import pino from 'pino';
 import { createTeamsModule } from '../../adapters/teams/teams-module';
 import type { ChannelModuleDeps } from '../../src/channels/channel-module';
 import { ConfigError, loadConfig } from '../../src/config/config';
-import { botInstalled, BOT_APP_ID, CHANNEL_ID, sendActivity } from '../fakes/teams-activities';
+import { botInstalled, BOT_APP_ID, cardAction, CHANNEL_ID, sendActivity, TEAMS_USERS, TENANT_ID } from '../fakes/teams-activities';
 import { startTeamsTestApp, type TeamsTestApp } from './teams-test-app';
 
 function deps(env: Record<string, string>, log = pino({ level: 'silent' })): ChannelModuleDeps {
@@ -126,6 +126,31 @@ describe('with MICROSOFT_APP_ID set, botbuilder authenticates every activity', (
     const res = await sendActivity(h.t.baseUrl, botInstalled(h.fake.url), { authorization: `Bearer ${jwt(trusted.privateKey, kid, claims(h.fake.url))}` });
     expect(res.status).toBe(200);
     expect(await h.t.db.teamsConversation.findUnique({ where: { conversationId: CHANNEL_ID } })).not.toBeNull();
+  });
+});
+
+describe('with MICROSOFT_APP_TENANT_ID set', () => {
+  it('ignores installs and clicks from other tenants', async () => {
+    const h = await startTeamsTestApp({ install: false, env: { MICROSOFT_APP_TENANT_ID: TENANT_ID } });
+    try {
+      const foreign = { id: '0f0f0f0f-0000-4000-8000-000000000000' };
+      const install = botInstalled(h.fake.url);
+      install.channelData.tenant = foreign;
+      install.conversation.tenantId = foreign.id;
+      expect((await h.send(install)).status).toBe(200);
+      expect(await h.t.db.teamsConversation.count()).toBe(0);
+
+      const click = cardAction(h.fake.url, TEAMS_USERS.alice, { verb: 'approve', requestId: randomUUID() });
+      click.channelData.tenant = foreign;
+      const res = await h.send(click);
+      expect(res.body.value.body[0].items[0].text).toContain('This Countersign installation serves another Microsoft 365 tenant.');
+      expect(h.fake.callsOf('getMember')).toHaveLength(0);
+
+      expect((await h.send(botInstalled(h.fake.url))).status).toBe(200);
+      expect(await h.t.db.teamsConversation.count()).toBe(1);
+    } finally {
+      await h.close();
+    }
   });
 });
 

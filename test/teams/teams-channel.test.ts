@@ -47,7 +47,8 @@ beforeAll(async () => {
     policy: () => ({ groups: {} }) as never, decisions: none, queries: none, audit: none, commands: none,
   }).channel;
   await db.teamsConversation.create({ data: { conversationId: CHANNEL_ID, tenantId: TENANT_ID, reference: reference(CHANNEL_ID, fake.url) } });
-  await db.teamsConversation.create({ data: { conversationId: '19:gone@thread.tacv2', tenantId: TENANT_ID, reference: reference('19:gone@thread.tacv2', 'http://127.0.0.1:1/') } });
+  // A conversation whose connector is gone (seen long ago).
+  await db.teamsConversation.create({ data: { conversationId: '19:gone@thread.tacv2', tenantId: TENANT_ID, reference: reference('19:gone@thread.tacv2', 'http://127.0.0.1:1/'), updatedAt: new Date(Date.now() - 86_400_000) } });
 });
 beforeEach(() => fake.reset());
 afterAll(async () => {
@@ -112,5 +113,11 @@ describe('Teams ChatChannel', () => {
     const ref = await channel.notify({ teamsUserId: TEAMS_USERS.carol.aadObjectId, name: 'Carol' }, { ...view, status: 'denied', final: true });
     expect(ref).toMatchObject({ conversationId: expect.stringMatching(/^a:1/), activityId: expect.any(String) });
     expect(fake.callsOf('createConversation')[0].body).toMatchObject({ isGroup: false, bot: { id: BOT_ID }, members: [{ id: TEAMS_USERS.carol.aadObjectId }], tenantId: TENANT_ID });
+    expect(fake.callsOf('send')[0].conversationId).toBe((ref as TeamsMessageRef).conversationId);
+
+    // Creating the chat is not retried by botbuilder either.
+    fake.failNext('createConversation', { status: 429, headers: { 'Retry-After': '3' } });
+    expect(await failure(channel.notify({ teamsUserId: TEAMS_USERS.dave.aadObjectId }, { ...view, status: 'denied', final: true }))).toMatchObject({ code: 'http_429', retryAfterMs: 3000 });
+    expect(fake.callsOf('createConversation')).toHaveLength(2);
   });
 });

@@ -1,0 +1,193 @@
+/**
+ * The bot's inbound logic, kept thin: remember where it was installed, turn card clicks into votes and messages into
+ * chat commands, and render what the core answers. Every rule (self-approval, eligibility, quorum, once per person
+ * across channels, expiry, reasons) lives in the core's decision service.
+ */
+import {
+  TeamsActivityHandler,
+  TurnContext,
+  type Activity,
+  type AdaptiveCardInvokeResponse,
+  type AdaptiveCardInvokeValue,
+} from 'botbuilder';
+import type pino from 'pino';
+import { errorReply, voteReply, type ChatReply } from '../../src/channels/chat-reply';
+import { AppError } from '../../src/domain/app-error';
+import type { ApprovalView } from '../../src/domain/approval-view';
+import { parseChatCommand, type ChatCommandService } from '../../src/services/chat-command-service';
+import type { DecisionService } from '../../src/services/decision-service';
+import type { RequestQueryService } from '../../src/services/request-query-service';
+import { ADAPTIVE_CARD_CONTENT_TYPE, renderNoticeCard, VERBS, type AdaptiveCard } from './approval-card';
+import { renderCommandCard } from './command-card';
+import type { ConversationStore } from './conversation-store';
+import type { MemberDirectory } from './member-directory';
+import { cardActivity } from './teams-channel';
+
+export interface TeamsBotDeps {
+  decisions: Pick<DecisionService, 'vote'>;
+  queries: Pick<RequestQueryService, 'view'>;
+  commands: Pick<ChatCommandService, 'run'>;
+  store: ConversationStore;
+  members: MemberDirectory;
+  /** The approval card for one viewer, with the notice their click produced. */
+  renderCard: (view: ApprovalView, notice?: ChatReply) => AdaptiveCard;
+  /** MICROSOFT_APP_TENANT_ID: when set, activities from other tenants are ignored. */
+  tenantId?: string;
+  log: pino.Logger;
+}
+
+export function tenantOf(activity: Partial<Activity>): string | undefined {
+  return (activity.channelData as { tenant?: { id?: string } } | undefined)?.tenant?.id ?? activity.conversation?.tenantId;
+}
+
+/** The invoke response that replaces the card for the user who clicked. */
+export function cardInvokeResponse(card: AdaptiveCard): AdaptiveCardInvokeResponse {
+  return { statusCode: 200, type: ADAPTIVE_CARD_CONTENT_TYPE, value: card };
+}
+
+const HTML_ENTITIES: Record<string, string> = { '&nbsp;': ' ', '&amp;': '&', '&lt;': '<', '&gt;': '>', '&quot;': '"', '&#39;': "'" };
+
+/**
+ * The command a user typed: the bot's own @mention removed, other @mentions replaced by the person's email (so
+ * `audit user:@Bob` works), and the bits of HTML Teams wraps around text stripped.
+ */
+export async function commandText(context: TurnContext, members: MemberDirectory): Promise<string> {
+  const activity = context.activity;
+  let text = TurnContext.removeRecipientMention(activity) ?? activity.text ?? '';
+  const mentions = (activity.entities ?? []).filter((e) => e.type === 'mention' && e.mentioned?.id && e.mentioned.id !== activity.recipient?.id);
+  for (const m of mentions) {
+    const mentionText = typeof m.text === 'string' ? m.text : undefined;
+    if (!mentionText || !text.includes(mentionText)) continue;
+    const person = await members.lookup(context, m.mentioned.id).catch(() => undefined);
+    const key = person?.email ?? (person?.teamsUserId ? `teams:${person.teamsUserId}` : undefined);
+    if (key) text = text.split(mentionText).join(key);
+  }
+  return text
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&(nbsp|amp|lt|gt|quot|#39);/g, (e) => HTML_ENTITIES[e] ?? e)
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+export function createTeamsBot(deps: TeamsBotDeps): TeamsActivityHandler {
+  const log = deps.log;
+
+  function fromAllowedTenant(context: TurnContext): boolean {
+    if (!deps.tenantId) return true;
+    const tenant = tenantOf(context.activity);
+    if (tenant === deps.tenantId) return true;
+    log.warn({ tenant, type: context.activity.type }, 'ignoring a Teams activity from another tenant');
+    return false;
+  }
+
+  async function remember(context: TurnContext, why: string): Promise<void> {
+    try {
+      await deps.store.save(TurnContext.getConversationReference(context.activity), tenantOf(context.activity));
+      log.info({ conversationId: context.activity.conversation?.id, why }, 'stored Teams conversation reference');
+    } catch (err) {
+      log.error({ err, conversationId: context.activity.conversation?.id }, 'could not store the Teams conversation reference');
+    }
+  }
+
+  async function forget(context: TurnContext, why: string): Promise<void> {
+    try {
+      await deps.store.remove(context.activity.conversation.id);
+      log.info({ conversationId: context.activity.conversation?.id, why }, 'removed Teams conversation reference');
+    } catch (err) {
+      log.error({ err }, 'could not remove the Teams conversation reference');
+    }
+  }
+
+  /** The card a user sees after an action: the request's current state plus what happened to their click. */
+  async function currentCard(requestId: string, notice?: ChatReply): Promise<AdaptiveCard> {
+    try {
+      return deps.renderCard(await deps.queries.view(requestId), notice);
+    } catch (err) {
+      return renderNoticeCard(notice && notice.tone !== 'ok' ? notice : errorReply(err));
+    }
+  }
+
+  class ApprovalBot extends TeamsActivityHandler {
+    constructor() {
+      super();
+      this.onMembersAdded(async (context, next) => {
+        const botId = context.activity.recipient?.id;
+        if (fromAllowedTenant(context) && context.activity.membersAdded?.some((m) => m.id === botId)) await remember(context, 'installed');
+        await next();
+      });
+      this.onMembersRemoved(async (context, next) => {
+        const botId = context.activity.recipient?.id;
+        if (fromAllowedTenant(context) && context.activity.membersRemoved?.some((m) => m.id === botId)) await forget(context, 'uninstalled');
+        await next();
+      });
+      this.onInstallationUpdateAdd(async (context, next) => {
+        if (fromAllowedTenant(context)) await remember(context, 'installationUpdate');
+        await next();
+      });
+      this.onInstallationUpdateRemove(async (context, next) => {
+        if (fromAllowedTenant(context)) await forget(context, 'installationUpdate');
+        await next();
+      });
+      this.onMessage(async (context, next) => {
+        if (fromAllowedTenant(context)) {
+          // A conversation the bot was added to before Countersign ran (or whose install event was lost) becomes
+          // reachable as soon as someone talks to the bot there.
+          await remember(context, 'message');
+          await this.answerCommand(context);
+        }
+        await next();
+      });
+    }
+
+    private async answerCommand(context: TurnContext): Promise<void> {
+      let card: AdaptiveCard;
+      try {
+        const actor = await deps.members.resolve(context);
+        const command = parseChatCommand(await commandText(context, deps.members));
+        // Audit permissions (TEAMS_AUDIT_ACCESS policy groups) are the command service's; Teams adds no rule of its own.
+        const result = await deps.commands.run(actor, command);
+        card = renderCommandCard(result);
+      } catch (err) {
+        if (!(err instanceof AppError)) log.error({ err }, 'Teams command failed');
+        card = renderNoticeCard(errorReply(err));
+      }
+      try {
+        await context.sendActivity(cardActivity(card));
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'could not answer a Teams command');
+      }
+    }
+
+    protected override async onAdaptiveCardInvoke(context: TurnContext, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
+      const action = invokeValue.action;
+      const data = (action?.data ?? {}) as Record<string, unknown>;
+      const requestId = typeof data.requestId === 'string' ? data.requestId : undefined;
+      if (!fromAllowedTenant(context)) {
+        return cardInvokeResponse(renderNoticeCard(errorReply(new AppError('forbidden', 403, 'This Countersign installation serves another Microsoft 365 tenant.'))));
+      }
+      if (!requestId) {
+        return cardInvokeResponse(renderNoticeCard(errorReply(new AppError('bad_request', 400, 'This card action does not name a request.'))));
+      }
+      if (action.verb === VERBS.refresh) return cardInvokeResponse(await currentCard(requestId));
+      if (action.verb !== VERBS.approve && action.verb !== VERBS.deny) {
+        return cardInvokeResponse(await currentCard(requestId, errorReply(new AppError('bad_request', 400, `Unknown card action "${String(action.verb)}".`))));
+      }
+
+      let notice: ChatReply;
+      try {
+        const approver = await deps.members.resolve(context);
+        const reason = typeof data.reason === 'string' && data.reason.trim() ? data.reason.trim() : undefined;
+        const result = await deps.decisions.vote(requestId, { approver, channel: 'teams', decision: action.verb, reason }, log);
+        notice = voteReply(result);
+        log.info({ requestId, outcome: result.outcome, status: result.status, refusal: result.outcome === 'refused' ? result.refusal : undefined }, 'Teams vote');
+      } catch (err) {
+        if (!(err instanceof AppError)) log.error({ err, requestId }, 'Teams vote failed');
+        notice = errorReply(err);
+      }
+      // The shared message is updated for everyone by the delivery worker; this card is only the clicker's view.
+      return cardInvokeResponse(await currentCard(requestId, notice));
+    }
+  }
+
+  return new ApprovalBot();
+}

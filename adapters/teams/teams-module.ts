@@ -1,0 +1,117 @@
+/**
+ * The Microsoft Teams adapter: `POST /api/messages` on the shared server through botbuilder's CloudAdapter (which
+ * validates the Bot Framework JWT on every inbound activity), Adaptive Card approvals, and the {@link ChatChannel}
+ * the delivery worker uses to post and update cards and notify requesters.
+ */
+import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
+import type { FastifyInstance } from 'fastify';
+import type { ChannelModule, ChannelModuleDeps } from '../../src/channels/channel-module';
+import { ConfigError, type Config } from '../../src/config/config';
+import type { ApprovalView } from '../../src/domain/approval-view';
+import { normalizeMemberKey } from '../../src/domain/identity';
+import { refreshUserIdsFor, renderApprovalCard } from './approval-card';
+import { noSdkRetriesMiddleware } from './connector';
+import { createConversationStore } from './conversation-store';
+import { botRequest, collectResponse } from './fastify-bridge';
+import { createMemberDirectory } from './member-directory';
+import { createTeamsBot } from './teams-bot';
+import { createTeamsChannel } from './teams-channel';
+
+export const TEAMS_MESSAGES_PATH = '/api/messages';
+
+export interface TeamsModuleOptions {
+  /**
+   * Extra settings for botbuilder's ConfigurationBotFrameworkAuthentication, for clouds other than the public one
+   * (e.g. `ChannelService`, `ToBotFromChannelOpenIdMetadataUrl`). Credentials always come from the configuration.
+   */
+  botFrameworkAuth?: Omit<ConfigurationBotFrameworkAuthenticationOptions, 'MicrosoftAppId' | 'MicrosoftAppPassword' | 'MicrosoftAppTenantId' | 'MicrosoftAppType'>;
+}
+
+/**
+ * Fails closed: with no app id botbuilder authenticates nothing (any caller could vote as anyone), so the adapter
+ * only runs without one when TEAMS_ALLOW_UNAUTHENTICATED=true says this is a local or test setup.
+ */
+export function assertTeamsAuthConfigured(config: Pick<Config, 'MICROSOFT_APP_ID' | 'TEAMS_ALLOW_UNAUTHENTICATED'>): void {
+  if (!config.MICROSOFT_APP_ID && !config.TEAMS_ALLOW_UNAUTHENTICATED) {
+    throw new ConfigError([
+      'MICROSOFT_APP_ID: required for the Teams adapter (with MICROSOFT_APP_PASSWORD); without it Bot Framework authentication is off. ' +
+        'Set TEAMS_ALLOW_UNAUTHENTICATED=true only for local development and tests.',
+    ]);
+  }
+}
+
+/**
+ * Builds the Teams adapter. Throws a {@link ConfigError} when Teams would run without authentication and that was not
+ * explicitly allowed.
+ */
+export function createTeamsModule(deps: ChannelModuleDeps, options: TeamsModuleOptions = {}): ChannelModule {
+  const { config } = deps;
+  assertTeamsAuthConfigured(config);
+  const log = deps.log.child({ component: 'teams' });
+  const appId = config.MICROSOFT_APP_ID ?? '';
+  if (!appId) {
+    log.warn('TEAMS_ALLOW_UNAUTHENTICATED=true: Teams traffic is NOT authenticated; anyone who can reach /api/messages can act as any Teams user. Use only for local development and tests.');
+  }
+
+  const auth = new ConfigurationBotFrameworkAuthentication({
+    ...options.botFrameworkAuth,
+    MicrosoftAppId: appId,
+    MicrosoftAppPassword: config.MICROSOFT_APP_PASSWORD ?? '',
+    MicrosoftAppTenantId: config.MICROSOFT_APP_TENANT_ID ?? '',
+    MicrosoftAppType: config.MICROSOFT_APP_TYPE,
+  });
+  const adapter = new CloudAdapter(auth);
+  adapter.use(noSdkRetriesMiddleware());
+
+  const store = createConversationStore({ db: deps.db });
+  const members = createMemberDirectory({ cacheSize: config.TEAMS_MEMBER_CACHE_SIZE, cacheMs: config.TEAMS_MEMBER_CACHE_MS });
+
+  const refreshUserIds = (view: ApprovalView) => {
+    const groups = deps.policy().groups;
+    return refreshUserIdsFor(view.approverGroups.flatMap((g) => groups[g] ?? []).map(normalizeMemberKey));
+  };
+
+  const bot = createTeamsBot({
+    decisions: deps.decisions,
+    queries: deps.queries,
+    commands: deps.commands,
+    store,
+    members,
+    renderCard: (view, notice) => renderApprovalCard(view, { notice, refreshUserIds: refreshUserIds(view) }),
+    tenantId: config.MICROSOFT_APP_TENANT_ID,
+    log,
+  });
+
+  const channel = createTeamsChannel({
+    adapter,
+    appId,
+    store,
+    renderCard: (view) => renderApprovalCard(view, { refreshUserIds: refreshUserIds(view) }),
+    renderNotification: (view) => renderApprovalCard(view, { heading: `Your request was ${view.status}: ${view.action}` }),
+    tenantId: config.MICROSOFT_APP_TENANT_ID,
+    log,
+  });
+
+  return {
+    channel,
+    registerRoutes(app: FastifyInstance) {
+      app.post(TEAMS_MESSAGES_PATH, async (request, reply) => {
+        const collected = collectResponse();
+        let turnStarted = false;
+        // botbuilder authenticates the request (JWT) before running the bot, and answers 401 itself for most failures.
+        await adapter.process(botRequest(request), collected.response, (context) => {
+          turnStarted = true;
+          return bot.run(context);
+        });
+        if (!turnStarted && collected.status >= 500) {
+          // A token whose signature does not verify (or keys that could not be fetched) surfaces from botbuilder as a
+          // 500 carrying the verifier's message. The request was not authenticated either way: say so, and keep the
+          // reason in our log rather than in the answer.
+          log.warn({ status: collected.status, reason: collected.bodyText() }, 'refused a Teams request that could not be authenticated');
+          return reply.code(401).type('text/plain; charset=utf-8').send('Unauthorized');
+        }
+        return collected.flush(reply);
+      });
+    },
+  };
+}
