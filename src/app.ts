@@ -72,15 +72,19 @@ export async function createApp(config: Config, opts: AppOptions) {
       if (outcome !== 'require') metrics.decisions.inc({ status: outcome === 'approve' ? 'approved' : 'denied' });
     },
   });
-  const auditGroups = (config.TEAMS_AUDIT_ACCESS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const commands = createChatCommandService({ audit, queries, policy, auditGroups });
+  // Each platform has its own audit-access list; Slack's may also name Slack user groups (S…), which its adapter checks.
+  // Unset means "members of any policy group"; a list that names only Slack user groups grants nothing by policy group.
+  const accessList = (text: string | undefined) =>
+    text?.trim() ? text.split(',').map((s) => s.trim()).filter((s) => s && !/^S[A-Z0-9]+$/.test(s)) : null;
+  const commandsFor = (kind: ChannelKind) =>
+    createChatCommandService({ audit, queries, policy, auditGroups: accessList(kind === 'slack' ? config.SLACK_AUDIT_ACCESS : config.TEAMS_AUDIT_ACCESS) });
 
   const enabled = enabledChannels(config);
   const modules: ChannelModule[] = [];
   const channels = new Map<ChannelKind, ChatChannel>();
   for (const factory of opts.channelFactories ?? []) {
     if (!enabled[factory.kind]) continue;
-    const mod = factory.create({ config, log: log.child({ channel: factory.kind }), db, policy, decisions, queries, audit, commands });
+    const mod = factory.create({ config, log: log.child({ channel: factory.kind }), db, policy, decisions, queries, audit, commands: commandsFor(factory.kind) });
     modules.push(mod);
     channels.set(factory.kind, mod.channel);
   }
@@ -89,7 +93,7 @@ export async function createApp(config: Config, opts: AppOptions) {
     db, queries, audit, channels, log, clock,
     callback: { secret: config.CALLBACK_SIGNING_SECRET, timeoutMs: config.CALLBACK_TIMEOUT_MS },
   });
-  const reconcile = createReconciler({ db, jobs: queues.jobs, decisions, log });
+  const reconcile = createReconciler({ db, jobs: queues.jobs, decisions, channelCount: channels.size, log });
 
   const shutdown = new AbortController();
   const serveApi = config.RUN_MODE !== 'worker';
@@ -112,7 +116,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   let workers: Workers | undefined;
 
   return {
-    config, db, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries, commands }, reconcile, channels, policy,
+    config, db, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries }, reconcile, channels, policy,
 
     /** Connects, bootstraps keys, reconciles, starts workers and listens. Resolves with the bound address. */
     async start(): Promise<string> {

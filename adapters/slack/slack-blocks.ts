@@ -171,15 +171,23 @@ export function renderApprovalCard(view: ApprovalView): SlackMessage {
       ],
     },
   ];
-  if (view.justification) blocks.push(section(`*Justification*\n>${escapeMrkdwn(view.justification).replace(/\n/g, '\n>')}`));
-  if (view.context.length) blocks.push(...sections(['*Context*', ...contextLines(view)]));
-  if (view.votes.length) blocks.push(...sections(['*Votes*', ...voteLines(view)]));
-  if (!view.final) blocks.push(decisionButtons(view));
+  const middle: KnownBlock[] = [];
+  if (view.justification) middle.push(section(`*Justification*\n>${escapeMrkdwn(view.justification).replace(/\n/g, '\n>')}`));
+  if (view.context.length) middle.push(...sections(['*Context*', ...contextLines(view)]));
+  if (view.votes.length) middle.push(...sections(['*Votes*', ...voteLines(view)]));
+  const tail: KnownBlock[] = [];
+  if (!view.final) tail.push(decisionButtons(view));
   const footer = [`Request \`${view.id}\``];
   if (view.approverGroups.length) footer.push(`approvers: ${escapeMrkdwn(view.approverGroups.join(', '))}`);
   if (view.traceId) footer.push(`trace \`${escapeMrkdwn(view.traceId)}\``);
-  blocks.push(context(footer.join(' · ')));
-  return { text: cardText(view), blocks: capBlocks(blocks) };
+  tail.push(context(footer.join(' · ')));
+  // The buttons and the request id must survive Slack's 50-block limit: trim the long middle part instead.
+  const room = LIMIT.blocks - blocks.length - tail.length;
+  if (middle.length > room) {
+    const shown = middle.slice(0, room - 1);
+    middle.splice(0, middle.length, ...shown, context(`Some context was cut to fit Slack's limits; \`audit ${view.id}\` shows everything.`));
+  }
+  return { text: cardText(view), blocks: [...blocks, ...middle, ...tail] };
 }
 
 /** The requester's direct message once the request is final. */

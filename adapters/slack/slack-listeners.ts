@@ -25,6 +25,7 @@ import {
   type SlackMessage,
 } from './slack-blocks';
 import type { SlackDirectory } from './slack-directory';
+import type { WorkLimiter } from './work-limiter';
 
 export interface SlackListenerDeps {
   decisions: Pick<DecisionService, 'vote'>;
@@ -37,6 +38,8 @@ export interface SlackListenerDeps {
   command: string;
   /** Slack user group ids (`S…`) whose members may run audit look-ups (from SLACK_AUDIT_ACCESS). */
   auditUserGroups: string[];
+  /** Bounds the votes and commands running after their ack, so acks stay fast under bursts. */
+  limiter: Pick<WorkLimiter, 'run'>;
   fetch?: typeof fetch;
 }
 
@@ -49,6 +52,7 @@ interface ReplyTarget {
 
 const DECISION_ACTION = new RegExp(`^(${ACTIONS.approve}|${ACTIONS.approveWithReason}|${ACTIONS.deny})$`);
 const PROFILE_LOOKUP_FAILED = ':warning: Countersign could not look up your Slack profile, so nothing was recorded. Please try again.';
+const BUSY = ':hourglass: Countersign is too busy to take this right now, so nothing was recorded. Please try again in a moment.';
 
 /** Registers the listeners on a Bolt app (HTTP or Socket Mode). */
 export function registerSlackListeners(app: App, deps: SlackListenerDeps): void {
@@ -62,6 +66,8 @@ export function registerSlackListeners(app: App, deps: SlackListenerDeps): void 
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ response_type: 'ephemeral', replace_original: false, text: msg.text, blocks: msg.blocks }),
+          // A hung response_url must not hold one of the limited work slots.
+          signal: AbortSignal.timeout(10_000),
         });
         if (res.ok) return;
         deps.log.warn({ status: res.status }, 'Slack response_url refused the reply; falling back to chat.postEphemeral');
@@ -71,6 +77,14 @@ export function registerSlackListeners(app: App, deps: SlackListenerDeps): void 
       }
     } catch (err) {
       deps.log.warn({ err }, 'could not send an ephemeral Slack reply');
+    }
+  }
+
+  /** Runs post-ack work within the limiter; when it is saturated the user is told, and nothing is recorded. */
+  function later(target: ReplyTarget, job: () => Promise<void>): void {
+    if (!deps.limiter.run(job)) {
+      deps.log.warn({ userId: target.userId }, 'Slack work queue full; interaction shed');
+      void replyEphemeral(target, renderReply(BUSY));
     }
   }
 
@@ -98,7 +112,7 @@ export function registerSlackListeners(app: App, deps: SlackListenerDeps): void 
     await ack();
     const requestId = action.value ?? '';
     const target: ReplyTarget = { userId: body.user.id, channelId: body.channel?.id ?? body.container?.channel_id, responseUrl: body.response_url };
-    if (action.action_id === ACTIONS.approve) return castVote(requestId, 'approve', null, target);
+    if (action.action_id === ACTIONS.approve) return later(target, () => castVote(requestId, 'approve', null, target));
 
     // Deny, or Approve on a rule that always wants a reason: ask for it first. trigger_id lives 3 seconds.
     const decision: VoteDecision = action.action_id === ACTIONS.deny ? 'deny' : 'approve';
@@ -121,31 +135,36 @@ export function registerSlackListeners(app: App, deps: SlackListenerDeps): void 
       return;
     }
     const reason = view.state.values[REASON_MODAL.blockId]?.[REASON_MODAL.actionId]?.value?.trim() || null;
-    await castVote(meta.requestId, meta.decision, reason, { userId: body.user.id, channelId: meta.channelId, responseUrl: meta.responseUrl });
+    const target: ReplyTarget = { userId: body.user.id, channelId: meta.channelId, responseUrl: meta.responseUrl };
+    later(target, () => castVote(meta.requestId, meta.decision, reason, target));
   });
 
   app.command(deps.command, async ({ ack, command }) => {
     await ack();
     const target: ReplyTarget = { userId: command.user_id, channelId: command.channel_id, responseUrl: command.response_url };
+    later(target, () => runCommand(command.user_id, command.text ?? '', target));
+  });
+
+  async function runCommand(userId: string, typed: string, target: ReplyTarget): Promise<void> {
     let actor;
     try {
-      actor = await deps.directory.person(command.user_id);
+      actor = await deps.directory.person(userId);
     } catch (err) {
       deps.log.warn({ err }, 'users.info failed; command not run');
       return replyEphemeral(target, renderReply(PROFILE_LOOKUP_FAILED));
     }
     try {
-      const text = await resolveMentions(command.text ?? '', deps.directory);
+      const text = await resolveMentions(typed, deps.directory);
       const parsed = parseChatCommand(text);
       const isAudit = parsed.kind === 'audit-request' || parsed.kind === 'audit-search';
-      const platformAllowed = isAudit && deps.auditUserGroups.length > 0 && (await deps.directory.inUserGroups(command.user_id, deps.auditUserGroups));
+      const platformAllowed = isAudit && deps.auditUserGroups.length > 0 && (await deps.directory.inUserGroups(userId, deps.auditUserGroups));
       const result = await deps.commands.run(actor, parsed, { platformAllowed });
       await replyEphemeral(target, renderCommandResult(result, deps.command, text));
     } catch (err) {
       deps.log.error({ err }, 'Slack command failed');
       await replyEphemeral(target, renderReply(errorReply(err).text));
     }
-  });
+  }
 }
 
 /**

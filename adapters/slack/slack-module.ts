@@ -11,9 +11,13 @@ import { createFastifyReceiver } from './fastify-receiver';
 import { createSlackChannel } from './slack-channel';
 import { createSlackDirectory } from './slack-directory';
 import { registerSlackListeners } from './slack-listeners';
+import { createWorkLimiter } from './work-limiter';
 
 /** A hung Slack call must not hold a worker slot forever; the worker retries timeouts like other transient faults. */
 const SLACK_CALL_TIMEOUT_MS = 10_000;
+
+/** Clicks waiting for their vote beyond this are shed with a "busy, try again" reply rather than queued without bound. */
+const MAX_QUEUED_INTERACTIONS = 10_000;
 
 /** Splits SLACK_AUDIT_ACCESS into Slack user group ids (`S…`); policy group names are the core's business. */
 export function slackUserGroups(access: string | undefined): string[] {
@@ -61,6 +65,12 @@ export function createSlackModule(deps: ChannelModuleDeps): ChannelModule {
     log.error({ err }, 'Slack listener failed');
   });
 
+  // Votes hold a database connection: leave half the pool to the API and the workers.
+  const limiter = createWorkLimiter({
+    concurrency: Math.max(2, Math.floor(c.DATABASE_POOL_SIZE / 2)),
+    maxQueued: MAX_QUEUED_INTERACTIONS,
+    onError: (err) => log.error({ err }, 'Slack interaction failed'),
+  });
   registerSlackListeners(bolt, {
     decisions: deps.decisions,
     queries: deps.queries,
@@ -70,24 +80,41 @@ export function createSlackModule(deps: ChannelModuleDeps): ChannelModule {
     log,
     command: c.SLACK_COMMAND,
     auditUserGroups: slackUserGroups(c.SLACK_AUDIT_ACCESS),
+    limiter,
   });
 
-  let started = false;
+  let stopped = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  /**
+   * Opens the Socket Mode connection. A Slack outage or a bad app token must not keep the API from starting, so a
+   * failure is logged and retried in the background (1 s, 2 s, … up to a minute) until it works or the module stops.
+   */
+  async function connect(attempt: number): Promise<void> {
+    try {
+      await bolt.start();
+      // stop() may have run while we were connecting: do not leave a websocket open behind it.
+      if (stopped) return void (await bolt.stop().catch(() => undefined));
+      log.info('Slack Socket Mode connected');
+    } catch (err) {
+      if (stopped) return;
+      const delay = Math.min(60_000, 1_000 * 2 ** attempt);
+      log.error({ err, retryInMs: delay }, 'Slack Socket Mode connection failed; Slack interactions are unavailable until it connects');
+      retryTimer = setTimeout(() => void connect(attempt + 1), delay);
+      retryTimer.unref();
+    }
+  }
+
   return {
     channel: createSlackChannel({ web, directory }),
     registerRoutes: receiver ? (app) => receiver.register(app) : undefined,
-    start: socketMode
-      ? async () => {
-          await bolt.start();
-          started = true;
-          log.info('Slack Socket Mode connected');
-        }
-      : undefined,
+    start: socketMode ? () => connect(0) : undefined,
     async stop() {
-      if (started) {
-        started = false;
-        await bolt.stop();
-      }
+      stopped = true;
+      clearTimeout(retryTimer);
+      // Also when never connected: the Socket Mode client may be inside its own reconnect loop.
+      if (socketMode) await bolt.stop().catch((err: unknown) => log.warn({ err }, 'Slack Socket Mode disconnect failed'));
+      // Clicks already acknowledged deserve their vote and reply before the database goes away.
+      await limiter.idle();
     },
   };
 }

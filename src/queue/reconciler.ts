@@ -21,6 +21,8 @@ export function createReconciler(deps: {
   db: Pick<Database, '$queryRawUnsafe'>;
   jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged'>;
   decisions: Pick<DecisionService, 'expireIfDue'>;
+  /** How many chat platforms are configured: each owes the requester one notification row. */
+  channelCount: number;
   log: pino.Logger;
 }) {
   return async function reconcile(): Promise<ReconcileReport> {
@@ -45,10 +47,11 @@ export function createReconciler(deps: {
        FROM approval_request r
        WHERE r.status <> 'pending' AND r.decided_at > now() - interval '7 days' AND (
          (r.callback_url IS NOT NULL AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'callback' AND d.status <> 'pending'))
-         OR (r.policy_outcome = 'require' AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'notify' AND d.status <> 'pending'))
+         OR (r.policy_outcome = 'require' AND $1::int > 0 AND (SELECT count(*) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'notify' AND d.status <> 'pending') < $1::int)
          OR EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered'
               AND d.message_ref->>'renderedVersion' IS DISTINCT FROM r.status || ':' || (SELECT count(*) FROM vote v WHERE v.request_id = r.id)))
        ORDER BY r.decided_at LIMIT ${BATCH}`,
+      deps.channelCount,
     );
     for (const r of owed) await deps.jobs.requestChanged(r.id, `${r.version}`);
 

@@ -100,12 +100,12 @@ export function createChatCommandService(deps: {
   audit: Pick<AuditService, 'query'>;
   queries: Pick<RequestQueryService, 'view' | 'pendingFor'>;
   policy: () => Policy;
-  /** Policy group names whose members may run audit look-ups; empty means members of any group. */
-  auditGroups: string[];
+  /** Policy group names whose members may run audit look-ups; `null` means members of any group, `[]` nobody by policy. */
+  auditGroups: string[] | null;
 }): ChatCommandService {
   function mayAudit(actor: PersonIdentity): boolean {
     const groups = deps.policy().groups;
-    const names = deps.auditGroups.length ? deps.auditGroups : Object.keys(groups);
+    const names = deps.auditGroups ?? Object.keys(groups);
     const members = new Set(names.flatMap((g) => groups[g] ?? []));
     return identityKeys(actor).some((k) => members.has(k));
   }

@@ -146,6 +146,13 @@ export function createDeliveryService(deps: {
         } catch (err) {
           const ce = err instanceof ChannelError ? err : undefined;
           if ((ce ? ce.retryable : true) && !last) throw new RetryableDeliveryError(ce ? `${ce.code}: ${ce.message}` : String(err), ce?.retryAfterMs);
+          // The card stays as it was; record why, so GET /v1/requests/:id and the trail show it.
+          const message = ce ? `${ce.code}: ${ce.message}` : String(err);
+          await deps.db.$executeRawUnsafe(
+            `UPDATE delivery SET last_error = $3, updated_at = now() WHERE request_id = $1::uuid AND kind = 'card' AND target = $2`,
+            requestId, target, message,
+          );
+          await deps.audit.append([{ type: 'delivery.update_failed', requestId, actor: SYSTEM_ACTOR, channel: parseTarget(target).kind, at: clock(), data: { kind: 'card', target, error: message, version: view.version } }]);
           deps.log.warn({ err, requestId, target }, 'card update failed permanently');
           return 'failed';
         }
@@ -160,32 +167,36 @@ export function createDeliveryService(deps: {
     },
 
     async notifyRequester(requestId, { last }) {
-      const existing = await row(requestId, 'notify', 'requester');
-      if (existing && existing.status !== 'pending') return 'already_done';
       const view = await deps.queries.view(requestId);
       if (!view.final) return 'skipped';
-      await claim(requestId, 'notify', 'requester');
       const people: PersonIdentity[] = [view.onBehalfOf, view.requester].filter((p): p is PersonIdentity => Boolean(p));
-      const sent: { channel: string; ref: MessageRef }[] = [];
-      try {
-        for (const channel of deps.channels.values()) {
-          for (const person of people) {
-            const ref = await channel.notify(person, view);
-            if (ref) {
-              sent.push({ channel: channel.kind, ref });
-              break;
-            }
+      // One row per platform, so a retry after one platform failed never notifies through the others again.
+      const outcomes: DeliveryOutcome[] = [];
+      let retry: unknown;
+      for (const channel of deps.channels.values()) {
+        const target = `requester:${channel.kind}`;
+        const existing = await row(requestId, 'notify', target);
+        if (existing && existing.status !== 'pending') {
+          outcomes.push('already_done');
+          continue;
+        }
+        await claim(requestId, 'notify', target);
+        try {
+          let ref: MessageRef | null = null;
+          for (const person of people) if ((ref = await channel.notify(person, view))) break;
+          if (ref) await finish(requestId, 'notify', target, 'delivered', { ref: { ref } });
+          else await finish(requestId, 'notify', target, 'skipped', { data: { reason: `${channel.kind} does not know the requester` } });
+          outcomes.push(ref ? 'delivered' : 'skipped');
+        } catch (err) {
+          try {
+            outcomes.push(await failOrRetry(requestId, 'notify', target, err, last));
+          } catch (retryable) {
+            retry = retryable; // try the other platforms first, then let the job retry this one
           }
         }
-      } catch (err) {
-        return failOrRetry(requestId, 'notify', 'requester', err, last);
       }
-      if (sent.length === 0) {
-        await finish(requestId, 'notify', 'requester', 'skipped', { data: { reason: 'no configured chat platform knows the requester' } });
-        return 'skipped';
-      }
-      await finish(requestId, 'notify', 'requester', 'delivered', { ref: { sent }, data: { channels: sent.map((s) => s.channel) } });
-      return 'delivered';
+      if (retry) throw retry;
+      return outcomes.includes('delivered') ? 'delivered' : outcomes.includes('failed') ? 'failed' : outcomes.length ? outcomes[0] : 'skipped';
     },
 
     async sendCallback(requestId, { last }) {

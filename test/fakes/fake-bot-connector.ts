@@ -50,6 +50,8 @@ export interface ScriptedFault {
   status: number;
   headers?: Record<string, string>;
   body?: unknown;
+  /** Only calls whose request body contains this text get the fault (keeps stray jobs of earlier tests from taking it). */
+  bodyIncludes?: string;
 }
 
 export interface StoredActivity {
@@ -203,7 +205,9 @@ export async function startFakeBotConnector(): Promise<FakeBotConnector> {
     if (call.operation !== 'unknown') {
       const wait = delays.get(call.operation)?.shift();
       if (wait) await new Promise((r) => setTimeout(r, wait));
-      const fault = faults.get(call.operation)?.shift();
+      const list = faults.get(call.operation);
+      const index = list?.findIndex((f) => !f.bodyIncludes || JSON.stringify(call.body ?? '').includes(f.bodyIncludes)) ?? -1;
+      const fault = index >= 0 ? list!.splice(index, 1)[0] : undefined;
       if (fault) {
         call.status = fault.status;
         record(call);

@@ -110,6 +110,9 @@ describe('round trip in Slack', () => {
     const res = await postToSlack(s.eventsUrl, SIGNING_SECRET, raw, { contentType: 'application/json' });
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ challenge: urlVerification.challenge });
+    // A signed interaction no listener handles is answered, not left hanging until Slack times out.
+    const unknown = blockActionsPayload({ requestId: '00000000-0000-0000-0000-000000000000', userId: USERS.alice.id, actionId: 'someone_elses_button' });
+    expect((await postToSlack(s.eventsUrl, SIGNING_SECRET, interactionBody(unknown))).status).toBe(404);
     expect(s.slack.callsTo('auth.test')).toHaveLength(0);
   });
 });
@@ -175,6 +178,7 @@ describe('verification', () => {
   it('refuses forged, stale, future and unsigned requests with 401 and changes nothing', async () => {
     const id = await s.submit(baseRequest({ action: 'deploy.canary' }));
     await s.card(id);
+    await s.t.waitFor(async () => (await s.audit(id)).some((e) => e.type === 'delivery.delivered'), 10_000, 'card delivery recorded');
     const auditBefore = (await s.audit(id)).length;
     const infoBefore = s.slack.callsTo('users.info').length;
     const responsesBefore = s.slack.responses.length;
@@ -237,7 +241,9 @@ describe('expiry', () => {
     await cardState(id, (b) => !hasButtons(b), 'expired card');
     expect(text(card.blocks)).toContain('*Expired* without a decision');
     const late = await s.click(id, 'bob');
-    expect((await s.reply(late.responseUrl)).body.text).toContain('This request is expired; it can no longer change');
+    expect((await s.reply(late.responseUrl)).body.text).toContain('This request has expired');
+    const refusals = (await s.audit(id)).filter((e) => e.type === 'vote.refused');
+    expect(refusals.map((e) => [e.actor.key, e.data.refusal])).toEqual([['alice@example.com', 'expired'], ['bob@example.com', 'expired']]);
   });
 });
 

@@ -51,3 +51,21 @@ describe('Socket Mode', () => {
     expect(s.slack.callsTo('auth.test')).toHaveLength(0);
   });
 });
+
+describe('Socket Mode when Slack is not reachable at start-up', () => {
+  let down: SlackTestApp;
+  afterAll(async () => {
+    await down?.close();
+  });
+
+  it('starts the service anyway and connects once Slack answers', async () => {
+    down = await startSlackTestApp({
+      env: { SLACK_APP_TOKEN: 'xapp-1-fake-app-token', SLACK_SIGNING_SECRET: '' },
+      prepare: (slack) => slack.fail('apps.connections.open', { error: 'invalid_auth' }),
+    });
+    // The API works while Slack is away.
+    expect((await down.t.call('GET', '/readyz', { key: '' })).status).toBe(200);
+    await down.t.waitFor(async () => down.slack.socketConnections() === 1, 10_000, 'Socket Mode connection after a retry');
+    expect(down.slack.callsTo('apps.connections.open').map((c) => c.response.ok)).toEqual([false, true]);
+  });
+});

@@ -93,11 +93,12 @@ export interface SlackTestApp {
 }
 
 /** Starts a fake Slack and the app configured for it. */
-export async function startSlackTestApp(opts: { env?: Record<string, string>; policyYaml?: string } = {}): Promise<SlackTestApp> {
+export async function startSlackTestApp(opts: { env?: Record<string, string>; policyYaml?: string; prepare?: (slack: FakeSlackApi) => void } = {}): Promise<SlackTestApp> {
   const slack = await startFakeSlackApi();
   for (const u of Object.values(USERS)) slack.addUser(u);
   slack.addChannel(DATA_CHANNEL);
   slack.setUserGroup('S0000AUDIT', [USERS.dave.id]);
+  opts.prepare?.(slack);
   let t: TestApp;
   try {
     t = await startTestApp({

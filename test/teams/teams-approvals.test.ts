@@ -294,11 +294,11 @@ describe('connector failures', () => {
   });
 
   it('retries a 5xx and records a 403 as a permanent failed delivery', async () => {
-    h.fake.failNext('send', { status: 502 });
+    h.fake.failNext('send', { status: 502, bodyIncludes: 'deploy.canary' });
     const a = (await h.t.submit(baseRequest({ action: 'deploy.canary' }))).body.id as string;
     await h.fake.waitForCall((c) => c.operation === 'send' && c.status === 201 && JSON.stringify(c.body).includes(a));
 
-    h.fake.failNext('send', { status: 403, body: { error: { code: 'BotNotInConversationRoster', message: 'The bot is not part of the conversation roster.' } } });
+    h.fake.failNext('send', { status: 403, bodyIncludes: 'deploy.hotfix', body: { error: { code: 'BotNotInConversationRoster', message: 'The bot is not part of the conversation roster.' } } });
     const b = (await h.t.submit(baseRequest({ action: 'deploy.hotfix' }))).body.id as string;
     const failed = await h.t.waitFor(() => h.t.db.delivery.findFirst({ where: { requestId: b, kind: 'card', status: 'failed' } }), 10_000, 'failed delivery');
     expect(failed.attempts).toBe(1);
