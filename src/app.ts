@@ -23,7 +23,7 @@ import { createDecisionService } from './services/decision-service';
 import { createDeliveryService } from './services/delivery-service';
 import { createIntakeService } from './services/intake-service';
 import { createRequestQueryService } from './services/request-query-service';
-import { createDatabase } from './store/database';
+import { createDatabaseWithPool } from './store/database';
 
 /** Builds a chat channel module when its platform is configured; supplied by src/main.ts (and tests). */
 export type ChannelModuleFactory = { kind: ChannelKind; create(deps: ChannelModuleDeps): ChannelModule };
@@ -42,7 +42,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   const policy = () => policyRef.current;
   const bootstrapKeys = parseBootstrapKeys(config.API_KEYS);
 
-  const db = createDatabase({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, onError: (err) => log.warn({ err }, 'database connection error') });
+  const { db, pool } = createDatabaseWithPool({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, onError: (err) => log.warn({ err }, 'database connection error') });
   const redisErr = (name: string) => (err: Error) => log.warn({ err: { message: err.message }, connection: name }, 'redis connection error');
   // Three roles, three connections: producers must fail fast while Redis is down (HTTP answers 503), workers must
   // block and retry forever (BullMQ requires maxRetriesPerRequest: null), and a subscriber cannot issue commands.
@@ -60,12 +60,12 @@ export async function createApp(config: Config, opts: AppOptions) {
   const apiKeys = createApiKeyService({ db, audit, cacheMs: config.API_KEY_CACHE_MS, clock });
   const queries = createRequestQueryService({ db, events, baseUrl, clock });
   const decisions = createDecisionService({
-    db, jobs: queues.jobs, events, clock, log,
+    sql: pool, jobs: queues.jobs, events, clock, log,
     onVote: (channel, result) => metrics.votes.inc({ channel, result }),
     onDecision: (status) => metrics.decisions.inc({ status }),
   });
   const intake = createIntakeService({
-    db, policy, jobs: queues.jobs, events, clock,
+    sql: pool, policy, jobs: queues.jobs, events, clock,
     config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, callbacksEnabled: Boolean(config.CALLBACK_SIGNING_SECRET), baseUrl },
     onSubmitted: (outcome) => {
       metrics.intake.inc({ outcome });

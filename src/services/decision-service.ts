@@ -19,7 +19,7 @@ import {
 import { displayName, type PersonIdentity } from '../domain/identity';
 import type { Requirement } from '../domain/policy';
 import type { JobQueue, RequestEvents } from '../ports/job-queue';
-import type { Database } from '../store/database';
+import { withTransaction, type Sql, type SqlPool } from '../store/database';
 import { auditInsertSql, personActor, SYSTEM_ACTOR, toAuditRow, type AuditActor, type AuditEventInput } from './audit-event';
 
 export type VoteResult =
@@ -64,7 +64,6 @@ interface LockedRow {
   votes: { person_key: string; approver: PersonIdentity; channel: CountedVote['channel']; decision: CountedVote['decision']; reason: string | null; created_at: string }[];
 }
 
-type Tx = Pick<Database, '$queryRawUnsafe' | '$executeRawUnsafe'>;
 
 // Two statements on purpose: under READ COMMITTED a sub-select in the locking statement would read the votes as of
 // the statement's snapshot, taken BEFORE it waited for the lock, and miss the vote that the previous holder committed.
@@ -74,7 +73,7 @@ const LOCK_SQL = `SELECT id, status, requester, on_behalf_of, key_owner_email, a
 const VOTES_SQL = `SELECT person_key, approver, channel, decision, reason, created_at FROM vote WHERE request_id = $1::uuid ORDER BY created_at`;
 
 export function createDecisionService(deps: {
-  db: Pick<Database, '$transaction'>;
+  sql: SqlPool;
   jobs: Pick<JobQueue, 'requestChanged'>;
   events: Pick<RequestEvents, 'publishChanged'>;
   clock?: () => Date;
@@ -84,12 +83,12 @@ export function createDecisionService(deps: {
 }): DecisionService {
   const clock = deps.clock ?? (() => new Date());
 
-  async function locked<T>(requestId: string, fn: (tx: Tx, row: LockedRow) => Promise<T>): Promise<T> {
-    return deps.db.$transaction(async (tx) => {
-      const rows = await tx.$queryRawUnsafe<Omit<LockedRow, 'votes'>[]>(LOCK_SQL, requestId);
+  async function locked<T>(requestId: string, fn: (tx: Sql, row: LockedRow) => Promise<T>): Promise<T> {
+    return withTransaction(deps.sql, async (tx) => {
+      const { rows } = await tx.query<Omit<LockedRow, 'votes'>>({ name: 'cs_lock_request', text: LOCK_SQL, values: [requestId] });
       if (!rows[0]) throw new AppError('not_found', 404, `No request with id ${requestId}.`, { field: 'id' });
-      const votes = await tx.$queryRawUnsafe<LockedRow['votes']>(VOTES_SQL, requestId);
-      return fn(tx, { ...rows[0], votes });
+      const votes = await tx.query<LockedRow['votes'][number]>({ name: 'cs_request_votes', text: VOTES_SQL, values: [requestId] });
+      return fn(tx, { ...rows[0], votes: votes.rows });
     });
   }
 
@@ -110,18 +109,19 @@ export function createDecisionService(deps: {
     return row.votes.map((v) => ({ personKey: v.person_key, approver: v.approver, channel: v.channel, decision: v.decision, reason: v.reason, at: new Date(v.created_at) }));
   }
 
-  async function appendEvents(tx: Tx, events: AuditEventInput[]): Promise<void> {
-    await tx.$executeRawUnsafe(auditInsertSql('$1'), JSON.stringify(events.map(toAuditRow)));
+  async function appendEvents(tx: Sql, events: AuditEventInput[]): Promise<void> {
+    await tx.query({ name: 'cs_audit_append', text: auditInsertSql('$1'), values: [JSON.stringify(events.map(toAuditRow))] });
   }
 
   /** Guarded: only a pending request moves, so a lost race changes nothing. */
-  async function transition(tx: Tx, id: string, status: RequestStatus, at: Date, by: string | null, reason: string | null): Promise<boolean> {
-    const n = await tx.$executeRawUnsafe(
-      `UPDATE approval_request SET status = $2::"RequestStatus", decided_at = $3::timestamptz, decided_by = $4, decision_reason = $5
+  async function transition(tx: Sql, id: string, status: RequestStatus, at: Date, by: string | null, reason: string | null): Promise<boolean> {
+    const res = await tx.query({
+      name: 'cs_transition',
+      text: `UPDATE approval_request SET status = $2::"RequestStatus", decided_at = $3::timestamptz, decided_by = $4, decision_reason = $5
        WHERE id = $1::uuid AND status = 'pending'`,
-      id, status, at, by, reason,
-    );
-    return n === 1;
+      values: [id, status, at, by, reason],
+    });
+    return res.rowCount === 1;
   }
 
   async function afterChange(requestId: string, status: RequestStatus, version: string, log?: Pick<pino.BaseLogger, 'warn'>): Promise<void> {
@@ -161,11 +161,12 @@ export function createDecisionService(deps: {
           data: { decision: v.decision, reason: v.reason ?? null, approver: v.approver, approvals: evaluation.approvals, approvalsRequired: row.approvals_required },
         }];
         // The unique (request_id, person_key) constraint backs up the domain's duplicate check.
-        await tx.$executeRawUnsafe(
-          `INSERT INTO vote (id, request_id, person_key, approver, channel, decision, reason, created_at)
+        await tx.query({
+          name: 'cs_vote_insert',
+          text: `INSERT INTO vote (id, request_id, person_key, approver, channel, decision, reason, created_at)
            VALUES ($1::uuid, $2::uuid, $3, $4::jsonb, $5, $6::"VoteDecision", $7, $8::timestamptz)`,
-          randomUUID(), requestId, v.personKey, JSON.stringify(v.approver), v.channel, v.decision, v.reason ?? null, now,
-        );
+          values: [randomUUID(), requestId, v.personKey, JSON.stringify(v.approver), v.channel, v.decision, v.reason ?? null, now],
+        });
         if (evaluation.status !== 'pending') {
           const by = evaluation.status === 'denied' ? displayName(v.approver) : [...votes, v].filter((x) => x.decision === 'approve').map((x) => displayName(x.approver)).join(', ');
           await transition(tx, requestId, evaluation.status, now, by, v.reason ?? null);
@@ -216,7 +217,7 @@ export function createDecisionService(deps: {
         if (row.api_key_id !== apiKeyId) throw new AppError('forbidden', 403, 'Only the API key that submitted a request can report its outcome.');
         if (row.status !== 'approved') throw new AppError('not_approved', 409, `Outcomes are reported for approved requests; this one is ${row.status}.`, { status: row.status });
         if (row.outcome_report) throw new AppError('outcome_already_reported', 409, 'An outcome was already reported for this request.');
-        await tx.$executeRawUnsafe('UPDATE approval_request SET outcome_report = $2::jsonb WHERE id = $1::uuid AND outcome_report IS NULL', requestId, JSON.stringify({ ...report, reportedAt: now.toISOString() }));
+        await tx.query('UPDATE approval_request SET outcome_report = $2::jsonb WHERE id = $1::uuid AND outcome_report IS NULL', [requestId, JSON.stringify({ ...report, reportedAt: now.toISOString() })]);
         await appendEvents(tx, [{ type: 'outcome.reported', requestId, actor: { key: `key:${apiKeyId}` }, channel: 'api', at: now, data: report }]);
       });
     },

@@ -10,7 +10,7 @@ import { protectContext } from '../domain/context-values';
 import { identityKeys, normalizeEmail } from '../domain/identity';
 import type { Policy } from '../domain/policy';
 import type { JobQueue, RequestEvents } from '../ports/job-queue';
-import type { Database } from '../store/database';
+import type { SqlPool } from '../store/database';
 import type { ApiPrincipal } from './api-key-service';
 import { auditInsertSql, POLICY_ACTOR, toAuditRow, type AuditEventInput } from './audit-event';
 import type { SubmitRequestInput } from './request-input';
@@ -56,7 +56,7 @@ const INSERT_SQL = `WITH ins AS (
 SELECT (SELECT id FROM ins) AS id, (SELECT count(*)::int FROM ev) AS events`;
 
 export function createIntakeService(deps: {
-  db: Pick<Database, '$queryRawUnsafe'>;
+  sql: Pick<SqlPool, 'query'>;
   policy: () => Policy;
   jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'isAvailable'>;
   events: Pick<RequestEvents, 'publishChanged'>;
@@ -67,10 +67,9 @@ export function createIntakeService(deps: {
   const clock = deps.clock ?? (() => new Date());
 
   async function replay(principal: ApiPrincipal, idempotencyKey: string, bodyHash: string): Promise<IntakeResult> {
-    const rows = await deps.db.$queryRawUnsafe<{ id: string; body_hash: string; policy_outcome: string; policy_rule: string; expires_at: Date }[]>(
+    const { rows } = await deps.sql.query<{ id: string; body_hash: string; policy_outcome: string; policy_rule: string; expires_at: Date }>(
       'SELECT id, body_hash, policy_outcome, policy_rule, expires_at FROM approval_request WHERE api_key_id = $1::uuid AND idempotency_key = $2',
-      principal.id,
-      idempotencyKey,
+      [principal.id, idempotencyKey],
     );
     const row = rows[0];
     if (!row) throw new Error('idempotent insert conflicted but no row was found');
@@ -142,8 +141,8 @@ export function createIntakeService(deps: {
         events.push({ type: 'request.decided', requestId: id, actor: POLICY_ACTOR, channel: 'api', at: now, data: { status, by: 'policy', rule: decision.rule, reason: decidedReason } });
       }
 
-      const rows = await deps.db.$queryRawUnsafe<{ id: string | null }[]>(
-        INSERT_SQL,
+      // A named statement: parsed and planned once per connection.
+      const { rows } = await deps.sql.query<{ id: string | null }>({ name: 'cs_intake_insert', text: INSERT_SQL, values: [
         id, status, input.action, input.resource, input.requester.id, input.requester.type, requester.email ?? null,
         JSON.stringify(requester), onBehalfOf ? JSON.stringify(onBehalfOf) : null, input.justification ?? null, JSON.stringify(context),
         input.risk ?? null, input.environment ?? null, input.callbackUrl ?? null, input.traceId ?? null, input.parentRequestId ?? null,
@@ -151,7 +150,7 @@ export function createIntakeService(deps: {
         decision.requirement ? JSON.stringify(decision.requirement) : null, decision.requirement?.approvals ?? 0, expiresAt, now,
         status === 'pending' ? null : now, status === 'pending' ? null : 'policy', decidedReason,
         JSON.stringify(events.map(toAuditRow)),
-      );
+      ] });
       if (!rows[0]?.id) return replay(principal, idempotencyKey!, bodyHash);
       deps.onSubmitted?.(decision.outcome);
 
