@@ -54,7 +54,8 @@ export function createQueues(opts: {
   const jobs: JobQueue = {
     async requestOpened({ id, targets, expiresAt }) {
       await Promise.all([
-        delivery.addBulk(targets.map((target) => ({ name: 'card.post', data: { requestId: id, target }, opts: { jobId: `post.${id}.${targetKey(target)}` } }))),
+        // add() per target: one Lua call each, cheaper than addBulk's MULTI for the usual one or two targets.
+        ...targets.map((target) => delivery.add('card.post', { requestId: id, target }, { jobId: `post.${id}.${targetKey(target)}` })),
         timers.add('expire', { requestId: id }, { jobId: `expire.${id}`, delay: Math.max(0, expiresAt.getTime() - Date.now()) }),
       ]);
     },
