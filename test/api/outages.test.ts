@@ -12,15 +12,16 @@ afterAll(async () => {
 
 it('answers 503 at once while Redis is unreachable, and writes nothing', async () => {
   const before = await t.db.approvalRequest.count();
-  // Cut the producer connection as an outage would; ioredis reconnects on its own afterwards.
+  // Cut the producer connection as an outage would (and keep it down until the assertions are done).
   const producer = (t.app.queues.delivery as unknown as { opts: { connection: import('ioredis').Redis } }).opts.connection;
-  producer.disconnect(true);
+  producer.disconnect(false);
   const started = Date.now();
   const res = await t.submit(baseRequest());
   expect(res.status).toBe(503);
   expect(res.body.error.code).toBe('service_unavailable');
   expect(Date.now() - started).toBeLessThan(1000);
   expect(await t.db.approvalRequest.count()).toBe(before);
+  await producer.connect();
   await t.waitFor(async () => producer.status === 'ready', 10_000, 'redis reconnect');
   expect((await t.submit(baseRequest())).status).toBe(202);
 });

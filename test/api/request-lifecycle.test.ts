@@ -156,6 +156,18 @@ describe('decisions', () => {
     expect(late.body.error.code).toBe('already_decided');
   });
 
+  it('answers 404 for unknown and malformed ids, recording nothing', async () => {
+    const before = await t.db.auditEvent.count();
+    for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid']) {
+      const res = await vote(id, { email: 'alice@example.com' }, 'approve');
+      expect(res.status).toBe(404);
+      expect(res.body.error).toMatchObject({ code: 'not_found', field: 'id' });
+      expect((await t.call('GET', `/v1/requests/${id}`)).status).toBe(404);
+      expect((await t.call('POST', `/v1/requests/${id}/cancel`, { key: t.keys.agent, body: {} })).status).toBe(404);
+    }
+    expect(await t.db.auditEvent.count()).toBe(before);
+  });
+
   it('produces exactly one final transition from 50 concurrent votes', async () => {
     const { body } = await t.submit(baseRequest());
     const voters = ['alice@example.com', 'bob@example.com', 'carol@example.com'];

@@ -10,7 +10,14 @@ import { canRead, type RequestQueryService } from '../../services/request-query-
 import { decisionSchema, outcomeReportSchema, submitRequestSchema } from '../../services/request-input';
 import { parseInput } from '../error-handler';
 
-const idParams = z.object({ id: z.string() });
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A malformed id is a 404 like an unknown one, and never reaches Postgres's uuid cast. */
+function parseId(params: unknown): string {
+  const id = String((params as { id?: unknown })?.id ?? '');
+  if (!UUID.test(id)) throw new AppError('not_found', 404, `No request with id ${id}.`, { field: 'id' });
+  return id.toLowerCase();
+}
 const listQuery = z
   .object({
     status: z.enum(REQUEST_STATUSES).optional(),
@@ -57,7 +64,7 @@ export function registerRequestRoutes(app: FastifyInstance, deps: RequestRouteDe
   app.get('/v1/requests/:id', async (req) => {
     const principal = principalOf(req);
     requireScope(principal, 'read');
-    const { id } = parseInput(idParams, req.params);
+    const id = parseId(req.params);
     const { wait } = parseInput(z.object({ wait: z.coerce.number().min(0).max(deps.maxWaitSeconds).optional() }).strict(), req.query);
     let detail = await deps.queries.get(id);
     if (!canRead(principal, detail)) throw new AppError('not_found', 404, `No request with id ${id}.`, { field: 'id' });
@@ -91,9 +98,9 @@ export function registerRequestRoutes(app: FastifyInstance, deps: RequestRouteDe
   app.post('/v1/requests/:id/decisions', async (req, reply) => {
     const principal = principalOf(req);
     requireScope(principal, 'decide');
-    const { id } = parseInput(idParams, req.params);
+    const id = parseId(req.params);
     const body = parseInput(decisionSchema, req.body);
-    await deps.queries.get(id); // 404 before anything is recorded
+    // The locked transaction answers 404 for an unknown id before recording anything.
     const result = await deps.decisions.vote(id, { approver: body.approver, channel: 'api', decision: body.decision, reason: body.reason, apiKeyId: principal.id }, req.log);
     if (result.outcome === 'refused') {
       throw new AppError(result.refusal, refusalStatus(result.refusal), result.message, { requestId: id, status: result.status });
@@ -105,18 +112,16 @@ export function registerRequestRoutes(app: FastifyInstance, deps: RequestRouteDe
   app.post('/v1/requests/:id/cancel', async (req) => {
     const principal = principalOf(req);
     requireScope(principal, 'submit');
-    const { id } = parseInput(idParams, req.params);
+    const id = parseId(req.params);
     const body = parseInput(cancelBody, req.body ?? {});
-    await deps.queries.get(id);
     return deps.decisions.cancel(id, principal.id, { key: `key:${principal.name}`, ids: principal.ownerEmail ? [principal.ownerEmail] : [] }, body.reason);
   });
 
   app.post('/v1/requests/:id/outcome', async (req, reply) => {
     const principal = principalOf(req);
     requireScope(principal, 'submit');
-    const { id } = parseInput(idParams, req.params);
+    const id = parseId(req.params);
     const body = parseInput(outcomeReportSchema, req.body);
-    await deps.queries.get(id);
     await deps.decisions.reportOutcome(id, principal.id, body);
     void reply.status(201);
     return { id, outcome: body.status };
