@@ -65,7 +65,7 @@ export async function createApp(config: Config, opts: AppOptions) {
     onDecision: (status) => metrics.decisions.inc({ status }),
   });
   const intake = createIntakeService({
-    sql: pool, policy, jobs: queues.jobs, events, clock,
+    sql: pool, policy, jobs: queues.jobs, clock,
     config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, callbacksEnabled: Boolean(config.CALLBACK_SIGNING_SECRET), baseUrl },
     onSubmitted: (outcome) => {
       metrics.intake.inc({ outcome });

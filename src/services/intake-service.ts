@@ -9,7 +9,7 @@ import { canonicalJson } from '../domain/audit-chain';
 import { protectContext } from '../domain/context-values';
 import { identityKeys, normalizeEmail } from '../domain/identity';
 import type { Policy } from '../domain/policy';
-import type { JobQueue, RequestEvents } from '../ports/job-queue';
+import type { JobQueue } from '../ports/job-queue';
 import type { SqlPool } from '../store/database';
 import type { ApiPrincipal } from './api-key-service';
 import { auditInsertSql, POLICY_ACTOR, toAuditRow, type AuditEventInput } from './audit-event';
@@ -59,7 +59,6 @@ export function createIntakeService(deps: {
   sql: Pick<SqlPool, 'query'>;
   policy: () => Policy;
   jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'isAvailable'>;
-  events: Pick<RequestEvents, 'publishChanged'>;
   config: { defaultTtlSeconds: number; maxTtlSeconds: number; callbacksEnabled: boolean; baseUrl: string };
   clock?: () => Date;
   onSubmitted?: (outcome: string) => void;

@@ -38,22 +38,6 @@ export function createDatabaseWithPool(opts: { url: string; poolSize: number; on
   return { db: new PrismaClient({ adapter }), pool };
 }
 
-/** Postgres error codes we act on. */
-export const PG = {
-  uniqueViolation: '23505',
-  appendOnly: '55000',
-} as const;
-
-/** Finds the SQLSTATE of an error thrown through Prisma's driver adapter, wherever the adapter put it. */
-export function pgCode(err: unknown): string | undefined {
-  const e = err as { code?: string; meta?: { code?: string; driverAdapterError?: { cause?: { originalCode?: string; code?: string } } }; cause?: unknown };
-  const cause = e?.meta?.driverAdapterError?.cause;
-  if (cause?.originalCode) return cause.originalCode;
-  if (e?.code === 'P2002') return PG.uniqueViolation;
-  if (typeof e?.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code)) return e.code;
-  return undefined;
-}
-
 /** True for errors that mean "the database is unreachable or overloaded", which we answer with 503. */
 export function isDatabaseUnavailable(err: unknown): boolean {
   const text = `${(err as Error)?.name ?? ''} ${(err as Error)?.message ?? ''} ${(err as { code?: string })?.code ?? ''}`;
