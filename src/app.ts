@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import type pino from 'pino';
-import { enabledChannels, type Config } from './config/config';
+import { enabledChannels, parseAuditAccess, type Config } from './config/config';
 import { loadPolicyFile } from './config/load-policy';
 import type { Policy } from './domain/policy';
 import { buildServer } from './http/server';
@@ -73,11 +73,11 @@ export async function createApp(config: Config, opts: AppOptions) {
     },
   });
   // Each platform has its own audit-access list; Slack's may also name Slack user groups (S…), which its adapter checks.
-  // Unset means "members of any policy group"; a list that names only Slack user groups grants nothing by policy group.
-  const accessList = (text: string | undefined) =>
-    text?.trim() ? text.split(',').map((s) => s.trim()).filter((s) => s && !/^S[A-Z0-9]+$/.test(s)) : null;
   const commandsFor = (kind: ChannelKind) =>
-    createChatCommandService({ audit, queries, policy, auditGroups: accessList(kind === 'slack' ? config.SLACK_AUDIT_ACCESS : config.TEAMS_AUDIT_ACCESS) });
+    createChatCommandService({
+      audit, queries, policy,
+      auditGroups: parseAuditAccess(kind === 'slack' ? config.SLACK_AUDIT_ACCESS : config.TEAMS_AUDIT_ACCESS).policyGroups,
+    });
 
   const enabled = enabledChannels(config);
   const modules: ChannelModule[] = [];

@@ -6,6 +6,7 @@
 import { App } from '@slack/bolt';
 import { WebClient, type WebClientOptions } from '@slack/web-api';
 import type { ChannelModule, ChannelModuleDeps } from '../../src/channels/channel-module';
+import { parseAuditAccess } from '../../src/config/config';
 import { createBoltLogger } from './bolt-logger';
 import { createFastifyReceiver } from './fastify-receiver';
 import { createSlackChannel } from './slack-channel';
@@ -18,14 +19,6 @@ const SLACK_CALL_TIMEOUT_MS = 10_000;
 
 /** Clicks waiting for their vote beyond this are shed with a "busy, try again" reply rather than queued without bound. */
 const MAX_QUEUED_INTERACTIONS = 10_000;
-
-/** Splits SLACK_AUDIT_ACCESS into Slack user group ids (`S…`); policy group names are the core's business. */
-export function slackUserGroups(access: string | undefined): string[] {
-  return (access ?? '')
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => /^S[A-Z0-9]+$/.test(s));
-}
 
 /**
  * Builds the Slack channel module.
@@ -79,7 +72,8 @@ export function createSlackModule(deps: ChannelModuleDeps): ChannelModule {
     web,
     log,
     command: c.SLACK_COMMAND,
-    auditUserGroups: slackUserGroups(c.SLACK_AUDIT_ACCESS),
+    // Policy group names in the same setting are the core command service's business.
+    auditUserGroups: parseAuditAccess(c.SLACK_AUDIT_ACCESS).slackUserGroups,
     limiter,
   });
 

@@ -117,6 +117,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return parsed.data;
 }
 
+/**
+ * Splits an audit-access setting (SLACK_AUDIT_ACCESS, TEAMS_AUDIT_ACCESS) into policy group names and Slack user group
+ * ids (`S…`). `policyGroups` is null when the setting is empty: then members of any policy group may audit.
+ */
+export function parseAuditAccess(text: string | undefined): { policyGroups: string[] | null; slackUserGroups: string[] } {
+  const entries = (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (entries.length === 0) return { policyGroups: null, slackUserGroups: [] };
+  const isSlackGroup = (s: string) => /^S[A-Z0-9]+$/.test(s);
+  return { policyGroups: entries.filter((s) => !isSlackGroup(s)), slackUserGroups: entries.filter(isSlackGroup) };
+}
+
 /** The Slack adapter runs when it has what it needs; the Teams adapter when it has credentials or is explicitly open. */
 export function enabledChannels(c: Config): { slack: boolean; teams: boolean } {
   return {

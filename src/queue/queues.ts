@@ -21,7 +21,8 @@ export type DeliveryJob =
 export function targetKey(target: string): string {
   return createHash('sha1').update(target).digest('hex').slice(0, 16);
 }
-const safe = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '-');
+/** Makes a state version (`approved:2`) usable inside a BullMQ job id. */
+export const jobIdPart = (s: string) => s.replace(/[^A-Za-z0-9_.-]/g, '-');
 
 export interface Queues {
   delivery: Queue;
@@ -60,7 +61,7 @@ export function createQueues(opts: {
       ]);
     },
     async requestChanged(requestId, version) {
-      await addDelivery({ name: 'request.changed', data: { requestId } }, `changed.${requestId}.${safe(version)}`);
+      await addDelivery({ name: 'request.changed', data: { requestId } }, `changed.${requestId}.${jobIdPart(version)}`);
     },
     isAvailable: () => opts.connection.status === 'ready',
   };

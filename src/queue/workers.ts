@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type pino from 'pino';
 import type { DecisionService } from '../services/decision-service';
 import { RetryableDeliveryError, type DeliveryService } from '../services/delivery-service';
-import { DELIVERY_QUEUE, TIMER_QUEUE, targetKey, type Queues } from './queues';
+import { DELIVERY_QUEUE, jobIdPart, TIMER_QUEUE, targetKey, type Queues } from './queues';
 
 export interface Workers {
   close(): Promise<void>;
@@ -52,7 +52,7 @@ export function startWorkers(deps: {
           return deps.deliveries.sendCallback(requestId, { last });
         case 'request.changed': {
           const plan = await deps.deliveries.plan(requestId);
-          const v = plan.version.replace(/[^A-Za-z0-9_.-]/g, '-');
+          const v = jobIdPart(plan.version);
           await Promise.all([
             ...plan.cardTargets.map((target) =>
               deps.queues.addDelivery({ name: 'card.update', data: { requestId, target } }, `update.${requestId}.${targetKey(target)}.${v}`)),

@@ -50,8 +50,8 @@ function parseSince(text: string, now: Date): Date | undefined {
 }
 
 /**
- * Parses command text. `resolveUser` lets an adapter turn a platform mention (`<@U123|bob>`) into an identity key
- * before parsing; the default keeps the text.
+ * Parses command text. Adapters turn platform mentions (`<@U123|bob>`) into an email or identity key before calling
+ * this, so the grammar stays the same on every platform.
  */
 export function parseChatCommand(text: string, now: Date = new Date()): ChatCommand {
   const words = text.trim().split(/\s+/).filter(Boolean);

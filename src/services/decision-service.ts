@@ -46,7 +46,7 @@ export interface DecisionService {
   cancel(requestId: string, apiKeyId: string, actor: AuditActor, reason?: string): Promise<{ status: RequestStatus }>;
   /** Expires the request if it is pending and due; returns whether it did. Safe to call any number of times. */
   expireIfDue(requestId: string): Promise<boolean>;
-  reportOutcome(requestId: string, apiKeyId: string, report: { status: string; detail?: string }): Promise<void>;
+  reportOutcome(requestId: string, apiKeyId: string, actor: AuditActor, report: { status: string; detail?: string }): Promise<void>;
 }
 
 interface LockedRow {
@@ -211,14 +211,14 @@ export function createDecisionService(deps: {
       return Boolean(res);
     },
 
-    async reportOutcome(requestId, apiKeyId, report) {
+    async reportOutcome(requestId, apiKeyId, actor, report) {
       const now = clock();
       await locked(requestId, async (tx, row) => {
         if (row.api_key_id !== apiKeyId) throw new AppError('forbidden', 403, 'Only the API key that submitted a request can report its outcome.');
         if (row.status !== 'approved') throw new AppError('not_approved', 409, `Outcomes are reported for approved requests; this one is ${row.status}.`, { status: row.status });
         if (row.outcome_report) throw new AppError('outcome_already_reported', 409, 'An outcome was already reported for this request.');
         await tx.query('UPDATE approval_request SET outcome_report = $2::jsonb WHERE id = $1::uuid AND outcome_report IS NULL', [requestId, JSON.stringify({ ...report, reportedAt: now.toISOString() })]);
-        await appendEvents(tx, [{ type: 'outcome.reported', requestId, actor: { key: `key:${apiKeyId}` }, channel: 'api', at: now, data: report }]);
+        await appendEvents(tx, [{ type: 'outcome.reported', requestId, actor, channel: 'api', at: now, data: report }]);
       });
     },
   };

@@ -6,7 +6,6 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import type pino from 'pino';
 import { isFinal, type RequestStatus } from '../domain/approval';
-import type { ApprovalView } from '../domain/approval-view';
 import type { PersonIdentity } from '../domain/identity';
 import { ChannelError, parseTarget, type ChannelKind, type ChatChannel, type MessageRef } from '../ports/chat-channel';
 import type { Database } from '../store/database';
@@ -58,7 +57,10 @@ export function createDeliveryService(deps: {
     return rows[0];
   }
 
-  /** Creates the row if needed and counts the attempt; returns the row as it was. */
+  /**
+   * Creates the row if needed and counts the attempt while it is pending. A settled row (delivered, skipped, failed)
+   * comes back unchanged, which is how a duplicate job learns it has nothing to do.
+   */
   async function claim(requestId: string, kind: string, target: string): Promise<DeliveryRow> {
     const rows = await deps.db.$queryRawUnsafe<DeliveryRow[]>(
       `INSERT INTO delivery (id, request_id, kind, target, status, attempts, updated_at) VALUES ($1::uuid, $2::uuid, $3, $4, 'pending', 1, now())
@@ -105,10 +107,8 @@ export function createDeliveryService(deps: {
 
   return {
     async postCard(requestId, target, { last }) {
-      const existing = await row(requestId, 'card', target);
-      if (existing && existing.status !== 'pending') return 'already_done';
+      if ((await claim(requestId, 'card', target)).status !== 'pending') return 'already_done';
       const { channel, destination, kind } = channelFor(target);
-      await claim(requestId, 'card', target);
       if (!channel) {
         await finish(requestId, 'card', target, 'skipped', { data: { reason: `the ${kind} channel is not configured on this server` } });
         return 'skipped';
@@ -175,12 +175,10 @@ export function createDeliveryService(deps: {
       let retry: unknown;
       for (const channel of deps.channels.values()) {
         const target = `requester:${channel.kind}`;
-        const existing = await row(requestId, 'notify', target);
-        if (existing && existing.status !== 'pending') {
+        if ((await claim(requestId, 'notify', target)).status !== 'pending') {
           outcomes.push('already_done');
           continue;
         }
-        await claim(requestId, 'notify', target);
         try {
           let ref: MessageRef | null = null;
           for (const person of people) if ((ref = await channel.notify(person, view))) break;
@@ -259,4 +257,3 @@ export function createDeliveryService(deps: {
 
 class PermanentCallbackError extends Error {}
 
-export type { ApprovalView };

@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import pino from 'pino';
+import { createLogger } from '../../src/observability/logger';
 import { createApp, type App, type ChannelModuleFactory } from '../../src/app';
 import { channelFactories } from '../../src/channel-factories';
 import { loadConfig, type Config } from '../../src/config/config';
@@ -118,7 +118,7 @@ export async function startTestApp(
     WORKER_CONCURRENCY: '5',
     ...opts.env,
   });
-  const log = pino({ level: config.LOG_LEVEL });
+  const log = createLogger(config.LOG_LEVEL);
   const app = await createApp(config, { log, channelFactories: opts.channelFactories ?? channelFactories });
   const address = await app.start();
   const baseUrl = address.replace('0.0.0.0', '127.0.0.1');

@@ -41,6 +41,11 @@ export interface RequestRouteDeps {
   observeIntake: (status: number, seconds: number) => void;
 }
 
+/** How an API key appears in the audit trail when it acts itself (cancel, outcome report). */
+function keyActor(principal: ApiPrincipal) {
+  return { key: `key:${principal.name}`, ids: principal.ownerEmail ? [principal.ownerEmail] : [] };
+}
+
 function principalOf(req: FastifyRequest): ApiPrincipal {
   return (req as FastifyRequest & { principal: ApiPrincipal }).principal;
 }
@@ -114,7 +119,7 @@ export function registerRequestRoutes(app: FastifyInstance, deps: RequestRouteDe
     requireScope(principal, 'submit');
     const id = parseId(req.params);
     const body = parseInput(cancelBody, req.body ?? {});
-    return deps.decisions.cancel(id, principal.id, { key: `key:${principal.name}`, ids: principal.ownerEmail ? [principal.ownerEmail] : [] }, body.reason);
+    return deps.decisions.cancel(id, principal.id, keyActor(principal), body.reason);
   });
 
   app.post('/v1/requests/:id/outcome', async (req, reply) => {
@@ -122,7 +127,7 @@ export function registerRequestRoutes(app: FastifyInstance, deps: RequestRouteDe
     requireScope(principal, 'submit');
     const id = parseId(req.params);
     const body = parseInput(outcomeReportSchema, req.body);
-    await deps.decisions.reportOutcome(id, principal.id, body);
+    await deps.decisions.reportOutcome(id, principal.id, keyActor(principal), body);
     void reply.status(201);
     return { id, outcome: body.status };
   });
