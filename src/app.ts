@@ -16,14 +16,15 @@ import { createQueues } from './queue/queues';
 import { createReconciler } from './queue/reconciler';
 import { createRedisRequestEvents } from './queue/redis-request-events';
 import { startWorkers, type Workers } from './queue/workers';
+import { createCallbackChannel } from './deliveries/callback-channel';
+import { createDeliveryService } from './deliveries/delivery-service';
 import { createApiKeyService, parseBootstrapKeys } from './services/api-key-service';
 import { createAuditService } from './services/audit-service';
 import { createChatCommandService } from './services/chat-command-service';
 import { createDecisionService } from './services/decision-service';
-import { createDeliveryService } from './services/delivery-service';
 import { createIntakeService } from './services/intake-service';
 import { createRequestQueryService } from './services/request-query-service';
-import { createDatabaseWithPool } from './store/database';
+import { createStore } from './store/store';
 
 /** Builds a chat channel module when its platform is configured; supplied by src/main.ts (and tests). */
 export type ChannelModuleFactory = { kind: ChannelKind; create(deps: ChannelModuleDeps): ChannelModule };
@@ -42,7 +43,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   const policy = () => policyRef.current;
   const bootstrapKeys = parseBootstrapKeys(config.API_KEYS);
 
-  const { db, pool } = createDatabaseWithPool({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, onError: (err) => log.warn({ err }, 'database connection error') });
+  const store = createStore({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, onError: (err) => log.warn({ err }, 'database connection error') });
   const redisErr = (name: string) => (err: Error) => log.warn({ err: { message: err.message }, connection: name }, 'redis connection error');
   // Three roles, three connections: producers must fail fast while Redis is down (HTTP answers 503), workers must
   // block and retry forever (BullMQ requires maxRetriesPerRequest: null), and a subscriber cannot issue commands.
@@ -56,16 +57,16 @@ export async function createApp(config: Config, opts: AppOptions) {
   metrics.watchQueues([queues.delivery, queues.timers]);
   const events = createRedisRequestEvents({ publisher: producer, subscriber, prefix: config.REDIS_PREFIX });
 
-  const audit = createAuditService({ db });
-  const apiKeys = createApiKeyService({ db, audit, cacheMs: config.API_KEY_CACHE_MS, clock });
-  const queries = createRequestQueryService({ db, events, baseUrl, clock });
+  const audit = createAuditService({ audit: store.audit });
+  const apiKeys = createApiKeyService({ keys: store.apiKeys, audit, cacheMs: config.API_KEY_CACHE_MS, clock });
+  const queries = createRequestQueryService({ requests: store.requests, events, baseUrl, clock });
   const decisions = createDecisionService({
-    sql: pool, jobs: queues.jobs, events, clock, log,
+    requests: store.requests, jobs: queues.jobs, events, clock, log,
     onVote: (channel, result) => metrics.votes.inc({ channel, result }),
     onDecision: (status) => metrics.decisions.inc({ status }),
   });
   const intake = createIntakeService({
-    sql: pool, policy, jobs: queues.jobs, clock,
+    requests: store.requests, policy, jobs: queues.jobs, clock,
     config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, callbacksEnabled: Boolean(config.CALLBACK_SIGNING_SECRET), baseUrl },
     onSubmitted: (outcome) => {
       metrics.intake.inc({ outcome });
@@ -84,16 +85,16 @@ export async function createApp(config: Config, opts: AppOptions) {
   const channels = new Map<ChannelKind, ChatChannel>();
   for (const factory of opts.channelFactories ?? []) {
     if (!enabled[factory.kind]) continue;
-    const mod = factory.create({ config, log: log.child({ channel: factory.kind }), db, policy, decisions, queries, audit, commands: commandsFor(factory.kind) });
+    const mod = factory.create({ config, log: log.child({ channel: factory.kind }), teamsConversations: store.teamsConversations, policy, decisions, queries, audit, commands: commandsFor(factory.kind) });
     modules.push(mod);
     channels.set(factory.kind, mod.channel);
   }
 
   const deliveries = createDeliveryService({
-    db, queries, audit, channels, log, clock,
-    callback: { secret: config.CALLBACK_SIGNING_SECRET, timeoutMs: config.CALLBACK_TIMEOUT_MS },
+    deliveries: store.deliveries, requests: store.requests, queries, audit, channels, log, clock,
+    callback: createCallbackChannel({ secret: config.CALLBACK_SIGNING_SECRET, timeoutMs: config.CALLBACK_TIMEOUT_MS, clock }),
   });
-  const reconcile = createReconciler({ db, jobs: queues.jobs, decisions, channelCount: channels.size, log });
+  const reconcile = createReconciler({ requests: store.requests, jobs: queues.jobs, decisions, channelCount: channels.size, log });
 
   const shutdown = new AbortController();
   const serveApi = config.RUN_MODE !== 'worker';
@@ -105,7 +106,7 @@ export async function createApp(config: Config, opts: AppOptions) {
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     ready: async () => {
       const [pg, redis] = await Promise.all([
-        db.$queryRawUnsafe('SELECT 1').then(() => 'ok', (e: Error) => `unavailable: ${e.message.split('\n')[0]}`),
+        store.ping().then(() => 'ok', (e: Error) => `unavailable: ${e.message.split('\n')[0]}`),
         producer.ping().then(() => 'ok', (e: Error) => `unavailable: ${e.message}`),
       ]);
       return { postgres: pg, redis };
@@ -116,12 +117,12 @@ export async function createApp(config: Config, opts: AppOptions) {
   let workers: Workers | undefined;
 
   return {
-    config, db, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries }, reconcile, channels, policy,
+    config, db: store.db, store, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries }, reconcile, channels, policy,
 
     /** Connects, bootstraps keys, reconciles, starts workers and listens. Resolves with the bound address. */
     async start(): Promise<string> {
       await waitForRedis(producer, 10_000);
-      await db.$connect();
+      await store.connect();
       const { revokedNames } = await apiKeys.bootstrap(bootstrapKeys);
       for (const name of revokedNames) log.warn({ apiKey: name }, 'API key from API_KEYS was revoked with the CLI and stays revoked; remove it from API_KEYS');
       if (runWorkers) {
@@ -158,7 +159,7 @@ export async function createApp(config: Config, opts: AppOptions) {
       await queues.close();
       for (const c of channels.values()) await c.close?.().catch(() => undefined);
       await Promise.all([producer.quit().catch(() => undefined), subscriber.quit().catch(() => undefined), workerConnection?.quit().catch(() => undefined)]);
-      await db.$disconnect();
+      await store.close();
     },
   };
 }

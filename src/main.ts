@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   try {
     app = await createApp(config, { log, channelFactories: channelFactories as ChannelModuleFactory[] });
   } catch (err) {
-    if (err instanceof PolicyFileError || (err as Error).message?.startsWith('Invalid API_KEYS')) {
+    if (err instanceof PolicyFileError || err instanceof ConfigError) {
       console.error((err as Error).message);
       process.exit(78);
     }
@@ -54,6 +54,11 @@ async function main(): Promise<void> {
   try {
     await app.start();
   } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      await app.stop().catch(() => undefined);
+      process.exit(78);
+    }
     log.fatal({ err }, 'start-up failed');
     await app.stop().catch(() => undefined);
     process.exit(1);

@@ -4,7 +4,7 @@
  * policy's `teams:<conversation id>` target, and for personal notifications.
  */
 import type { ConversationReference } from 'botbuilder';
-import type { Database } from '../../src/store/database';
+import type { TeamsConversationStore } from '../../src/store/teams-conversation-store';
 
 export type StoredReference = Partial<ConversationReference>;
 
@@ -39,45 +39,18 @@ export function channelConversationId(conversationId: string): string {
   return conversationId.replace(/;messageid=[^;]*$/, '');
 }
 
-export function createConversationStore(deps: { db: Pick<Database, 'teamsConversation'> }): ConversationStore {
-  const table = deps.db.teamsConversation;
+export function createConversationStore(deps: { store: TeamsConversationStore }): ConversationStore {
+  const { store } = deps;
   return {
     async save(reference, tenantId) {
       const stored = storableReference(reference);
       const conversationId = stored.conversation?.id;
       if (!conversationId) return;
-      await table.upsert({
-        where: { conversationId },
-        create: { conversationId, tenantId: tenantId ?? null, reference: stored as object, updatedAt: new Date() },
-        update: { tenantId: tenantId ?? null, reference: stored as object, updatedAt: new Date() },
-      });
+      await store.save(conversationId, tenantId ?? null, stored as Record<string, unknown>);
     },
-
-    async get(conversationId) {
-      const row = await table.findUnique({ where: { conversationId } });
-      return (row?.reference as StoredReference | undefined) ?? null;
-    },
-
-    async remove(conversationId) {
-      await table.deleteMany({ where: { conversationId: channelConversationId(conversationId) } });
-    },
-
-    async findPersonal(aadObjectId) {
-      const row = await table.findFirst({
-        where: {
-          AND: [
-            { reference: { path: ['conversation', 'conversationType'], equals: 'personal' } },
-            { reference: { path: ['user', 'aadObjectId'], equals: aadObjectId.toLowerCase() } },
-          ],
-        },
-        orderBy: { updatedAt: 'desc' },
-      });
-      return (row?.reference as StoredReference | undefined) ?? null;
-    },
-
-    async latest(tenantId) {
-      const row = await table.findFirst({ where: tenantId ? { tenantId } : {}, orderBy: { updatedAt: 'desc' } });
-      return (row?.reference as StoredReference | undefined) ?? null;
-    },
+    get: async (conversationId) => (await store.get(conversationId)) as StoredReference | null,
+    remove: (conversationId) => store.remove(channelConversationId(conversationId)),
+    findPersonal: async (aadObjectId) => (await store.findPersonal(aadObjectId.toLowerCase())) as StoredReference | null,
+    latest: async (tenantId) => (await store.latest(tenantId)) as StoredReference | null,
   };
 }

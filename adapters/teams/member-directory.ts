@@ -60,7 +60,7 @@ export function createMemberDirectory(opts: { cacheSize: number; cacheMs: number
     try {
       member = await withTimeout(TeamsInfo.getMember(context, userId), timeoutMs);
     } catch (err) {
-      throw new AppError('member_lookup_failed', 503, 'Countersign could not look up your Teams profile, so nothing was recorded. Please try again in a moment.', {
+      throw new AppError('member_lookup_failed', 'Countersign could not look up your Teams profile, so nothing was recorded. Please try again in a moment.', {
         cause: (err as Error)?.message,
       });
     }
@@ -72,7 +72,7 @@ export function createMemberDirectory(opts: { cacheSize: number; cacheMs: number
   return {
     async resolve(context) {
       const from = context.activity.from ?? { id: '' };
-      if (!from.id) throw new AppError('member_lookup_failed', 400, 'The Teams activity does not say who sent it.');
+      if (!from.id) throw new AppError('unidentified_sender', 'The Teams activity does not say who sent it.');
       return fetchMember(context, from.id, { aadObjectId: from.aadObjectId, name: from.name });
     },
     lookup(context, userId) {

@@ -163,14 +163,14 @@ export function createTeamsBot(deps: TeamsBotDeps): TeamsActivityHandler {
       const data = (action?.data ?? {}) as Record<string, unknown>;
       const requestId = typeof data.requestId === 'string' ? data.requestId : undefined;
       if (!fromAllowedTenant(context)) {
-        return cardInvokeResponse(renderNoticeCard(errorReply(new AppError('forbidden', 403, 'This Countersign installation serves another Microsoft 365 tenant.'))));
+        return cardInvokeResponse(renderNoticeCard(errorReply(new AppError('forbidden', 'This Countersign installation serves another Microsoft 365 tenant.'))));
       }
       if (!requestId) {
-        return cardInvokeResponse(renderNoticeCard(errorReply(new AppError('bad_request', 400, 'This card action does not name a request.'))));
+        return cardInvokeResponse(renderNoticeCard(errorReply(new AppError('bad_request', 'This card action does not name a request.'))));
       }
       if (action.verb === VERBS.refresh) return cardInvokeResponse(await currentCard(requestId));
       if (action.verb !== VERBS.approve && action.verb !== VERBS.deny) {
-        return cardInvokeResponse(await currentCard(requestId, errorReply(new AppError('bad_request', 400, `Unknown card action "${String(action.verb)}".`))));
+        return cardInvokeResponse(await currentCard(requestId, errorReply(new AppError('bad_request', `Unknown card action "${String(action.verb)}".`))));
       }
 
       let notice: ChatReply;

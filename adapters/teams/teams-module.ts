@@ -63,7 +63,7 @@ export function createTeamsModule(deps: ChannelModuleDeps, options: TeamsModuleO
   const adapter = new CloudAdapter(auth);
   adapter.use(noSdkRetriesMiddleware());
 
-  const store = createConversationStore({ db: deps.db });
+  const store = createConversationStore({ store: deps.teamsConversations });
   const members = createMemberDirectory({ cacheSize: config.TEAMS_MEMBER_CACHE_SIZE, cacheMs: config.TEAMS_MEMBER_CACHE_MS });
 
   const refreshUserIds = (view: ApprovalView) => {

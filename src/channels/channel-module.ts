@@ -12,12 +12,12 @@ import type { AuditService } from '../services/audit-service';
 import type { ChatCommandService } from '../services/chat-command-service';
 import type { DecisionService } from '../services/decision-service';
 import type { RequestQueryService } from '../services/request-query-service';
-import type { Database } from '../store/database';
+import type { TeamsConversationStore } from '../store/teams-conversation-store';
 
 export interface ChannelModuleDeps {
   config: Config;
   log: pino.Logger;
-  db: Database;
+  teamsConversations: TeamsConversationStore;
   policy: () => Policy;
   decisions: DecisionService;
   queries: RequestQueryService;

@@ -21,7 +21,7 @@ export function voteReply(result: VoteResult): ChatReply {
 
 export function errorReply(err: unknown): ChatReply {
   if (err instanceof AppError) {
-    if (err.status >= 500) return { text: `:warning: ${err.message}`, tone: 'error' };
+    if (err.kind === 'unavailable' || err.kind === 'internal') return { text: `:warning: ${err.message}`, tone: 'error' };
     return { text: `:no_entry: ${err.message}`, tone: 'refused' };
   }
   // Never show internals to chat users; the log has the details.

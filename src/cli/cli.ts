@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/config';
 import { createAuditService } from '../services/audit-service';
 import { createApiKeyService, parseScopes } from '../services/api-key-service';
-import { createDatabase } from '../store/database';
+import { createStore } from '../store/store';
 
 const USAGE = `Usage:
   npm run cli -- keys create --name <name> [--scopes submit+read+decide+audit] [--owner <email>]
@@ -26,9 +26,9 @@ export async function runCli(argv: string[], out: (s: string) => void = console.
     return values.help ? 0 : 64;
   }
   const config = loadConfig(env);
-  const db = createDatabase({ url: config.DATABASE_URL, poolSize: 2 });
-  const audit = createAuditService({ db });
-  const keys = createApiKeyService({ db, audit, cacheMs: 0 });
+  const store = createStore({ url: config.DATABASE_URL, poolSize: 2 });
+  const audit = createAuditService({ audit: store.audit });
+  const keys = createApiKeyService({ keys: store.apiKeys, audit, cacheMs: 0 });
   const actor = `cli:${env.USER ?? 'operator'}`;
   try {
     if (command === 'list') {
@@ -59,7 +59,7 @@ export async function runCli(argv: string[], out: (s: string) => void = console.
     out(`Error: ${(err as Error).message}`);
     return 1;
   } finally {
-    await db.$disconnect();
+    await store.close();
   }
 }
 

@@ -4,6 +4,7 @@
  * defaults, and features that need them stay off until they are set. `.env.example` lists every key below.
  */
 import { z } from 'zod';
+import { ConfigError } from './config-error';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -97,12 +98,7 @@ function crossProblems(env: Record<string, string | undefined>): string[] {
 
 export type Config = z.output<typeof configSchema>;
 
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 /** Parses the environment. Throws {@link ConfigError} naming every bad key; secrets' values are never echoed. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
@@ -129,7 +125,7 @@ export function parseAuditAccess(text: string | undefined): { policyGroups: stri
 }
 
 /** The Slack adapter runs when it has what it needs; the Teams adapter when it has credentials or is explicitly open. */
-export function enabledChannels(c: Config): { slack: boolean; teams: boolean } {
+export function enabledChannels(c: Config): Record<string, boolean> {
   return {
     slack: Boolean(c.SLACK_BOT_TOKEN && (c.SLACK_SIGNING_SECRET || c.SLACK_APP_TOKEN)),
     teams: Boolean(c.MICROSOFT_APP_ID || c.TEAMS_ALLOW_UNAUTHENTICATED),

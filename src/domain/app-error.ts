@@ -1,17 +1,67 @@
 /**
- * The one error type the product raises on purpose. Every layer maps it the same way: the HTTP error handler turns it
- * into `{ error: { code, message, details } }` with `status`, and the chat-reply mapper turns it into a chat message.
- * `code` is stable API: clients and tests branch on it, never on `message`.
+ * The one error type the product raises on purpose, and the catalogue of its codes. A code is stable API: clients,
+ * tests and chat replies branch on it, never on `message`. The domain says what KIND of problem a code is; how that
+ * is shown is decided at the edges: the HTTP status in src/http/error-status.ts, the chat wording in src/channels/.
  */
+
+/** What kind of problem an error code describes, independent of any transport. */
+export type ErrorKind =
+  | 'invalid'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  | 'unprocessable'
+  | 'too_large'
+  | 'unsupported_media'
+  | 'rate_limited'
+  | 'unavailable'
+  | 'internal';
+
+/** Every code the product raises, with its kind. Adding a code here is all it takes for every edge to map it. */
+export const ERROR_CODES = {
+  validation_failed: 'invalid',
+  invalid_json: 'invalid',
+  invalid_cursor: 'invalid',
+  callbacks_disabled: 'invalid',
+  bad_request: 'invalid',
+  unidentified: 'invalid',
+  unidentified_sender: 'invalid',
+  unauthorized: 'unauthenticated',
+  forbidden: 'forbidden',
+  self_approval: 'forbidden',
+  not_eligible: 'forbidden',
+  not_found: 'not_found',
+  route_not_found: 'not_found',
+  idempotency_conflict: 'conflict',
+  already_decided: 'conflict',
+  already_voted: 'conflict',
+  expired: 'conflict',
+  not_approved: 'conflict',
+  outcome_already_reported: 'conflict',
+  key_exists: 'conflict',
+  reason_required: 'unprocessable',
+  payload_too_large: 'too_large',
+  unsupported_media_type: 'unsupported_media',
+  service_unavailable: 'unavailable',
+  member_lookup_failed: 'unavailable',
+  internal_error: 'internal',
+} as const satisfies Record<string, ErrorKind>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
 export class AppError extends Error {
   constructor(
-    readonly code: string,
-    readonly status: number,
+    readonly code: ErrorCode,
     message: string,
     readonly details?: Record<string, unknown>,
   ) {
     super(message);
     this.name = 'AppError';
+  }
+
+  get kind(): ErrorKind {
+    return ERROR_CODES[this.code];
   }
 }
 
@@ -25,5 +75,10 @@ export function validationError(problems: FieldProblem[]): AppError {
   const first = problems[0];
   const summary = first ? `Invalid field \`${first.path || '(body)'}\`: ${first.message}` : 'Invalid input';
   const more = problems.length > 1 ? ` (and ${problems.length - 1} more problem${problems.length > 2 ? 's' : ''})` : '';
-  return new AppError('validation_failed', 400, summary + more, { field: first?.path, problems });
+  return new AppError('validation_failed', summary + more, { field: first?.path, problems });
+}
+
+/** The usual "no such request" answer; unknown ids and ids the caller may not see read the same. */
+export function requestNotFound(id: string): AppError {
+  return new AppError('not_found', `No request with id ${id}.`, { field: 'id' });
 }

@@ -2,9 +2,10 @@
  * The channel-neutral picture of a request that every chat card shows. Slack and Teams render this same object, so
  * both show the same facts and neither can drift from the core's state.
  */
-import { countApprovals, isFinal, type CountedVote, type RequestStatus } from './approval';
-import { displayName, type PersonIdentity } from './identity';
+import type { CountedVote } from './approval';
+import { displayName, type PersonIdentity, type RequesterIdentity } from './identity';
 import type { ReasonMode, Risk } from './policy';
+import { countApprovals, isFinal, stateVersion, type RequestStatus } from './request-lifecycle';
 import { isMasked, renderContextValue, type StoredContext } from './context-values';
 
 export interface ApprovalViewVote {
@@ -25,7 +26,7 @@ export interface ApprovalView {
   environment: string | null;
   risk: Risk | null;
   justification: string | null;
-  requester: PersonIdentity & { type: string; model?: string };
+  requester: RequesterIdentity;
   requesterLabel: string;
   onBehalfOf: PersonIdentity | null;
   onBehalfOfLabel: string | null;
@@ -54,7 +55,7 @@ export interface ApprovalViewSource {
   environment: string | null;
   risk: Risk | null;
   justification: string | null;
-  requester: PersonIdentity & { type: string; model?: string };
+  requester: RequesterIdentity;
   onBehalfOf: PersonIdentity | null;
   context: StoredContext;
   policyRule: string;
@@ -68,6 +69,7 @@ export interface ApprovalViewSource {
   traceId: string | null;
 }
 
+/** `src.status` should be the request's effective status (see effectiveStatus), so cards and the API agree. */
 export function buildApprovalView(src: ApprovalViewSource, votes: CountedVote[]): ApprovalView {
   const sorted = [...votes].sort((a, b) => a.at.getTime() - b.at.getTime());
   return {
@@ -103,7 +105,7 @@ export function buildApprovalView(src: ApprovalViewSource, votes: CountedVote[])
     decidedBy: src.decidedBy,
     decisionReason: src.decisionReason,
     traceId: src.traceId,
-    version: `${src.status}:${votes.length}`,
+    version: stateVersion(src.status, votes.length),
   };
 }
 

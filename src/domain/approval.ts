@@ -4,17 +4,14 @@
  */
 import { identityKeys, normalizeEmail, personKey, sharesIdentity, type PersonIdentity } from './identity';
 import type { ReasonMode, Requirement } from './policy';
+import { countApprovals, isFinal, isOverdue, type RequestStatus } from './request-lifecycle';
 
-export const REQUEST_STATUSES = ['pending', 'approved', 'denied', 'expired', 'cancelled'] as const;
-export type RequestStatus = (typeof REQUEST_STATUSES)[number];
-export const CHANNELS = ['api', 'slack', 'teams'] as const;
-export type VoteChannel = (typeof CHANNELS)[number];
+/**
+ * Where a vote came from: `api`, or the kind of the chat platform it was cast in (`slack`, `teams`, …). Open-ended on
+ * purpose, so that a new platform needs no change here; the rules never depend on the channel.
+ */
+export type VoteChannel = string;
 export type VoteDecision = 'approve' | 'deny';
-
-/** A request never leaves these states. */
-export function isFinal(status: RequestStatus): boolean {
-  return status !== 'pending';
-}
 
 /** What the vote rules need to know about a request. */
 export interface ApprovalSubject {
@@ -98,10 +95,6 @@ export function isEligibleApprover(requirement: Requirement | null, approver: Pe
   return identityKeys(approver).some((k) => members.has(k));
 }
 
-export function countApprovals(votes: CountedVote[]): number {
-  return new Set(votes.filter((v) => v.decision === 'approve').map((v) => v.personKey)).size;
-}
-
 export function reasonRequired(mode: ReasonMode | undefined, decision: VoteDecision): boolean {
   return mode === 'always' || (mode === 'on-deny' && decision === 'deny');
 }
@@ -126,7 +119,7 @@ export function evaluateVote(
   if (isFinal(subject.status)) {
     return { outcome: 'refused', refusal: 'already_decided', message: `This request is ${FINAL_WORDS[subject.status]}; it can no longer change.` };
   }
-  if (now.getTime() >= subject.expiresAt.getTime()) {
+  if (isOverdue(subject, now)) {
     return { outcome: 'refused', refusal: 'expired', message: 'This request has expired and can no longer be approved.', expireNow: true };
   }
   const role = selfApprovalRole(subject, attempt.approver, attempt.apiKeyId);

@@ -3,6 +3,8 @@
  * object id; every rule that asks "is this the same person?" goes through {@link sharesIdentity} so that Slack, Teams and
  * the API can never disagree.
  */
+import type { RequesterType } from './policy';
+
 export interface PersonIdentity {
   /** Free-form id of the requester (agent name, service account, user id). Not used to match people. */
   id?: string;
@@ -10,6 +12,13 @@ export interface PersonIdentity {
   slackUserId?: string;
   teamsUserId?: string;
   name?: string;
+}
+
+/** Who asked: an agent, a service or a human, with the identities the request carries (all asserted by the caller). */
+export interface RequesterIdentity extends PersonIdentity {
+  id: string;
+  type: RequesterType;
+  model?: string;
 }
 
 export function normalizeEmail(email: string | undefined | null): string | undefined {

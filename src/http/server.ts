@@ -1,14 +1,16 @@
 /**
- * The Fastify server: API routes behind API-key authentication, operational endpoints, and whatever chat adapters
- * mount. Authentication runs in `onRequest`, before the body is read, so an unauthenticated caller cannot make us
- * parse (or store) anything.
+ * The HTTP layer: the Fastify server, its routes (declared from the API contract in src/http/contract/), API-key
+ * authentication, the one error mapper, and the operational endpoints. Whatever chat adapters mount shares this
+ * server. HTTP statuses exist only in this folder.
  */
 import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pino from 'pino';
 import type { ApiKeyService } from '../services/api-key-service';
 import type { AuditService } from '../services/audit-service';
 import { errorHandler } from './error-handler';
+import { authenticateRequest } from './principal';
 import { registerAuditRoutes } from './routes/audit-routes';
 import { registerRequestRoutes, type RequestRouteDeps } from './routes/request-routes';
 
@@ -33,7 +35,11 @@ export function buildServer(deps: ServerDeps) {
     // Long-polls last up to MAX_WAIT_SECONDS; keep sockets alive a little longer than that.
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
-  });
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  // Response schemas document the contract and type the handlers; answers are built from typed values, so they are
+  // serialised as they are rather than re-validated on every response (which would cost the hot paths CPU).
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'route_not_found', message: `No route ${req.method} ${req.url.split('?')[0]}.` } });
@@ -54,13 +60,13 @@ export function buildServer(deps: ServerDeps) {
 
   if (!deps.opsOnly) {
     void app.register(async (v1) => {
-      v1.decorateRequest('principal', null);
-      v1.addHook('onRequest', async (req: FastifyRequest) => {
-        (req as FastifyRequest & { principal: unknown }).principal = await deps.apiKeys.authenticate(req.headers.authorization);
-      });
+      v1.decorateRequest('principal');
+      v1.addHook('onRequest', authenticateRequest(deps.apiKeys));
       registerRequestRoutes(v1, deps);
       registerAuditRoutes(v1, { audit: deps.audit });
     });
   }
   return app;
 }
+
+export type HttpServer = ReturnType<typeof buildServer>;

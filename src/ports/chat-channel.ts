@@ -5,7 +5,8 @@
 import type { ApprovalView } from '../domain/approval-view';
 import type { PersonIdentity } from '../domain/identity';
 
-export type ChannelKind = 'slack' | 'teams';
+/** The kind of a chat platform, as policy targets name it (`slack`, `teams`, …). */
+export type ChannelKind = string;
 
 /** Where a posted card lives, as the adapter needs it to update the card later. Stored in Postgres as JSON. */
 export type MessageRef = Record<string, unknown>;

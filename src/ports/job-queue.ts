@@ -21,3 +21,14 @@ export interface RequestEvents {
   /** Resolves when `requestId` changes or after `timeoutMs`, whichever comes first; never rejects. */
   waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
 }
+
+/**
+ * Raised by a queue implementation when its broker (Redis) cannot take the command: the caller answers 503 or leaves
+ * the work to the reconciler, never treats it as a bug.
+ */
+export class QueueUnavailableError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(`The job queue is unavailable: ${(cause as Error)?.message ?? String(cause)}`);
+    this.name = 'QueueUnavailableError';
+  }
+}

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { Queue, type JobsOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { JobQueue } from '../ports/job-queue';
+import { QueueUnavailableError, type JobQueue } from '../ports/job-queue';
 
 export const DELIVERY_QUEUE = 'delivery';
 export const TIMER_QUEUE = 'timers';
@@ -52,16 +52,21 @@ export function createQueues(opts: {
     await delivery.add(job.name, job.data, { jobId });
   }
 
+  /** Every Redis failure of a producer call is the broker's state, not a bug: say so with a typed error. */
+  const unavailable = (err: unknown): never => {
+    throw err instanceof QueueUnavailableError ? err : new QueueUnavailableError(err);
+  };
+
   const jobs: JobQueue = {
     async requestOpened({ id, targets, expiresAt }) {
       await Promise.all([
         // add() per target: one Lua call each, cheaper than addBulk's MULTI for the usual one or two targets.
         ...targets.map((target) => delivery.add('card.post', { requestId: id, target }, { jobId: `post.${id}.${targetKey(target)}` })),
         timers.add('expire', { requestId: id }, { jobId: `expire.${id}`, delay: Math.max(0, expiresAt.getTime() - Date.now()) }),
-      ]);
+      ]).catch(unavailable);
     },
     async requestChanged(requestId, version) {
-      await addDelivery({ name: 'request.changed', data: { requestId } }, `changed.${requestId}.${jobIdPart(version)}`);
+      await addDelivery({ name: 'request.changed', data: { requestId } }, `changed.${requestId}.${jobIdPart(version)}`).catch(unavailable);
     },
     isAvailable: () => opts.connection.status === 'ready',
   };

@@ -7,7 +7,7 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pino from 'pino';
 import type { DecisionService } from '../services/decision-service';
-import { RetryableDeliveryError, type DeliveryService } from '../services/delivery-service';
+import { RetryableDeliveryError, type DeliveryService } from '../deliveries/delivery-service';
 import { DELIVERY_QUEUE, jobIdPart, TIMER_QUEUE, targetKey, type Queues } from './queues';
 
 export interface Workers {

@@ -3,9 +3,10 @@
  * a presented key is found by its digest, so no secret ever needs comparing in clear.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { ConfigError } from '../config/config-error';
 import { AppError } from '../domain/app-error';
-import type { Database } from '../store/database';
-import type { AuditEventInput } from './audit-event';
+import type { AuditEventInput } from '../domain/audit-event';
+import type { ApiKeyRecord, ApiKeyStore } from '../store/api-key-store';
 import type { AuditService } from './audit-service';
 
 export const SCOPES = ['submit', 'read', 'decide', 'audit'] as const;
@@ -43,7 +44,10 @@ export function parseScopes(text: string | undefined, where: string): Scope[] {
   return [...new Set(scopes)] as Scope[];
 }
 
-/** Parses `API_KEYS` (`name:secret[:scopes[:owner email]]`, comma-separated). Errors name the entry, never the secret. */
+/**
+ * Parses `API_KEYS` (`name:secret[:scopes[:owner email]]`, comma-separated).
+ * @throws ConfigError naming every bad entry, never a secret.
+ */
 export function parseBootstrapKeys(text: string | undefined): BootstrapKey[] {
   if (!text) return [];
   const keys: BootstrapKey[] = [];
@@ -62,12 +66,12 @@ export function parseBootstrapKeys(text: string | undefined): BootstrapKey[] {
       problems.push((err as Error).message);
     }
   });
-  if (problems.length) throw new Error(`Invalid API_KEYS:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  if (problems.length) throw new ConfigError(problems, 'Invalid API_KEYS');
   return keys;
 }
 
 export interface ApiKeyService {
-  /** Resolves an `Authorization` header to a principal; throws 401 when absent, unknown or revoked. */
+  /** Resolves an `Authorization` header to a principal; throws `unauthorized` when absent, unknown or revoked. */
   authenticate(header: string | undefined): Promise<ApiPrincipal>;
   /** Upserts the API_KEYS entries; keys revoked with the CLI stay revoked. */
   bootstrap(keys: BootstrapKey[]): Promise<{ revokedNames: string[] }>;
@@ -78,13 +82,21 @@ export interface ApiKeyService {
 
 export function requireScope(principal: ApiPrincipal, scope: Scope): void {
   if (!principal.scopes.includes(scope)) {
-    throw new AppError('forbidden', 403, `This API key lacks the \`${scope}\` scope.`, { requiredScope: scope });
+    throw new AppError('forbidden', `This API key lacks the \`${scope}\` scope.`, { requiredScope: scope });
   }
 }
 
+function toPrincipal(row: ApiKeyRecord): ApiPrincipal {
+  return { id: row.id, name: row.name, scopes: row.scopes as Scope[], ownerEmail: row.ownerEmail };
+}
+
+/** Most principals the authentication cache keeps before it starts over. */
+const CACHE_MAX = 10_000;
+
 export function createApiKeyService(deps: {
-  db: Pick<Database, 'apiKey' | '$transaction'>;
+  keys: ApiKeyStore;
   audit: Pick<AuditService, 'append'>;
+  /** How long a looked-up key is trusted (API_KEY_CACHE_MS); 0 disables the cache. */
   cacheMs: number;
   clock?: () => Date;
 }): ApiKeyService {
@@ -93,9 +105,8 @@ export function createApiKeyService(deps: {
   let envNames = new Set<string>();
   // A short-lived cache keeps a database round trip off every request; revocation takes effect within cacheMs.
   const cache = new Map<string, { principal: ApiPrincipal | null; until: number }>();
-  const CACHE_MAX = 10_000;
 
-  const unauthorized = (message: string) => new AppError('unauthorized', 401, message);
+  const unauthorized = (message: string) => new AppError('unauthorized', message);
 
   return {
     async authenticate(header) {
@@ -108,9 +119,9 @@ export function createApiKeyService(deps: {
       if (cached && cached.until > now) {
         principal = cached.principal;
       } else {
-        const row = await deps.db.apiKey.findUnique({ where: { secretHash: digest } });
+        const row = await deps.keys.findBySecretHash(digest);
         const valid = row && !row.revokedAt && (row.source !== 'env' || envNames.has(row.name));
-        principal = valid ? { id: row.id, name: row.name, scopes: row.scopes as Scope[], ownerEmail: row.ownerEmail } : null;
+        principal = valid ? toPrincipal(row) : null;
         if (deps.cacheMs > 0) {
           if (cache.size >= CACHE_MAX) cache.clear();
           cache.set(digest, { principal, until: now + deps.cacheMs });
@@ -124,44 +135,32 @@ export function createApiKeyService(deps: {
       envNames = new Set(keys.map((k) => k.name));
       const revokedNames: string[] = [];
       for (const k of keys) {
-        const existing = await deps.db.apiKey.findUnique({ where: { name: k.name } });
+        const existing = await deps.keys.findByName(k.name);
         if (existing && existing.source !== 'env') {
-          throw new Error(`API_KEYS entry ${k.name}: a key with that name was created with the CLI; choose another name`);
+          throw new ConfigError([`API_KEYS entry ${k.name}: a key with that name was created with the CLI; choose another name`], 'Invalid API_KEYS');
         }
         if (existing?.revokedAt) revokedNames.push(k.name);
-        await deps.db.apiKey.upsert({
-          where: { name: k.name },
-          create: { id: randomUUID(), name: k.name, secretHash: hashSecret(k.secret), scopes: k.scopes, ownerEmail: k.ownerEmail, source: 'env' },
-          update: { secretHash: hashSecret(k.secret), scopes: k.scopes, ownerEmail: k.ownerEmail },
-        });
+        await deps.keys.upsertFromEnv({ id: existing?.id ?? randomUUID(), name: k.name, secretHash: hashSecret(k.secret), scopes: k.scopes, ownerEmail: k.ownerEmail });
       }
       return { revokedNames };
     },
 
     async create({ name, scopes, ownerEmail, actor }) {
       const secret = generateSecret();
-      const id = randomUUID();
-      const row = await deps.db.apiKey.create({
-        data: { id, name, secretHash: hashSecret(secret), scopes, ownerEmail: ownerEmail?.toLowerCase() ?? null, source: 'cli' },
-      }).catch((err: { code?: string }) => {
-        if (err?.code === 'P2002') throw new AppError('key_exists', 409, `An API key named ${name} already exists.`);
-        throw err;
-      });
-      await deps.audit.append([keyEvent('api_key.created', actor, { name, scopes, ownerEmail: row.ownerEmail, keyId: id }, clock())]);
-      return { principal: { id, name, scopes, ownerEmail: row.ownerEmail }, secret };
+      const row = await deps.keys.create({ id: randomUUID(), name, secretHash: hashSecret(secret), scopes, ownerEmail: ownerEmail?.toLowerCase() ?? null, source: 'cli' });
+      await deps.audit.append([keyEvent('api_key.created', actor, { name, scopes, ownerEmail: row.ownerEmail, keyId: row.id }, clock())]);
+      return { principal: toPrincipal(row), secret };
     },
 
     async revoke(name, actor) {
-      const res = await deps.db.apiKey.updateMany({ where: { name, revokedAt: null }, data: { revokedAt: clock() } });
-      if (res.count === 0) return false;
+      if (!(await deps.keys.revoke(name, clock()))) return false;
       cache.clear();
       await deps.audit.append([keyEvent('api_key.revoked', actor, { name }, clock())]);
       return true;
     },
 
     async list() {
-      const rows = await deps.db.apiKey.findMany({ orderBy: { createdAt: 'asc' } });
-      return rows.map((r) => ({ id: r.id, name: r.name, scopes: r.scopes as Scope[], ownerEmail: r.ownerEmail, source: r.source, createdAt: r.createdAt, revokedAt: r.revokedAt }));
+      return (await deps.keys.list()).map((r) => ({ ...toPrincipal(r), source: r.source, createdAt: r.createdAt, revokedAt: r.revokedAt }));
     },
   };
 }

@@ -9,7 +9,9 @@
  *   pending                                    what I can approve now
  *   help
  */
+import { AppError } from '../domain/app-error';
 import type { ApprovalView } from '../domain/approval-view';
+import { isUuid } from '../domain/ids';
 import { identityKeys, type PersonIdentity } from '../domain/identity';
 import type { Policy } from '../domain/policy';
 import type { AuditFilter, AuditRecord, AuditService } from './audit-service';
@@ -39,8 +41,6 @@ export const HELP_LINES = [
   'help — this list',
 ];
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** Parses `7d`, `12h`, `30m` into a start time. */
 function parseSince(text: string, now: Date): Date | undefined {
   const m = /^(\d{1,4})([mhdw])$/.exec(text);
@@ -60,7 +60,7 @@ export function parseChatCommand(text: string, now: Date = new Date()): ChatComm
   if (verb === 'pending') return { kind: 'pending' };
   if (verb !== 'audit') return { kind: 'invalid', message: `Unknown command \`${verb}\`. Try \`help\`.` };
   if (words.length === 0) return { kind: 'invalid', message: 'Usage: `audit <request id>` or `audit user:|resource:|action:<value> [since:7d]`.' };
-  if (words.length === 1 && UUID.test(words[0])) return { kind: 'audit-request', requestId: words[0].toLowerCase() };
+  if (words.length === 1 && isUuid(words[0])) return { kind: 'audit-request', requestId: words[0].toLowerCase() };
 
   const filter: { user?: string; resource?: string; action?: string } = {};
   let since = new Date(now.getTime() - 7 * 86_400_000);
@@ -130,8 +130,10 @@ export function createChatCommandService(deps: {
             let request: ApprovalView;
             try {
               request = await deps.queries.view(command.requestId);
-            } catch {
-              return { kind: 'error', message: `No request with id ${command.requestId}.` };
+            } catch (err) {
+              // Only "no such request" is an answer; anything else (the database is down) is the caller's error reply.
+              if (err instanceof AppError && err.code === 'not_found') return { kind: 'error', message: err.message };
+              throw err;
             }
             const { items } = await deps.audit.query({ requestId: command.requestId }, { limit: 200, order: 'asc' });
             return { kind: 'trail', request, events: items };

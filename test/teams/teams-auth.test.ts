@@ -15,7 +15,7 @@ import { startTeamsTestApp, type TeamsTestApp } from './teams-test-app';
 
 function deps(env: Record<string, string>, log = pino({ level: 'silent' })): ChannelModuleDeps {
   const none = {} as never;
-  return { config: loadConfig(env), log, db: { teamsConversation: none } as never, policy: () => ({ groups: {} }) as never, decisions: none, queries: none, audit: none, commands: none };
+  return { config: loadConfig(env), log, teamsConversations: none, policy: () => ({ groups: {} }) as never, decisions: none, queries: none, audit: none, commands: none };
 }
 
 describe('the Teams adapter fails closed', () => {

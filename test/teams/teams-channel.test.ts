@@ -9,7 +9,8 @@ import type { TeamsMessageRef } from '../../adapters/teams/teams-channel';
 import { buildApprovalView, type ApprovalView } from '../../src/domain/approval-view';
 import { loadConfig } from '../../src/config/config';
 import { ChannelError, type ChatChannel } from '../../src/ports/chat-channel';
-import { createDatabase, type Database } from '../../src/store/database';
+import type { Database } from '../../src/store/database';
+import { createStore } from '../../src/store/store';
 import { startFakeBotConnector, type FakeBotConnector } from '../fakes/fake-bot-connector';
 import { BOT_ID, CHANNEL_ID, TEAMS_USERS, TENANT_ID } from '../fakes/teams-activities';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
@@ -17,6 +18,7 @@ import { cardOf, cardText } from './teams-test-app';
 
 let database: TestDatabase;
 let db: Database;
+let store: ReturnType<typeof createStore>;
 let fake: FakeBotConnector;
 let channel: ChatChannel;
 
@@ -39,11 +41,12 @@ function reference(conversationId: string, serviceUrl: string, extra: Record<str
 
 beforeAll(async () => {
   database = await createTestDatabase();
-  db = createDatabase({ url: database.url, poolSize: 2 });
+  store = createStore({ url: database.url, poolSize: 2 });
+  db = store.db;
   fake = await startFakeBotConnector();
   const none = {} as never;
   channel = createTeamsModule({
-    config: loadConfig({ TEAMS_ALLOW_UNAUTHENTICATED: 'true' }), log: pino({ level: 'silent' }), db,
+    config: loadConfig({ TEAMS_ALLOW_UNAUTHENTICATED: 'true' }), log: pino({ level: 'silent' }), teamsConversations: store.teamsConversations,
     policy: () => ({ groups: {} }) as never, decisions: none, queries: none, audit: none, commands: none,
   }).channel;
   await db.teamsConversation.create({ data: { conversationId: CHANNEL_ID, tenantId: TENANT_ID, reference: reference(CHANNEL_ID, fake.url) } });
@@ -52,7 +55,7 @@ beforeAll(async () => {
 });
 beforeEach(() => fake.reset());
 afterAll(async () => {
-  await db?.$disconnect();
+  await store?.close();
   await fake?.close();
   await database?.drop();
 });

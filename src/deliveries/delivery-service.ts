@@ -1,0 +1,236 @@
+/**
+ * What a request owes the outside world, and the one place that decides how each debt is paid: approval cards, card
+ * updates and the requester's notification through the chat channels, and the result callback through its own
+ * channel. A delivery row guards every send (a card is never posted twice for a target), audit events record each
+ * result, and failures follow the shared delivery-failure rule. Called by the delivery worker, outside any
+ * transaction (these are network calls).
+ */
+import type pino from 'pino';
+import { asChannelError } from '../channels/delivery-failure';
+import { SYSTEM_ACTOR } from '../domain/audit-event';
+import type { PersonIdentity } from '../domain/identity';
+import { isFinal, stateVersion } from '../domain/request-lifecycle';
+import { parseTarget, type ChannelKind, type ChatChannel, type MessageRef } from '../ports/chat-channel';
+import type { AuditService } from '../services/audit-service';
+import type { RequestQueryService } from '../services/request-query-service';
+import type { DeliveryKind, DeliveryStore } from '../store/delivery-store';
+import type { RequestStore } from '../store/request-store';
+import type { CallbackChannel } from './callback-channel';
+
+/** Thrown for a failure worth another attempt; the worker's backoff honours `retryAfterMs`. */
+export class RetryableDeliveryError extends Error {
+  constructor(message: string, readonly retryAfterMs?: number) {
+    super(message);
+    this.name = 'RetryableDeliveryError';
+  }
+}
+
+export type DeliveryOutcome = 'delivered' | 'skipped' | 'failed' | 'already_done';
+
+/** The channels a delivery can go through, by the kind a policy target names. */
+export type ChatChannels = ReadonlyMap<ChannelKind, ChatChannel>;
+
+export interface DeliveryPlan {
+  cardTargets: string[];
+  notify: boolean;
+  callback: boolean;
+  version: string;
+}
+
+export interface DeliveryService {
+  postCard(requestId: string, target: string, attempt: { last: boolean }): Promise<DeliveryOutcome>;
+  updateCard(requestId: string, target: string, attempt: { last: boolean }): Promise<DeliveryOutcome>;
+  notifyRequester(requestId: string, attempt: { last: boolean }): Promise<DeliveryOutcome>;
+  sendCallback(requestId: string, attempt: { last: boolean }): Promise<DeliveryOutcome>;
+  /** What a change owes: updates for every posted card, and once final, the notification and callback. */
+  plan(requestId: string): Promise<DeliveryPlan>;
+}
+
+export interface DeliveryServiceDeps {
+  deliveries: DeliveryStore;
+  requests: Pick<RequestStore, 'changeSummary'>;
+  queries: Pick<RequestQueryService, 'view' | 'get'>;
+  audit: Pick<AuditService, 'append'>;
+  channels: ChatChannels;
+  callback: CallbackChannel;
+  log: pino.Logger;
+  clock?: () => Date;
+}
+
+/** How many times an update re-renders when the state moved while the previous render was in flight. */
+const UPDATE_ROUNDS = 3;
+
+export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryService {
+  const clock = deps.clock ?? (() => new Date());
+  const ctx: Ctx = { ...deps, now: clock, ledger: createDeliveryLedger(deps, clock) };
+
+  return {
+    postCard: (requestId, target, attempt) => postCard(ctx, requestId, target, attempt),
+    updateCard: (requestId, target, attempt) => updateCard(ctx, requestId, target, attempt),
+    notifyRequester: (requestId, attempt) => notifyRequester(ctx, requestId, attempt),
+    sendCallback: (requestId, attempt) => sendCallback(ctx, requestId, attempt),
+    async plan(requestId) {
+      const r = await deps.requests.changeSummary(requestId);
+      if (!r) return { cardTargets: [], notify: false, callback: false, version: 'missing' };
+      const final = isFinal(r.status);
+      return {
+        cardTargets: r.postedCardTargets,
+        notify: final && r.policyOutcome === 'require' && deps.channels.size > 0,
+        callback: final && Boolean(r.callbackUrl),
+        version: stateVersion(r.status, r.voteCount),
+      };
+    },
+  };
+}
+
+/** Settling rows and recording each result in the audit trail: the bookkeeping every kind of delivery shares. */
+interface DeliveryLedger {
+  settle(requestId: string, kind: DeliveryKind, target: string, status: 'delivered' | 'skipped' | 'failed', extra: { ref?: { ref: MessageRef; renderedVersion?: string }; error?: string; data?: Record<string, unknown> }): Promise<void>;
+  /** Throws {@link RetryableDeliveryError} when the failure is worth another attempt; otherwise records it as failed. */
+  failOrRetry(requestId: string, kind: DeliveryKind, target: string, err: unknown, last: boolean): Promise<'failed'>;
+}
+
+/** What each delivery function works with: the service's dependencies, its clock and its ledger. */
+interface Ctx extends DeliveryServiceDeps {
+  now(): Date;
+  ledger: DeliveryLedger;
+}
+
+function auditChannelOf(kind: DeliveryKind, target: string): string {
+  return kind === 'callback' ? 'api' : parseTarget(target).kind || 'system';
+}
+
+function createDeliveryLedger(deps: DeliveryServiceDeps, clock: () => Date): DeliveryLedger {
+  async function settle(...[requestId, kind, target, status, extra]: Parameters<DeliveryLedger['settle']>): Promise<void> {
+    await deps.deliveries.settle(requestId, kind, target, status, { ref: extra.ref, error: extra.error });
+    await deps.audit.append([{
+      type: `delivery.${status}`, requestId, actor: SYSTEM_ACTOR, channel: auditChannelOf(kind, target), at: clock(),
+      data: { kind, target, ...(extra.error ? { error: extra.error } : {}), ...(extra.data ?? {}) },
+    }]);
+  }
+  return {
+    settle,
+    async failOrRetry(requestId, kind, target, err, last) {
+      const failure = asChannelError(err);
+      const message = `${failure.code}: ${failure.message}`;
+      if (failure.retryable && !last) {
+        await deps.deliveries.recordError(requestId, kind, target, message);
+        throw new RetryableDeliveryError(message, failure.retryAfterMs);
+      }
+      await settle(requestId, kind, target, 'failed', { error: message, data: { permanent: !failure.retryable } });
+      return 'failed';
+    },
+  };
+}
+
+function channelFor(ctx: Ctx, target: string): { channel?: ChatChannel; destination: string; kind: string } {
+  const { kind, destination } = parseTarget(target);
+  return { channel: ctx.channels.get(kind), destination, kind };
+}
+
+async function postCard(ctx: Ctx, requestId: string, target: string, { last }: { last: boolean }): Promise<DeliveryOutcome> {
+  if ((await ctx.deliveries.claim(requestId, 'card', target)).status !== 'pending') return 'already_done';
+  const { channel, destination, kind } = channelFor(ctx, target);
+  if (!channel) {
+    await ctx.ledger.settle(requestId, 'card', target, 'skipped', { data: { reason: `the ${kind} channel is not configured on this server` } });
+    return 'skipped';
+  }
+  const view = await ctx.queries.view(requestId);
+  if (view.final) {
+    await ctx.ledger.settle(requestId, 'card', target, 'skipped', { data: { reason: `request already ${view.status} before its card was posted` } });
+    return 'skipped';
+  }
+  let ref: MessageRef;
+  try {
+    ref = await channel.postCard(destination, view);
+  } catch (err) {
+    return ctx.ledger.failOrRetry(requestId, 'card', target, err, last);
+  }
+  await ctx.ledger.settle(requestId, 'card', target, 'delivered', { ref: { ref, renderedVersion: view.version } });
+  // A vote may have landed while we were posting: bring the card up to date. The card is posted either way; a failed
+  // catch-up is left to the update job that vote enqueued (and to the reconciler), so it is logged, not surfaced.
+  const now = await ctx.queries.view(requestId);
+  if (now.version !== view.version) {
+    await updateCard(ctx, requestId, target, { last: true }).catch((err) => ctx.log.warn({ err, requestId, target }, 'catch-up render after posting failed; the pending update job will retry'));
+  }
+  return 'delivered';
+}
+
+async function updateCard(ctx: Ctx, requestId: string, target: string, { last }: { last: boolean }): Promise<DeliveryOutcome> {
+  const existing = await ctx.deliveries.get(requestId, 'card', target);
+  if (!existing || existing.status !== 'delivered' || !existing.messageRef) return 'skipped';
+  const { channel } = channelFor(ctx, target);
+  if (!channel) return 'skipped';
+  let rendered = existing.messageRef.renderedVersion;
+  // Re-render until the card shows the current state: concurrent updates may finish out of order, and a duplicate
+  // job finds the card already showing this state and does nothing.
+  for (let round = 0; round < UPDATE_ROUNDS; round++) {
+    const view = await ctx.queries.view(requestId);
+    if (rendered === view.version) return round === 0 ? 'already_done' : 'delivered';
+    try {
+      await channel.updateCard(existing.messageRef.ref, view);
+    } catch (err) {
+      const failure = asChannelError(err);
+      if (failure.retryable && !last) throw new RetryableDeliveryError(`${failure.code}: ${failure.message}`, failure.retryAfterMs);
+      // The card stays as it was; record why, so GET /v1/requests/:id and the trail show it.
+      const message = `${failure.code}: ${failure.message}`;
+      await ctx.deliveries.recordError(requestId, 'card', target, message);
+      await ctx.audit.append([{ type: 'delivery.update_failed', requestId, actor: SYSTEM_ACTOR, channel: auditChannelOf('card', target), at: ctx.now(), data: { kind: 'card', target, error: message, version: view.version } }]);
+      ctx.log.warn({ err, requestId, target }, 'card update failed permanently');
+      return 'failed';
+    }
+    await ctx.deliveries.markRendered(requestId, target, view.version);
+    rendered = view.version;
+  }
+  return 'delivered';
+}
+
+async function notifyRequester(ctx: Ctx, requestId: string, { last }: { last: boolean }): Promise<DeliveryOutcome> {
+  const view = await ctx.queries.view(requestId);
+  if (!view.final) return 'skipped';
+  const people: PersonIdentity[] = [view.onBehalfOf, view.requester].filter((p): p is NonNullable<typeof p> => Boolean(p));
+  // One row per platform, so a retry after one platform failed never notifies through the others again.
+  const outcomes: DeliveryOutcome[] = [];
+  let retry: unknown;
+  for (const channel of ctx.channels.values()) {
+    const target = `requester:${channel.kind}`;
+    if ((await ctx.deliveries.claim(requestId, 'notify', target)).status !== 'pending') {
+      outcomes.push('already_done');
+      continue;
+    }
+    try {
+      let ref: MessageRef | null = null;
+      for (const person of people) if ((ref = await channel.notify(person, view))) break;
+      if (ref) await ctx.ledger.settle(requestId, 'notify', target, 'delivered', { ref: { ref } });
+      else await ctx.ledger.settle(requestId, 'notify', target, 'skipped', { data: { reason: `${channel.kind} does not know the requester` } });
+      outcomes.push(ref ? 'delivered' : 'skipped');
+    } catch (err) {
+      try {
+        outcomes.push(await ctx.ledger.failOrRetry(requestId, 'notify', target, err, last));
+      } catch (retryable) {
+        retry = retryable; // try the other platforms first, then let the job retry this one
+      }
+    }
+  }
+  if (retry) throw retry;
+  return outcomes.includes('delivered') ? 'delivered' : outcomes.includes('failed') ? 'failed' : outcomes.length ? outcomes[0] : 'skipped';
+}
+
+async function sendCallback(ctx: Ctx, requestId: string, { last }: { last: boolean }): Promise<DeliveryOutcome> {
+  const existing = await ctx.deliveries.get(requestId, 'callback', 'callback');
+  if (existing && existing.status !== 'pending') return 'already_done';
+  const detail = await ctx.queries.get(requestId);
+  if (!detail.callbackUrl || !isFinal(detail.status)) return 'skipped';
+  await ctx.deliveries.claim(requestId, 'callback', 'callback');
+  if (!ctx.callback.enabled) {
+    await ctx.ledger.settle(requestId, 'callback', 'callback', 'skipped', { data: { reason: 'CALLBACK_SIGNING_SECRET is not set' } });
+    return 'skipped';
+  }
+  try {
+    await ctx.callback.send({ ...detail, callbackUrl: detail.callbackUrl });
+  } catch (err) {
+    return ctx.ledger.failOrRetry(requestId, 'callback', 'callback', err, last);
+  }
+  await ctx.ledger.settle(requestId, 'callback', 'callback', 'delivered', { data: { url: detail.callbackUrl, status: detail.status } });
+  return 'delivered';
+}

@@ -1,0 +1,15 @@
+/**
+ * The API contract in one place: the request and response schemas of every `/v1` route, with its method, path and
+ * required scope. The server declares its routes from these tables (fastify-type-provider-zod validates and types
+ * them), and the same tables are what an OpenAPI document and a typed client are derived from.
+ */
+import { auditRoutes } from './audit-contract';
+import { requestRoutes } from './requests-contract';
+
+export * from './audit-contract';
+export * from './common-schemas';
+export * from './requests-contract';
+
+/** Every `/v1` route of the API channel. */
+export const apiRoutes = { ...requestRoutes, ...auditRoutes } as const;
+export type ApiRouteName = keyof typeof apiRoutes;

@@ -1,0 +1,417 @@
+/**
+ * Approval requests and their votes: the intake statement, the locked vote/transition transaction (both on
+ * node-postgres named statements, the measured hot paths), typed reads through Prisma, and the read-outs the
+ * reconciler and the delivery planner need.
+ */
+import { randomUUID } from 'node:crypto';
+import type { CountedVote, VoteChannel, VoteDecision } from '../domain/approval';
+import type { AuditEventInput } from '../domain/audit-event';
+import type { StoredContext } from '../domain/context-values';
+import type { PersonIdentity, RequesterIdentity } from '../domain/identity';
+import type { PolicyDecision, Requirement, Risk } from '../domain/policy';
+import { requestNotFound } from '../domain/app-error';
+import type { RequestStatus } from '../domain/request-lifecycle';
+import { appendAuditEvents, auditInsertSql, auditRowsParam } from './audit-store';
+import { runQuery, withTransaction, type Database, type Sql, type SqlPool } from './database';
+
+/**
+ * The state version in SQL, for statements that must compare it without reading every row back. It mirrors
+ * `stateVersion()` in src/domain/request-lifecycle.ts; test/db/request-store.test.ts holds the two equal.
+ * `r` is the request's alias.
+ */
+export const STATE_VERSION_SQL = `(r.status::text || ':' || (SELECT count(*) FROM vote v WHERE v.request_id = r.id)::text)`;
+
+/** Everything intake writes for a new request. */
+export interface NewRequest {
+  id: string;
+  status: RequestStatus;
+  action: string;
+  resource: string;
+  requester: RequesterIdentity;
+  onBehalfOf: PersonIdentity | null;
+  justification: string | null;
+  context: StoredContext;
+  risk: Risk | null;
+  environment: string | null;
+  callbackUrl: string | null;
+  traceId: string | null;
+  parentRequestId: string | null;
+  apiKeyId: string;
+  apiKeyName: string;
+  keyOwnerEmail: string | null;
+  idempotencyKey: string | null;
+  bodyHash: string;
+  policyRule: string;
+  policyOutcome: PolicyDecision['outcome'];
+  policyHash: string;
+  requirement: Requirement | null;
+  approvalsRequired: number;
+  expiresAt: Date;
+  createdAt: Date;
+  decidedAt: Date | null;
+  decidedBy: string | null;
+  decisionReason: string | null;
+}
+
+export interface VoteRecord extends CountedVote {
+  reason: string | null;
+}
+
+export interface DeliveryRecord {
+  kind: string;
+  target: string;
+  status: string;
+  attempts: number;
+  lastError: string | null;
+  updatedAt: Date;
+}
+
+/** A request as read back, with its votes (oldest first) and deliveries. */
+export interface RequestRecord extends Omit<NewRequest, 'idempotencyKey' | 'bodyHash' | 'status'> {
+  status: RequestStatus;
+  outcomeReport: unknown;
+  votes: VoteRecord[];
+  deliveries: DeliveryRecord[];
+}
+
+/** The request as locked for a change: what the vote rules and transitions need. */
+export interface LockedRequest {
+  id: string;
+  status: RequestStatus;
+  requester: PersonIdentity;
+  onBehalfOf: PersonIdentity | null;
+  keyOwnerEmail: string | null;
+  apiKeyId: string;
+  expiresAt: Date;
+  requirement: Requirement | null;
+  approvalsRequired: number;
+  outcomeReport: unknown;
+  policyOutcome: PolicyDecision['outcome'];
+  /** Votes read AFTER the lock was taken, oldest first. */
+  votes: CountedVote[];
+}
+
+/** The writes allowed while a request's row is locked; all commit together or not at all. */
+export interface RequestTransaction {
+  readonly request: LockedRequest;
+  insertVote(vote: CountedVote): Promise<void>;
+  /** Guarded: only a pending request moves, so a lost race changes nothing. Returns whether it moved. */
+  transition(to: RequestStatus, at: Date, decidedBy: string | null, reason: string | null): Promise<boolean>;
+  /** Records the requester's outcome report once (a second call changes nothing). */
+  setOutcomeReport(report: Record<string, unknown>): Promise<void>;
+  appendAudit(events: AuditEventInput[]): Promise<void>;
+}
+
+export interface RequestListFilter {
+  status?: RequestStatus;
+  action?: string;
+  /** Requester id, or email (compared lower-cased). */
+  requester?: string;
+  traceId?: string;
+  /** Only requests this API key submitted. */
+  apiKeyId?: string;
+}
+
+/** What intake's idempotent replay needs about the original request. */
+export interface IdempotentOriginal {
+  id: string;
+  bodyHash: string;
+  policyOutcome: PolicyDecision['outcome'];
+  policyRule: string;
+  expiresAt: Date;
+}
+
+/** What a change owes, read in one statement for the delivery planner. */
+export interface ChangeSummary {
+  status: RequestStatus;
+  policyOutcome: PolicyDecision['outcome'];
+  callbackUrl: string | null;
+  voteCount: number;
+  /** Targets of the cards that were posted (delivered). */
+  postedCardTargets: string[];
+}
+
+/** Port of the requests aggregate. Services receive it (or a `Pick<>` of it), never the database client. */
+export interface RequestStore {
+  /**
+   * Inserts the request and its audit events in ONE statement (nothing half-written, one round trip).
+   * @returns false when this API key already used `idempotencyKey` (nothing was written).
+   */
+  insert(request: NewRequest, events: AuditEventInput[]): Promise<boolean>;
+  findByIdempotencyKey(apiKeyId: string, idempotencyKey: string): Promise<IdempotentOriginal | null>;
+  /**
+   * Locks the request's row, reads its votes, and runs `fn` in the same transaction.
+   * @throws AppError `not_found` when there is no such request (nothing is written).
+   */
+  change<T>(id: string, fn: (tx: RequestTransaction) => Promise<T>): Promise<T>;
+  get(id: string): Promise<RequestRecord | null>;
+  /** Newest first; `after` is the last item of the previous page. Returns up to `limit` items. */
+  list(filter: RequestListFilter, page: { limit: number; after?: { createdAt: Date; id: string } }): Promise<RequestRecord[]>;
+  /** Pending, unexpired requests whose approvers include any of `memberKeys`, newest first (at most `scan` examined). */
+  pendingForMembers(memberKeys: string[], now: Date, scan: number): Promise<RequestRecord[]>;
+  changeSummary(id: string): Promise<ChangeSummary | null>;
+  /** Ids of pending requests at or past their expiry, oldest expiry first. */
+  overdueIds(limit: number): Promise<string[]>;
+  /** Pending, unexpired requests with the card targets not yet settled (delivered, skipped or failed). */
+  awaitingCards(limit: number): Promise<{ id: string; expiresAt: Date; targets: string[] }[]>;
+  /**
+   * Requests decided in the last week that still owe something: a callback, a requester notification per configured
+   * platform (`notifyPlatforms`), or a card that does not show the final state. Returns their state version.
+   */
+  decidedOwingDeliveries(notifyPlatforms: number, limit: number): Promise<{ id: string; status: RequestStatus; voteCount: number }[]>;
+}
+
+const INSERT_SQL = `WITH ins AS (
+  INSERT INTO approval_request (id, status, action, resource, requester_id, requester_type, requester_email, requester,
+    on_behalf_of, justification, context, risk, environment, callback_url, trace_id, parent_request_id, api_key_id,
+    api_key_name, key_owner_email, idempotency_key, body_hash, policy_rule, policy_outcome, policy_hash, requirement,
+    approvals_required, expires_at, created_at, decided_at, decided_by, decision_reason)
+  VALUES ($1::uuid, $2::"RequestStatus", $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12::"Risk", $13, $14,
+    $15, $16::uuid, $17::uuid, $18, $19, $20, $21, $22, $23::"PolicyOutcome", $24, $25::jsonb, $26, $27::timestamptz,
+    $28::timestamptz, $29::timestamptz, $30, $31)
+  ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
+  RETURNING id
+), ev AS (
+  ${auditInsertSql('$32', ' WHERE EXISTS (SELECT 1 FROM ins)')}
+  RETURNING 1
+)
+SELECT (SELECT id FROM ins) AS id, (SELECT count(*)::int FROM ev) AS events`;
+
+// Two statements on purpose: under READ COMMITTED a sub-select in the locking statement would read the votes as of
+// the statement's snapshot, taken BEFORE it waited for the lock, and miss the vote that the previous holder committed.
+const LOCK_SQL = `SELECT id, status, requester, on_behalf_of, key_owner_email, api_key_id, expires_at, requirement,
+    approvals_required, outcome_report, policy_outcome
+  FROM approval_request WHERE id = $1::uuid FOR UPDATE`;
+const VOTES_SQL = `SELECT person_key, approver, channel, decision, reason, created_at FROM vote WHERE request_id = $1::uuid ORDER BY created_at`;
+const VOTE_INSERT_SQL = `INSERT INTO vote (id, request_id, person_key, approver, channel, decision, reason, created_at)
+  VALUES ($1::uuid, $2::uuid, $3, $4::jsonb, $5, $6::"VoteDecision", $7, $8::timestamptz)`;
+const TRANSITION_SQL = `UPDATE approval_request SET status = $2::"RequestStatus", decided_at = $3::timestamptz, decided_by = $4, decision_reason = $5
+  WHERE id = $1::uuid AND status = 'pending'`;
+
+interface LockedRow {
+  id: string;
+  status: RequestStatus;
+  requester: PersonIdentity;
+  on_behalf_of: PersonIdentity | null;
+  key_owner_email: string | null;
+  api_key_id: string;
+  expires_at: Date;
+  requirement: Requirement | null;
+  approvals_required: number;
+  outcome_report: unknown;
+  policy_outcome: PolicyDecision['outcome'];
+}
+interface VoteRow {
+  person_key: string;
+  approver: PersonIdentity;
+  channel: VoteChannel;
+  decision: VoteDecision;
+  reason: string | null;
+  created_at: Date;
+}
+
+const include = { votes: { orderBy: { createdAt: 'asc' as const } }, deliveries: { orderBy: { createdAt: 'asc' as const } } };
+type PrismaRow = NonNullable<Awaited<ReturnType<Database['approvalRequest']['findUnique']>>> & {
+  votes: { personKey: string; approver: unknown; channel: string; decision: string; reason: string | null; createdAt: Date }[];
+  deliveries: { kind: string; target: string; status: string; attempts: number; lastError: string | null; updatedAt: Date }[];
+};
+
+/** The one place a Prisma row becomes a typed record; JSON columns hold what intake wrote. */
+function toRecord(row: PrismaRow): RequestRecord {
+  return {
+    id: row.id,
+    status: row.status as RequestStatus,
+    action: row.action,
+    resource: row.resource,
+    requester: row.requester as unknown as RequesterIdentity,
+    onBehalfOf: (row.onBehalfOf as PersonIdentity | null) ?? null,
+    justification: row.justification,
+    context: row.context as StoredContext,
+    risk: row.risk as Risk | null,
+    environment: row.environment,
+    callbackUrl: row.callbackUrl,
+    traceId: row.traceId,
+    parentRequestId: row.parentRequestId,
+    apiKeyId: row.apiKeyId,
+    apiKeyName: row.apiKeyName,
+    keyOwnerEmail: row.keyOwnerEmail,
+    policyRule: row.policyRule,
+    policyOutcome: row.policyOutcome as PolicyDecision['outcome'],
+    policyHash: row.policyHash,
+    requirement: (row.requirement as Requirement | null) ?? null,
+    approvalsRequired: row.approvalsRequired,
+    expiresAt: row.expiresAt,
+    createdAt: row.createdAt,
+    decidedAt: row.decidedAt,
+    decidedBy: row.decidedBy,
+    decisionReason: row.decisionReason,
+    outcomeReport: row.outcomeReport ?? null,
+    votes: row.votes.map((v) => ({
+      personKey: v.personKey,
+      approver: v.approver as PersonIdentity,
+      channel: v.channel,
+      decision: v.decision as VoteDecision,
+      reason: v.reason,
+      at: v.createdAt,
+    })),
+    deliveries: row.deliveries.map((d) => ({ kind: d.kind, target: d.target, status: d.status, attempts: d.attempts, lastError: d.lastError, updatedAt: d.updatedAt })),
+  };
+}
+
+const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+
+export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' | '$queryRawUnsafe'>; pool: SqlPool }): RequestStore {
+  const { db, pool } = deps;
+
+  function transactionOn(tx: Sql, request: LockedRequest): RequestTransaction {
+    return {
+      request,
+      async insertVote(v) {
+        // The unique (request_id, person_key) constraint backs up the domain's duplicate check.
+        await runQuery(tx, {
+          name: 'cs_vote_insert',
+          text: VOTE_INSERT_SQL,
+          values: [randomUUID(), request.id, v.personKey, JSON.stringify(v.approver), v.channel, v.decision, v.reason ?? null, v.at],
+        });
+      },
+      async transition(to, at, decidedBy, reason) {
+        const res = await runQuery(tx, { name: 'cs_transition', text: TRANSITION_SQL, values: [request.id, to, at, decidedBy, reason] });
+        return res.rowCount === 1;
+      },
+      async setOutcomeReport(report) {
+        await runQuery(tx, { name: 'cs_outcome_report', text: 'UPDATE approval_request SET outcome_report = $2::jsonb WHERE id = $1::uuid AND outcome_report IS NULL', values: [request.id, JSON.stringify(report)] });
+      },
+      appendAudit: (events) => appendAuditEvents(tx, events),
+    };
+  }
+
+  return {
+    async insert(r, events) {
+      // A named statement: parsed and planned once per connection.
+      const { rows } = await runQuery<{ id: string | null }>(pool, {
+        name: 'cs_intake_insert',
+        text: INSERT_SQL,
+        values: [
+          r.id, r.status, r.action, r.resource, r.requester.id, r.requester.type, r.requester.email ?? null,
+          JSON.stringify(r.requester), json(r.onBehalfOf), r.justification, JSON.stringify(r.context),
+          r.risk, r.environment, r.callbackUrl, r.traceId, r.parentRequestId,
+          r.apiKeyId, r.apiKeyName, r.keyOwnerEmail, r.idempotencyKey, r.bodyHash, r.policyRule, r.policyOutcome, r.policyHash,
+          json(r.requirement), r.approvalsRequired, r.expiresAt, r.createdAt, r.decidedAt, r.decidedBy, r.decisionReason,
+          auditRowsParam(events),
+        ],
+      });
+      return Boolean(rows[0]?.id);
+    },
+
+    async findByIdempotencyKey(apiKeyId, idempotencyKey) {
+      const { rows } = await runQuery<{ id: string; body_hash: string; policy_outcome: PolicyDecision['outcome']; policy_rule: string; expires_at: Date }>(
+        pool,
+        'SELECT id, body_hash, policy_outcome, policy_rule, expires_at FROM approval_request WHERE api_key_id = $1::uuid AND idempotency_key = $2',
+        [apiKeyId, idempotencyKey],
+      );
+      const row = rows[0];
+      return row ? { id: row.id, bodyHash: row.body_hash, policyOutcome: row.policy_outcome, policyRule: row.policy_rule, expiresAt: new Date(row.expires_at) } : null;
+    },
+
+    async change(id, fn) {
+      return withTransaction(pool, async (tx) => {
+        const { rows } = await runQuery<LockedRow>(tx, { name: 'cs_lock_request', text: LOCK_SQL, values: [id] });
+        const row = rows[0];
+        if (!row) throw requestNotFound(id);
+        const votes = await runQuery<VoteRow>(tx, { name: 'cs_request_votes', text: VOTES_SQL, values: [id] });
+        const request: LockedRequest = {
+          id: row.id,
+          status: row.status,
+          requester: row.requester,
+          onBehalfOf: row.on_behalf_of,
+          keyOwnerEmail: row.key_owner_email,
+          apiKeyId: row.api_key_id,
+          expiresAt: new Date(row.expires_at),
+          requirement: row.requirement,
+          approvalsRequired: row.approvals_required,
+          outcomeReport: row.outcome_report,
+          policyOutcome: row.policy_outcome,
+          votes: votes.rows.map((v) => ({ personKey: v.person_key, approver: v.approver, channel: v.channel, decision: v.decision, reason: v.reason, at: new Date(v.created_at) })),
+        };
+        return fn(transactionOn(tx, request));
+      });
+    },
+
+    async get(id) {
+      const row = (await db.approvalRequest.findUnique({ where: { id }, include })) as PrismaRow | null;
+      return row ? toRecord(row) : null;
+    },
+
+    async list(filter, page) {
+      const after = page.after;
+      const where = {
+        ...(filter.status ? { status: filter.status } : {}),
+        ...(filter.action ? { action: filter.action } : {}),
+        ...(filter.requester ? { OR: [{ requesterId: filter.requester }, { requesterEmail: filter.requester.toLowerCase() }] } : {}),
+        ...(filter.traceId ? { traceId: filter.traceId } : {}),
+        ...(filter.apiKeyId ? { apiKeyId: filter.apiKeyId } : {}),
+        ...(after ? { AND: [{ OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }] } : {}),
+      };
+      const rows = (await db.approvalRequest.findMany({ where, include, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: page.limit })) as PrismaRow[];
+      return rows.map(toRecord);
+    },
+
+    async pendingForMembers(memberKeys, now, scan) {
+      if (memberKeys.length === 0) return [];
+      const rows = (await db.approvalRequest.findMany({
+        where: { status: 'pending', expiresAt: { gt: now } },
+        include,
+        orderBy: { createdAt: 'desc' },
+        take: scan,
+      })) as PrismaRow[];
+      const mine = new Set(memberKeys);
+      return rows.filter((r) => ((r.requirement as { members?: string[] } | null)?.members ?? []).some((m) => mine.has(m))).map(toRecord);
+    },
+
+    async changeSummary(id) {
+      const rows = await db.$queryRawUnsafe<{ status: RequestStatus; policy_outcome: PolicyDecision['outcome']; callback_url: string | null; votes: number; cards: string[] }[]>(
+        `SELECT r.status, r.policy_outcome, r.callback_url, (SELECT count(*)::int FROM vote v WHERE v.request_id = r.id) AS votes,
+           COALESCE((SELECT array_agg(d.target) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered'), '{}') AS cards
+         FROM approval_request r WHERE r.id = $1::uuid`,
+        id,
+      );
+      const r = rows[0];
+      return r ? { status: r.status, policyOutcome: r.policy_outcome, callbackUrl: r.callback_url, voteCount: r.votes, postedCardTargets: r.cards } : null;
+    },
+
+    async overdueIds(limit) {
+      const rows = await db.$queryRawUnsafe<{ id: string }[]>(
+        `SELECT id FROM approval_request WHERE status = 'pending' AND expires_at <= now() ORDER BY expires_at LIMIT $1`,
+        limit,
+      );
+      return rows.map((r) => r.id);
+    },
+
+    async awaitingCards(limit) {
+      const rows = await db.$queryRawUnsafe<{ id: string; expires_at: Date; targets: string[] }[]>(
+        `SELECT r.id, r.expires_at,
+           COALESCE(ARRAY(SELECT t FROM jsonb_array_elements_text(COALESCE(r.requirement->'channels', '[]'::jsonb)) t
+             WHERE NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.target = t AND d.status <> 'pending')), '{}') AS targets
+         FROM approval_request r WHERE r.status = 'pending' AND r.expires_at > now() ORDER BY r.created_at LIMIT $1`,
+        limit,
+      );
+      return rows.map((r) => ({ id: r.id, expiresAt: new Date(r.expires_at), targets: r.targets }));
+    },
+
+    async decidedOwingDeliveries(notifyPlatforms, limit) {
+      const rows = await db.$queryRawUnsafe<{ id: string; status: RequestStatus; votes: number }[]>(
+        `SELECT r.id, r.status, (SELECT count(*)::int FROM vote v WHERE v.request_id = r.id) AS votes
+         FROM approval_request r
+         WHERE r.status <> 'pending' AND r.decided_at > now() - interval '7 days' AND (
+           (r.callback_url IS NOT NULL AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'callback' AND d.status <> 'pending'))
+           OR (r.policy_outcome = 'require' AND $1::int > 0 AND (SELECT count(*) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'notify' AND d.status <> 'pending') < $1::int)
+           OR EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered'
+                AND d.message_ref->>'renderedVersion' IS DISTINCT FROM ${STATE_VERSION_SQL}))
+         ORDER BY r.decided_at LIMIT $2`,
+        notifyPlatforms,
+        limit,
+      );
+      return rows.map((r) => ({ id: r.id, status: r.status, voteCount: r.votes }));
+    },
+  };
+}

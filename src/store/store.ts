@@ -1,0 +1,51 @@
+/**
+ * The store layer: every SQL statement and Prisma call of the product lives in src/store/, one module per aggregate,
+ * each behind a TSDoc'd port that services receive (usually as a `Pick<>`):
+ *
+ *   request-store   requests and votes: intake statement, locked vote/transition transaction, reads, reconcile read-outs
+ *   delivery-store  cards, notifications and callbacks owed, and their outcomes
+ *   audit-store     the append-only, hash-chained audit trail
+ *   api-key-store   API keys (digests only)
+ *   teams-conversation-store  where the Teams adapter may speak
+ *
+ * Prisma keeps the schema, the migrations and the ordinary typed reads and writes; the measured hot paths (intake
+ * statement, vote transaction) run on node-postgres named statements over the same pool.
+ */
+import type pg from 'pg';
+import { createApiKeyStore, type ApiKeyStore } from './api-key-store';
+import { createAuditStore, type AuditStore } from './audit-store';
+import { createDatabase, runQuery, type Database } from './database';
+import { createDeliveryStore, type DeliveryStore } from './delivery-store';
+import { createRequestStore, type RequestStore } from './request-store';
+import { createTeamsConversationStore, type TeamsConversationStore } from './teams-conversation-store';
+
+export interface Store {
+  requests: RequestStore;
+  deliveries: DeliveryStore;
+  audit: AuditStore;
+  apiKeys: ApiKeyStore;
+  teamsConversations: TeamsConversationStore;
+  /** One round trip to the server (readiness). */
+  ping(): Promise<void>;
+  connect(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Builds every store over one connection pool. `db` and `pool` are exposed for the migration runner's and tests' use. */
+export function createStore(opts: { url: string; poolSize: number; onError?: (err: Error) => void }): Store & { db: Database; pool: pg.Pool } {
+  const { db, pool } = createDatabase(opts);
+  return {
+    db,
+    pool,
+    requests: createRequestStore({ db, pool }),
+    deliveries: createDeliveryStore({ db }),
+    audit: createAuditStore({ db }),
+    apiKeys: createApiKeyStore({ db }),
+    teamsConversations: createTeamsConversationStore({ db }),
+    async ping() {
+      await runQuery(pool, 'SELECT 1');
+    },
+    connect: () => db.$connect(),
+    close: () => db.$disconnect(),
+  };
+}
