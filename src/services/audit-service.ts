@@ -41,7 +41,7 @@ export interface AuditRecord {
 export interface AuditService {
   append(events: AuditEventInput[]): Promise<void>;
   /** Newest first when `order` is desc (chat look-ups), oldest first otherwise (exports, verification). */
-  query(filter: AuditFilter, page: { limit: number; cursor?: string; order?: 'asc' | 'desc' }): Promise<{ items: AuditRecord[]; nextCursor: string | null }>;
+  search(filter: AuditFilter, page: { limit: number; cursor?: string; order?: 'asc' | 'desc' }): Promise<{ items: AuditRecord[]; nextCursor: string | null }>;
   verify(): Promise<{ ok: boolean; checked: number; firstBreak: ChainBreak | null }>;
 }
 
@@ -75,11 +75,11 @@ export function createAuditService(deps: { audit: AuditStore }): AuditService {
   return {
     append: (events) => store.append(events),
 
-    async query(filter, page) {
+    async search(filter, page) {
       if (page.cursor !== undefined && !/^\d+$/.test(page.cursor)) {
         throw new AppError('invalid_cursor', 'Invalid field `cursor`: not a cursor this API returned.', { field: 'cursor' });
       }
-      const rows = await store.query({
+      const rows = await store.select({
         requestId: filter.requestId,
         type: filter.type,
         actorId: filter.approver ? normalizeIdentityKey(filter.approver) : undefined,

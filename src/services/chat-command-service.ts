@@ -97,7 +97,7 @@ export interface ChatCommandService {
 }
 
 export function createChatCommandService(deps: {
-  audit: Pick<AuditService, 'query'>;
+  audit: Pick<AuditService, 'search'>;
   queries: Pick<RequestQueryService, 'view' | 'pendingFor'>;
   policy: () => Policy;
   /** Policy group names whose members may run audit look-ups; `null` means members of any group, `[]` nobody by policy. */
@@ -135,14 +135,14 @@ export function createChatCommandService(deps: {
               if (err instanceof AppError && err.code === 'not_found') return { kind: 'error', message: err.message };
               throw err;
             }
-            const { items } = await deps.audit.query({ requestId: command.requestId }, { limit: 200, order: 'asc' });
+            const { items } = await deps.audit.search({ requestId: command.requestId }, { limit: 200, order: 'asc' });
             return { kind: 'trail', request, events: items };
           }
           const f: AuditFilter = { since: command.since };
           if (command.filter.user) f.person = command.filter.user;
           if (command.filter.resource) f.resource = command.filter.resource;
           if (command.filter.action) f.action = command.filter.action;
-          const { items, nextCursor } = await deps.audit.query(f, { limit: pageSize, order: 'desc', cursor: command.cursor });
+          const { items, nextCursor } = await deps.audit.search(f, { limit: pageSize, order: 'desc', cursor: command.cursor });
           const description = Object.entries(command.filter).map(([k, v]) => `${k}:${v}`).join(' ') + ` since ${command.since.toISOString()}`;
           return { kind: 'events', description, events: items, nextCursor };
         }

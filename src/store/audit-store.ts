@@ -101,7 +101,7 @@ export interface AuditStore {
   /** Appends events that stand alone (deliveries, key management). */
   append(events: AuditEventInput[]): Promise<void>;
   /** Events matching every given filter, in `seq` order, at most `limit`. */
-  query(q: AuditQuery): Promise<AuditEventRow[]>;
+  select(q: AuditQuery): Promise<AuditEventRow[]>;
   /** Up to `limit` events with `seq` greater than `afterSeq`, ascending: the verifier's walk. */
   chainAfter(afterSeq: string, limit: number): Promise<AuditChainRow[]>;
   /** The recorded last hash of every chain. */
@@ -116,7 +116,7 @@ export function createAuditStore(deps: { db: Pick<Database, '$queryRawUnsafe' | 
       await db.$executeRawUnsafe(APPEND_SQL, auditRowsParam(events));
     },
 
-    async query(q) {
+    async select(q) {
       const where: string[] = [];
       const params: unknown[] = [];
       const param = (value: unknown) => {

@@ -16,7 +16,7 @@ export function registerAuditRoutes(instance: FastifyInstance, deps: { audit: Au
     handler: async (req, reply) => {
       const { limit, cursor, format, ...filter } = req.query;
       const ndjson = format === 'ndjson' || (!format && /application\/x-ndjson/.test(req.headers.accept ?? ''));
-      if (!ndjson) return deps.audit.query(filter, { limit, cursor });
+      if (!ndjson) return deps.audit.search(filter, { limit, cursor });
 
       // Export: stream every matching event, page by page, so memory stays flat however long the trail.
       reply.hijack();
@@ -24,7 +24,7 @@ export function registerAuditRoutes(instance: FastifyInstance, deps: { audit: Au
       let next: string | undefined = cursor;
       try {
         do {
-          const page = await deps.audit.query(filter, { limit: EXPORT_PAGE, cursor: next });
+          const page = await deps.audit.search(filter, { limit: EXPORT_PAGE, cursor: next });
           if (page.items.length) reply.raw.write(page.items.map((e) => JSON.stringify(e)).join('\n') + '\n');
           next = page.nextCursor ?? undefined;
         } while (next && !reply.raw.destroyed);
