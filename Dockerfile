@@ -26,4 +26,4 @@ USER node
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
 # Applies pending migrations (offline-capable, same ledger as `prisma migrate deploy`), then starts the service.
-CMD ["sh", "-c", "node dist/src/db/migrate-cli.js && exec node dist/src/main.js"]
+CMD ["sh", "-c", "node dist/src/cli/migrate-cli.js && exec node dist/src/main.js"]

@@ -28,7 +28,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { applyMigrations } from '../src/db/migrate';
+import { applyMigrations } from '../src/store/migrate';
 import { hashSecret } from '../src/services/api-key-service';
 import {
   adminQuery,

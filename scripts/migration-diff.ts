@@ -13,7 +13,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { redactUrl, withDatabaseName } from '../src/db/migrate';
+import { redactUrl, withDatabaseName } from '../src/store/migrate';
 import { DEFAULT_ENGINE_DATABASE_URL, diffMigrationsToSchema, diffSchemas } from './schema-engine';
 
 const repoRoot = path.resolve(__dirname, '..');

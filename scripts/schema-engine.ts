@@ -19,7 +19,7 @@ import {
 } from '@prisma/driver-adapter-utils';
 import type { DiffParams, DiffResult, DiffTarget, MigrationList, SchemaEngine } from '@prisma/schema-engine-wasm';
 import pg from 'pg';
-import { withDatabaseName } from '../src/db/migrate';
+import { withDatabaseName } from '../src/store/migrate';
 
 /** The server the engine talks to unless told otherwise; a datamodel-only diff only reads `version()` from it. */
 export const DEFAULT_ENGINE_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -97,7 +97,7 @@ function toDriverError(error: unknown): unknown {
 /**
  * adapter-pg's `executeScript` splits scripts on `;` and runs the pieces one by one, which breaks `$$ … $$` function
  * bodies and is not what `prisma migrate` does. This sends the whole script as one simple-protocol query (one implicit
- * transaction), like the native engine and like our runner in src/db/migrate.ts.
+ * transaction), like the native engine and like our runner in src/store/migrate.ts.
  */
 function wholeScriptAdapter(inner: SqlDriverAdapter, pool: pg.Pool, release: () => Promise<void>): SqlDriverAdapter {
   return {

@@ -157,8 +157,10 @@ export async function createApp(config: Config, opts: AppOptions) {
       for (const m of modules) await m.stop?.().catch((err) => log.warn({ err }, 'channel stop failed'));
       await workers?.close();
       await queues.close();
-      for (const c of channels.values()) await c.close?.().catch(() => undefined);
-      await Promise.all([producer.quit().catch(() => undefined), subscriber.quit().catch(() => undefined), workerConnection?.quit().catch(() => undefined)]);
+      // Shutdown goes on whatever one part says: a connection that fails to close is already gone. Say so, then move on.
+      const closing = (what: string) => (err: unknown) => log.warn({ err, what }, 'could not close cleanly during shutdown');
+      for (const c of channels.values()) await c.close?.().catch(closing(`${c.kind} channel`));
+      await Promise.all([producer.quit().catch(closing('redis producer')), subscriber.quit().catch(closing('redis subscriber')), workerConnection?.quit().catch(closing('redis worker'))]);
       await store.close();
     },
   };

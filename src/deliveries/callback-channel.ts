@@ -65,7 +65,7 @@ export function createCallbackChannel(deps: { secret?: string; timeoutMs: number
       } catch (err) {
         throw networkFailure(`callback could not be delivered: ${(err as Error)?.name === 'TimeoutError' ? 'timed out' : (err as Error)?.message ?? String(err)}`);
       }
-      // The answer's body is not ours to keep; release the socket.
+      // The answer's body is not ours to keep; release the socket (a failure to discard means it is already gone).
       await res.body?.cancel().catch(() => undefined);
       if (!res.ok) throw httpFailure(res.status, `callback answered HTTP ${res.status}`, res.headers.get('retry-after'));
     },

@@ -22,6 +22,8 @@ export function createMetrics(): Metrics {
     registers: [registry],
     async collect() {
       for (const q of watched) {
+        // While Redis is down the gauge keeps its last values: a scrape must not fail because a queue cannot answer
+        // (readiness reports Redis itself).
         const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => undefined);
         if (counts) for (const [state, n] of Object.entries(counts)) this.set({ queue: q.name, state }, n);
       }

@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { applyMigrations, MigrationError, PRISMA_MIGRATE_LOCK_KEY } from '../../src/db/migrate';
+import { applyMigrations, MigrationError, PRISMA_MIGRATE_LOCK_KEY } from '../../src/store/migrate';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 const MIGRATIONS_DIR = path.resolve(__dirname, '../../prisma/migrations');

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { applyMigrations, withDatabaseName } from '../../src/db/migrate';
+import { applyMigrations, withDatabaseName } from '../../src/store/migrate';
 import { adminQuery, quoteIdent, TEST_DATABASE_ADMIN_URL } from './test-database';
 
 export default async function globalSetup(): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { withDatabaseName } from '../../src/db/migrate';
+import { withDatabaseName } from '../../src/store/migrate';
 
 /** The maintenance connection used to create and drop test databases. */
 export const TEST_DATABASE_ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL || 'postgresql://postgres@127.0.0.1:5432/postgres';

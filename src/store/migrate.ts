@@ -283,3 +283,36 @@ export function redactUrl(url: string): string {
     return '<unparseable database URL>';
   }
 }
+
+/**
+ * Creates the database `url` names when it does not exist, through the server's `postgres` maintenance database, so a
+ * fresh machine needs no manual `createdb`. Returns whether it created it.
+ */
+export async function ensureDatabaseExists(url: string): Promise<boolean> {
+  const probe = new pg.Client({ connectionString: url });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return false;
+  } catch (error) {
+    // 3D000 invalid_catalog_name: anything else (auth, network) is not ours to fix here.
+    if ((error as pg.DatabaseError).code !== '3D000') throw error;
+  } finally {
+    await probe.end().catch(() => undefined);
+  }
+
+  const name = databaseNameOf(url);
+  const admin = new pg.Client({ connectionString: withDatabaseName(url, 'postgres') });
+  admin.on('error', () => undefined);
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+    return true;
+  } catch (error) {
+    // 42P04 duplicate_database: another instance starting at the same time won the race.
+    if ((error as pg.DatabaseError).code === '42P04') return false;
+    throw error;
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
