@@ -8,10 +8,10 @@ import { WebClient, type WebClientOptions } from '@slack/web-api';
 import type { ChannelModule, ChannelModuleDeps } from '../../src/channels/channel-module';
 import { parseAuditAccess } from '../../src/config/config';
 import { createBoltLogger } from './bolt-logger';
-import { createFastifyReceiver } from './fastify-receiver';
-import { createSlackChannel } from './slack-channel';
+import { createSlackReceiver } from './slack-receiver';
+import { createSlackOutbound } from './slack-outbound';
 import { createSlackDirectory } from './slack-directory';
-import { registerSlackListeners } from './slack-listeners';
+import { registerSlackInbound } from './slack-inbound';
 import { createWorkLimiter } from './work-limiter';
 
 /** A hung Slack call must not hold a worker slot forever; the worker retries timeouts like other transient faults. */
@@ -44,7 +44,7 @@ export function createSlackModule(deps: ChannelModuleDeps): ChannelModule {
   const web = new WebClient(token, clientOptions());
   const directory = createSlackDirectory({ web, log, cacheSize: c.SLACK_USER_CACHE_SIZE, cacheMs: c.SLACK_USER_CACHE_MS });
 
-  const receiver = socketMode ? undefined : createFastifyReceiver({ signingSecret: c.SLACK_SIGNING_SECRET as string, log });
+  const receiver = socketMode ? undefined : createSlackReceiver({ signingSecret: c.SLACK_SIGNING_SECRET as string, log });
   const bolt = new App({
     // A fixed authorization: Bolt then never calls auth.test, neither at start nor per event.
     authorize: async () => ({ botToken: token, botId: c.SLACK_BOT_ID, botUserId: c.SLACK_BOT_USER_ID }),
@@ -64,7 +64,7 @@ export function createSlackModule(deps: ChannelModuleDeps): ChannelModule {
     maxQueued: MAX_QUEUED_INTERACTIONS,
     onError: (err) => log.error({ err }, 'Slack interaction failed'),
   });
-  registerSlackListeners(bolt, {
+  registerSlackInbound(bolt, {
     decisions: deps.decisions,
     queries: deps.queries,
     commands: deps.commands,
@@ -99,7 +99,7 @@ export function createSlackModule(deps: ChannelModuleDeps): ChannelModule {
   }
 
   return {
-    channel: createSlackChannel({ web, directory }),
+    channel: createSlackOutbound({ web, directory }),
     registerRoutes: receiver ? (app) => receiver.register(app) : undefined,
     start: socketMode ? () => connect(0) : undefined,
     async stop() {

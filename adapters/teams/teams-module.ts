@@ -4,20 +4,17 @@
  * the delivery worker uses to post and update cards and notify requesters.
  */
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
-import type { FastifyInstance } from 'fastify';
 import type { ChannelModule, ChannelModuleDeps } from '../../src/channels/channel-module';
 import { ConfigError, type Config } from '../../src/config/config';
 import type { ApprovalView } from '../../src/domain/approval-view';
 import { normalizeMemberKey } from '../../src/domain/identity';
-import { refreshUserIdsFor, renderApprovalCard } from './approval-card';
+import { refreshUserIdsFor, renderApprovalCard } from './teams-render';
 import { noSdkRetriesMiddleware } from './connector';
 import { createConversationStore } from './conversation-store';
-import { botRequest, collectResponse } from './fastify-bridge';
-import { createMemberDirectory } from './member-directory';
-import { createTeamsBot } from './teams-bot';
-import { createTeamsChannel } from './teams-channel';
-
-export const TEAMS_MESSAGES_PATH = '/api/messages';
+import { createTeamsReceiver } from './teams-receiver';
+import { createTeamsDirectory } from './teams-directory';
+import { createTeamsInbound } from './teams-inbound';
+import { createTeamsOutbound } from './teams-outbound';
 
 export interface TeamsModuleOptions {
   /**
@@ -64,14 +61,14 @@ export function createTeamsModule(deps: ChannelModuleDeps, options: TeamsModuleO
   adapter.use(noSdkRetriesMiddleware());
 
   const store = createConversationStore({ store: deps.teamsConversations });
-  const members = createMemberDirectory({ cacheSize: config.TEAMS_MEMBER_CACHE_SIZE, cacheMs: config.TEAMS_MEMBER_CACHE_MS });
+  const members = createTeamsDirectory({ cacheSize: config.TEAMS_MEMBER_CACHE_SIZE, cacheMs: config.TEAMS_MEMBER_CACHE_MS });
 
   const refreshUserIds = (view: ApprovalView) => {
     const groups = deps.policy().groups;
     return refreshUserIdsFor(view.approverGroups.flatMap((g) => groups[g] ?? []).map(normalizeMemberKey));
   };
 
-  const bot = createTeamsBot({
+  const bot = createTeamsInbound({
     decisions: deps.decisions,
     queries: deps.queries,
     commands: deps.commands,
@@ -82,7 +79,7 @@ export function createTeamsModule(deps: ChannelModuleDeps, options: TeamsModuleO
     log,
   });
 
-  const channel = createTeamsChannel({
+  const channel = createTeamsOutbound({
     adapter,
     appId,
     store,
@@ -92,26 +89,10 @@ export function createTeamsModule(deps: ChannelModuleDeps, options: TeamsModuleO
     log,
   });
 
+  const receiver = createTeamsReceiver({ adapter, bot, log });
+
   return {
     channel,
-    registerRoutes(app: FastifyInstance) {
-      app.post(TEAMS_MESSAGES_PATH, async (request, reply) => {
-        const collected = collectResponse();
-        let turnStarted = false;
-        // botbuilder authenticates the request (JWT) before running the bot, and answers 401 itself for most failures.
-        await adapter.process(botRequest(request), collected.response, (context) => {
-          turnStarted = true;
-          return bot.run(context);
-        });
-        if (!turnStarted && collected.status >= 500) {
-          // A token whose signature does not verify (or keys that could not be fetched) surfaces from botbuilder as a
-          // 500 carrying the verifier's message. The request was not authenticated either way: say so, and keep the
-          // reason in our log rather than in the answer.
-          log.warn({ status: collected.status, reason: collected.bodyText() }, 'refused a Teams request that could not be authenticated');
-          return reply.code(401).type('text/plain; charset=utf-8').send('Unauthorized');
-        }
-        return collected.flush(reply);
-      });
-    },
+    registerRoutes: (app) => receiver.register(app),
   };
 }

@@ -1,7 +1,7 @@
 import { buildApprovalView, type ApprovalView } from '../../src/domain/approval-view';
 import { digestSensitive } from '../../src/domain/context-values';
-import { renderApprovalCard, refreshUserIdsFor, neutralizeMarkdown, REASON_INPUT_ID } from '../../adapters/teams/approval-card';
-import { renderCommandCard } from '../../adapters/teams/command-card';
+import { renderApprovalCard, refreshUserIdsFor, neutralizeMarkdown, REASON_INPUT_ID } from '../../adapters/teams/teams-render';
+import { renderCommandCard } from '../../adapters/teams/teams-render';
 
 const ID = '0b5e2a8c-3f1d-4e6a-9c7b-2d4f6a8b0c1e';
 const created = new Date('2026-11-21T10:00:00.000Z');

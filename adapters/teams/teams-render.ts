@@ -1,12 +1,17 @@
 /**
- * Renders an {@link ApprovalView} as an Adaptive Card 1.5 with Universal Actions (`Action.Execute`), the only card
- * model in which Teams sends button clicks to the bot and lets it answer with a new card for the clicking user.
- * The content mirrors the Slack card field for field; both read the same view, so neither can show a fact the other
- * lacks.
+ * Adaptive Card rendering. Everything a Teams user sees is built here from channel-neutral objects (ApprovalView,
+ * chat replies, command results): the approval card, one user's notice, and the command answers.
+ *
+ * Cards are Adaptive Card 1.5 with Universal Actions (`Action.Execute`), the only card model in which Teams sends
+ * button clicks to the bot and lets it answer with a new card for the clicking user. The content mirrors the Slack
+ * card field for field; both read the same view, so neither can show a fact the other lacks.
  */
+import { CardFactory, type Activity } from 'botbuilder';
 import type { ChatReply } from '../../src/channels/chat-reply';
 import { plainText } from '../../src/channels/chat-reply';
 import { summarizeStatus, type ApprovalView } from '../../src/domain/approval-view';
+import type { AuditRecord } from '../../src/services/audit-service';
+import type { ChatCommandResult } from '../../src/services/chat-command-service';
 
 /** An Adaptive Card as JSON. Kept loose: botbuilder's CardFactory takes `any` and Teams validates the payload. */
 export type AdaptiveCard = Record<string, unknown> & { type: 'AdaptiveCard'; version: string; body: CardElement[] };
@@ -203,7 +208,91 @@ export function renderApprovalCard(view: ApprovalView, opts: ApprovalCardOptions
   return card;
 }
 
+/** A message activity carrying one card (posts, updates, command answers). */
+export function cardActivity(card: AdaptiveCard, summary?: string): Partial<Activity> {
+  return { type: 'message', attachments: [CardFactory.adaptiveCard(card)], ...(summary ? { summary } : {}) };
+}
+
 /** A card that only carries a message, for invokes that cannot be tied to a request. */
 export function renderNoticeCard(notice: ChatReply): AdaptiveCard {
   return { type: 'AdaptiveCard', $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', version: CARD_VERSION, body: [noticeElement(notice)] };
+}
+
+// --- chat command results (`audit …`, `pending`, `help`): the command service decides what is shown and to whom;
+// this only lays it out, with the same facts the Slack adapter prints.
+
+const MAX_FIELD = 160;
+
+function card(body: CardElement[]): AdaptiveCard {
+  return { type: 'AdaptiveCard', $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', version: CARD_VERSION, msteams: { width: 'Full' }, body };
+}
+
+function clip(value: string): string {
+  return value.length > MAX_FIELD ? `${value.slice(0, MAX_FIELD - 1)}…` : value;
+}
+
+/** The event's own facts in one line (decision, reason, refusal, outcome, delivery error…), skipping nested objects. */
+export function summarizeEventData(data: Record<string, unknown>): string {
+  return Object.entries(data ?? {})
+    .filter(([, v]) => v !== null && v !== undefined && ['string', 'number', 'boolean'].includes(typeof v))
+    .map(([k, v]) => `${k}: ${clip(String(v))}`)
+    .join(' · ');
+}
+
+function eventElement(e: AuditRecord): CardElement {
+  const who = e.actor.label ? `${e.actor.label} (${e.actor.key})` : e.actor.key;
+  const details = summarizeEventData(e.data);
+  return {
+    type: 'Container',
+    spacing: 'Small',
+    separator: true,
+    items: [
+      text(`**${e.type}** · ${neutralizeMarkdown(who)} · via ${e.channel} · ${cardDateTime(e.at)}${e.requestId ? ` · request ${e.requestId}` : ''}`, { spacing: 'None' }),
+      ...(details ? [text(neutralizeMarkdown(details), { isSubtle: true, spacing: 'None', size: 'Small' })] : []),
+    ],
+  };
+}
+
+function pendingItem(view: ApprovalView): CardElement {
+  return {
+    type: 'Container',
+    separator: true,
+    items: [
+      text(`**${neutralizeMarkdown(view.action)}** on ${neutralizeMarkdown(view.resource)}`),
+      text(`${neutralizeMarkdown(view.requesterLabel)} · ${summarizeStatus(view)} · expires ${cardDateTime(view.expiresAt)}`, { isSubtle: true, spacing: 'None' }),
+      text(`Request id: ${view.id}`, { isSubtle: true, spacing: 'None', size: 'Small' }),
+    ],
+  };
+}
+
+/** The card that answers a command message. */
+export function renderCommandCard(result: ChatCommandResult): AdaptiveCard {
+  switch (result.kind) {
+    case 'help':
+      return card([text('Countersign commands', { size: 'Large', weight: 'Bolder' }), ...result.lines.map((l) => text(`• ${l}`, { spacing: 'Small' }))]);
+    case 'pending':
+      return card([
+        text(result.items.length ? `Requests you can approve (${result.items.length})` : 'Nothing is waiting for your approval.', { size: 'Large', weight: 'Bolder' }),
+        ...result.items.map(pendingItem),
+      ]);
+    case 'trail':
+      return card([
+        text(`Audit trail of request ${result.request.id}`, { size: 'Large', weight: 'Bolder' }),
+        text(summarizeStatus(result.request), { spacing: 'Small' }),
+        ...requestFacts(result.request),
+        text(`Events (${result.events.length})`, { weight: 'Bolder', spacing: 'Medium' }),
+        ...result.events.map(eventElement),
+      ]);
+    case 'events':
+      return card([
+        text('Audit events', { size: 'Large', weight: 'Bolder' }),
+        text(neutralizeMarkdown(result.description), { isSubtle: true, spacing: 'Small' }),
+        ...(result.events.length ? result.events.map(eventElement) : [text('No matching events.')]),
+        ...(result.nextCursor ? [text(`More events: repeat the command with page:${result.nextCursor}`, { isSubtle: true })] : []),
+      ]);
+    case 'refused':
+      return card([noticeElement({ text: result.message, tone: 'refused' })]);
+    case 'error':
+      return card([noticeElement({ text: plainText({ text: result.message, tone: 'error' }), tone: 'error' })]);
+  }
 }

@@ -1,4 +1,4 @@
-import { parseRetryAfter, toChannelError } from '../../adapters/teams/channel-error';
+import { parseRetryAfter, toChannelError } from '../../adapters/teams/teams-errors';
 import { ChannelError } from '../../src/ports/chat-channel';
 
 function restError(status: number, headers: Record<string, string> = {}, platform?: { code: string; message: string }) {

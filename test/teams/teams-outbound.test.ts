@@ -5,7 +5,7 @@
  */
 import pino from 'pino';
 import { createTeamsModule } from '../../adapters/teams/teams-module';
-import type { TeamsMessageRef } from '../../adapters/teams/teams-channel';
+import type { TeamsMessageRef } from '../../adapters/teams/teams-outbound';
 import { buildApprovalView, type ApprovalView } from '../../src/domain/approval-view';
 import { loadConfig } from '../../src/config/config';
 import { ChannelError, type ChatChannel } from '../../src/ports/chat-channel';
