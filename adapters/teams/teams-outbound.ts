@@ -5,6 +5,7 @@
  */
 import { type Activity, type CloudAdapter, type ConversationParameters, type ConversationReference } from 'botbuilder';
 import type pino from 'pino';
+import { STATUS_WORDS } from '../../src/channels/status-words';
 import type { ApprovalView } from '../../src/domain/approval-view';
 import type { PersonIdentity } from '../../src/domain/identity';
 import { ChannelError, type ChatChannel, type MessageRef } from '../../src/ports/chat-channel';
@@ -81,7 +82,7 @@ export function createTeamsOutbound(deps: {
           false,
         );
       }
-      return send(reference, cardActivity(deps.renderCard(view), `Approval needed: ${view.action}`), 'postCard');
+      return send(reference, cardActivity(deps.renderCard(view), `${STATUS_WORDS.pending.word}: ${view.action}`), 'postCard');
     },
 
     async updateCard(ref, view) {

@@ -7,8 +7,12 @@
  * card field for field; both read the same view, so neither can show a fact the other lacks.
  */
 import { CardFactory, type Activity } from 'botbuilder';
-import type { ChatReply } from '../../src/channels/chat-reply';
-import { plainText } from '../../src/channels/chat-reply';
+import { auditLine } from '../../src/channels/audit-line';
+import { cardFacts, type CardFact } from '../../src/channels/card-facts';
+import { pendingList, type PendingEntry } from '../../src/channels/pending-list';
+import { plainText, type ChatReply } from '../../src/channels/chat-reply';
+import { STATUS_WORDS, VOTE_WORDS } from '../../src/channels/status-words';
+import { TEXT_LIMITS } from '../../src/channels/text-limits';
 import { summarizeStatus, type ApprovalView } from '../../src/domain/approval-view';
 import type { AuditRecord } from '../../src/services/audit-service';
 import type { ChatCommandResult } from '../../src/services/chat-command-service';
@@ -26,7 +30,6 @@ export type Verb = (typeof VERBS)[keyof typeof VERBS];
 
 /** Id of the reason input; Teams merges input values into `action.data` under this key. */
 export const REASON_INPUT_ID = 'reason';
-const REASON_MAX_LENGTH = 500;
 /** Teams refreshes automatically for at most 60 listed users. */
 const MAX_REFRESH_USERS = 60;
 
@@ -57,14 +60,6 @@ export function cardDateTime(iso: string): string {
   return `{{DATE(${t}, SHORT)}} {{TIME(${t})}}`;
 }
 
-const STATUS_HEADING: Record<ApprovalView['status'], string> = {
-  pending: 'Approval needed',
-  approved: 'Approved',
-  denied: 'Denied',
-  expired: 'Expired',
-  cancelled: 'Cancelled',
-};
-
 const STATUS_COLOR: Record<ApprovalView['status'], string> = {
   pending: 'Accent',
   approved: 'Good',
@@ -91,6 +86,11 @@ function facts(list: ({ title: string; value: string } | null)[]): CardElement {
   return { type: 'FactSet', facts: list.filter((f): f is { title: string; value: string } => f !== null) };
 }
 
+/** The kit's facts as a FactSet: agent text kept from forming links, times in the viewer's zone. */
+function factSet(list: CardFact[]): CardElement {
+  return facts(list.map((f) => fact(f.label, f.kind === 'time' ? cardDateTime(f.value) : neutralizeMarkdown(f.value))));
+}
+
 function section(title: string, items: CardElement[]): CardElement {
   return { type: 'Container', spacing: 'Medium', items: [text(title, { weight: 'Bolder' }), ...items] };
 }
@@ -103,24 +103,7 @@ export function noticeElement(notice: ChatReply): CardElement {
 
 /** The request's facts, shared by the approval card and the audit command's trail card. */
 export function requestFacts(view: ApprovalView): CardElement[] {
-  const out: CardElement[] = [
-    facts([
-      fact('Action', neutralizeMarkdown(view.action)),
-      fact('Resource', neutralizeMarkdown(view.resource)),
-      fact('Environment', view.environment && neutralizeMarkdown(view.environment)),
-      fact('Risk', view.risk),
-      fact('Requested by', neutralizeMarkdown(view.requesterLabel)),
-      fact('On behalf of', view.onBehalfOfLabel && neutralizeMarkdown(view.onBehalfOfLabel)),
-      fact('Matched rule', view.rule),
-      fact('Approvals', `${view.approvals} of ${view.approvalsRequired} needed`),
-      fact('Approver groups', view.approverGroups.join(', ')),
-      fact('Reason', view.reasonMode === 'always' ? 'required for every decision' : view.reasonMode === 'on-deny' ? 'required to deny' : null),
-      fact('Submitted', cardDateTime(view.createdAt)),
-      fact('Expires', cardDateTime(view.expiresAt)),
-      fact('Trace id', view.traceId),
-      fact('Request id', view.id),
-    ]),
-  ];
+  const out: CardElement[] = [factSet(cardFacts(view))];
   if (view.justification) out.push(section('Justification', [text(neutralizeMarkdown(view.justification))]));
   if (view.context.length) {
     out.push(section('Context', [facts(view.context.map((c) => fact(c.key, `${neutralizeMarkdown(c.value)}${c.masked ? ' (masked)' : ''}`)))]));
@@ -131,7 +114,7 @@ export function requestFacts(view: ApprovalView): CardElement[] {
 function voteLines(view: ApprovalView): CardElement[] {
   return view.votes.map((v) =>
     text(
-      `${v.decision === 'approve' ? '✅' : '❌'} **${neutralizeMarkdown(v.who)}** ${v.decision === 'approve' ? 'approved' : 'denied'} via ${v.channel}, ${cardDateTime(v.at)}` +
+      `${VOTE_WORDS[v.decision].symbol} **${neutralizeMarkdown(v.who)}** ${VOTE_WORDS[v.decision].verb} via ${v.channel}, ${cardDateTime(v.at)}` +
         (v.reason ? ` — "${neutralizeMarkdown(v.reason)}"` : ''),
       { spacing: 'Small' },
     ),
@@ -141,7 +124,7 @@ function voteLines(view: ApprovalView): CardElement[] {
 function outcomeSection(view: ApprovalView): CardElement {
   const items: CardElement[] = [
     facts([
-      fact('Outcome', STATUS_HEADING[view.status]),
+      fact('Outcome', STATUS_WORDS[view.status].word),
       fact('By', view.decidedBy ? neutralizeMarkdown(view.decidedBy) : view.status === 'expired' ? 'nobody (no decision in time)' : null),
       fact('When', view.decidedAt ? cardDateTime(view.decidedAt) : null),
       fact('Why', view.decisionReason ? neutralizeMarkdown(view.decisionReason) : null),
@@ -163,7 +146,7 @@ export function renderApprovalCard(view: ApprovalView, opts: ApprovalCardOptions
   const body: CardElement[] = [];
   if (opts.notice) body.push(noticeElement(opts.notice));
   body.push(
-    text(opts.heading ?? `${STATUS_HEADING[view.status]}: ${neutralizeMarkdown(view.action)}`, { size: 'Large', weight: 'Bolder', style: 'heading' }),
+    text(opts.heading ?? `${STATUS_WORDS[view.status].word}: ${neutralizeMarkdown(view.action)}`, { size: 'Large', weight: 'Bolder', style: 'heading' }),
     text(neutralizeMarkdown(summarizeStatus(view)), { color: STATUS_COLOR[view.status], spacing: 'Small' }),
     ...requestFacts(view),
   );
@@ -174,7 +157,7 @@ export function renderApprovalCard(view: ApprovalView, opts: ApprovalCardOptions
     $schema: 'http://adaptivecards.io/schemas/adaptive-card.json',
     version: CARD_VERSION,
     msteams: { width: 'Full' },
-    fallbackText: `${STATUS_HEADING[view.status]}: ${view.action} on ${view.resource} — ${summarizeStatus(view)} (request ${view.id})`,
+    fallbackText: `${STATUS_WORDS[view.status].word}: ${view.action} on ${view.resource} — ${summarizeStatus(view)} (request ${view.id})`,
     body,
   };
 
@@ -191,14 +174,14 @@ export function renderApprovalCard(view: ApprovalView, opts: ApprovalCardOptions
     label: reasonRequired ? 'Reason (required)' : view.reasonMode === 'on-deny' ? 'Reason (required to deny)' : 'Reason (optional)',
     placeholder: 'Why you approve or deny',
     isMultiline: true,
-    maxLength: REASON_MAX_LENGTH,
+    maxLength: TEXT_LIMITS.reason,
     isRequired: reasonRequired,
     errorMessage: reasonRequired ? 'A reason is required for this request.' : undefined,
   });
   const data = { requestId: view.id };
   card.actions = [
-    { type: 'Action.Execute', title: 'Approve', verb: VERBS.approve, data, style: 'positive', associatedInputs: 'auto' },
-    { type: 'Action.Execute', title: 'Deny', verb: VERBS.deny, data, style: 'destructive', associatedInputs: 'auto' },
+    { type: 'Action.Execute', title: VOTE_WORDS.approve.button, verb: VERBS.approve, data, style: 'positive', associatedInputs: 'auto' },
+    { type: 'Action.Execute', title: VOTE_WORDS.deny.button, verb: VERBS.deny, data, style: 'destructive', associatedInputs: 'auto' },
   ];
   const refreshUserIds = opts.refreshUserIds ?? [];
   card.refresh = {
@@ -221,47 +204,30 @@ export function renderNoticeCard(notice: ChatReply): AdaptiveCard {
 // --- chat command results (`audit …`, `pending`, `help`): the command service decides what is shown and to whom;
 // this only lays it out, with the same facts the Slack adapter prints.
 
-const MAX_FIELD = 160;
-
 function card(body: CardElement[]): AdaptiveCard {
   return { type: 'AdaptiveCard', $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', version: CARD_VERSION, msteams: { width: 'Full' }, body };
 }
 
-function clip(value: string): string {
-  return value.length > MAX_FIELD ? `${value.slice(0, MAX_FIELD - 1)}…` : value;
-}
-
-/** The event's own facts in one line (decision, reason, refusal, outcome, delivery error…), skipping nested objects. */
-export function summarizeEventData(data: Record<string, unknown>): string {
-  return Object.entries(data ?? {})
-    .filter(([, v]) => v !== null && v !== undefined && ['string', 'number', 'boolean'].includes(typeof v))
-    .map(([k, v]) => `${k}: ${clip(String(v))}`)
-    .join(' · ');
-}
-
+/** One audit event: who, through which channel and when, then what it says in the kit's wording. */
 function eventElement(e: AuditRecord): CardElement {
-  const who = e.actor.label ? `${e.actor.label} (${e.actor.key})` : e.actor.key;
-  const details = summarizeEventData(e.data);
+  const line = auditLine(e);
+  const detail = line.detail ? `${line.mark ? `${line.mark.symbol} ` : ''}${line.detail}` : '';
   return {
     type: 'Container',
     spacing: 'Small',
     separator: true,
     items: [
-      text(`**${e.type}** · ${neutralizeMarkdown(who)} · via ${e.channel} · ${cardDateTime(e.at)}${e.requestId ? ` · request ${e.requestId}` : ''}`, { spacing: 'None' }),
-      ...(details ? [text(neutralizeMarkdown(details), { isSubtle: true, spacing: 'None', size: 'Small' })] : []),
+      text(`**${e.type}** · ${neutralizeMarkdown(line.actor)} · via ${e.channel} · ${cardDateTime(e.at)}${e.requestId ? ` · request ${e.requestId}` : ''}`, { spacing: 'None' }),
+      ...(detail ? [text(neutralizeMarkdown(detail), { isSubtle: true, spacing: 'None', size: 'Small' })] : []),
     ],
   };
 }
 
-function pendingItem(view: ApprovalView): CardElement {
+function pendingItem({ view, facts }: PendingEntry): CardElement {
   return {
     type: 'Container',
     separator: true,
-    items: [
-      text(`**${neutralizeMarkdown(view.action)}** on ${neutralizeMarkdown(view.resource)}`),
-      text(`${neutralizeMarkdown(view.requesterLabel)} · ${summarizeStatus(view)} · expires ${cardDateTime(view.expiresAt)}`, { isSubtle: true, spacing: 'None' }),
-      text(`Request id: ${view.id}`, { isSubtle: true, spacing: 'None', size: 'Small' }),
-    ],
+    items: [text(`**${neutralizeMarkdown(view.action)}** on ${neutralizeMarkdown(view.resource)}`), factSet(facts)],
   };
 }
 
@@ -270,11 +236,10 @@ export function renderCommandCard(result: ChatCommandResult): AdaptiveCard {
   switch (result.kind) {
     case 'help':
       return card([text('Countersign commands', { size: 'Large', weight: 'Bolder' }), ...result.lines.map((l) => text(`• ${l}`, { spacing: 'Small' }))]);
-    case 'pending':
-      return card([
-        text(result.items.length ? `Requests you can approve (${result.items.length})` : 'Nothing is waiting for your approval.', { size: 'Large', weight: 'Bolder' }),
-        ...result.items.map(pendingItem),
-      ]);
+    case 'pending': {
+      const list = pendingList(result.items);
+      return card([text(list.heading, { size: 'Large', weight: 'Bolder' }), ...list.entries.map(pendingItem)]);
+    }
     case 'trail':
       return card([
         text(`Audit trail of request ${result.request.id}`, { size: 'Large', weight: 'Bolder' }),
