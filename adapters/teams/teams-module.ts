@@ -1,20 +1,24 @@
 /**
  * The Microsoft Teams adapter: `POST /api/messages` on the shared server through botbuilder's CloudAdapter (which
  * validates the Bot Framework JWT on every inbound activity), Adaptive Card approvals, and the {@link ChatChannel}
- * the delivery worker uses to post and update cards and notify requesters.
+ * the delivery worker uses to post and update cards and notify requesters. Built from its own configuration slice and
+ * the core ports it declared in teams-platform.ts.
  */
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
 import type { ChannelModule, ChannelModuleDeps } from '../../src/channels/channel-module';
-import { ConfigError, type Config } from '../../src/config/config';
+import { ConfigError } from '../../src/config/config-error';
 import type { ApprovalView } from '../../src/domain/approval-view';
-import { normalizeMemberKey } from '../../src/domain/identity';
-import { refreshUserIdsFor, renderApprovalCard } from './teams-render';
 import { noSdkRetriesMiddleware } from './connector';
 import { createConversationStore } from './conversation-store';
-import { createTeamsReceiver } from './teams-receiver';
+import type { TeamsConfig } from './teams-config';
 import { createTeamsDirectory } from './teams-directory';
 import { createTeamsInbound } from './teams-inbound';
 import { createTeamsOutbound } from './teams-outbound';
+import type { TeamsPort } from './teams-platform';
+import { createTeamsReceiver } from './teams-receiver';
+import { refreshUserIdsFor, renderApprovalCard } from './teams-render';
+
+export type TeamsModuleDeps = ChannelModuleDeps<TeamsConfig, TeamsPort>;
 
 export interface TeamsModuleOptions {
   /**
@@ -28,7 +32,7 @@ export interface TeamsModuleOptions {
  * Fails closed: with no app id botbuilder authenticates nothing (any caller could vote as anyone), so the adapter
  * only runs without one when TEAMS_ALLOW_UNAUTHENTICATED=true says this is a local or test setup.
  */
-export function assertTeamsAuthConfigured(config: Pick<Config, 'MICROSOFT_APP_ID' | 'TEAMS_ALLOW_UNAUTHENTICATED'>): void {
+export function assertTeamsAuthConfigured(config: Pick<TeamsConfig, 'MICROSOFT_APP_ID' | 'TEAMS_ALLOW_UNAUTHENTICATED'>): void {
   if (!config.MICROSOFT_APP_ID && !config.TEAMS_ALLOW_UNAUTHENTICATED) {
     throw new ConfigError([
       'MICROSOFT_APP_ID: required for the Teams adapter (with MICROSOFT_APP_PASSWORD); without it Bot Framework authentication is off. ' +
@@ -41,8 +45,8 @@ export function assertTeamsAuthConfigured(config: Pick<Config, 'MICROSOFT_APP_ID
  * Builds the Teams adapter. Throws a {@link ConfigError} when Teams would run without authentication and that was not
  * explicitly allowed.
  */
-export function createTeamsModule(deps: ChannelModuleDeps, options: TeamsModuleOptions = {}): ChannelModule {
-  const { config } = deps;
+export function createTeamsModule(deps: TeamsModuleDeps, options: TeamsModuleOptions = {}): ChannelModule {
+  const { config, ports } = deps;
   assertTeamsAuthConfigured(config);
   const log = deps.log.child({ component: 'teams' });
   const appId = config.MICROSOFT_APP_ID ?? '';
@@ -60,18 +64,15 @@ export function createTeamsModule(deps: ChannelModuleDeps, options: TeamsModuleO
   const adapter = new CloudAdapter(auth);
   adapter.use(noSdkRetriesMiddleware());
 
-  const store = createConversationStore({ store: deps.teamsConversations });
+  const store = createConversationStore({ store: ports.teamsConversations });
   const members = createTeamsDirectory({ cacheSize: config.TEAMS_MEMBER_CACHE_SIZE, cacheMs: config.TEAMS_MEMBER_CACHE_MS });
 
-  const refreshUserIds = (view: ApprovalView) => {
-    const groups = deps.policy().groups;
-    return refreshUserIdsFor(view.approverGroups.flatMap((g) => groups[g] ?? []).map(normalizeMemberKey));
-  };
+  const refreshUserIds = (view: ApprovalView) => refreshUserIdsFor(view.approverGroups.flatMap((g) => ports.groupMembers(g)));
 
   const bot = createTeamsInbound({
-    decisions: deps.decisions,
-    queries: deps.queries,
-    commands: deps.commands,
+    decisions: ports.decisions,
+    queries: ports.queries,
+    commands: ports.commands,
     store,
     members,
     renderCard: (view, notice) => renderApprovalCard(view, { notice, refreshUserIds: refreshUserIds(view) }),

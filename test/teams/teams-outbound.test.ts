@@ -46,8 +46,8 @@ beforeAll(async () => {
   fake = await startFakeBotConnector();
   const none = {} as never;
   channel = createTeamsModule({
-    config: loadConfig({ TEAMS_ALLOW_UNAUTHENTICATED: 'true' }), log: pino({ level: 'silent' }), teamsConversations: store.teamsConversations,
-    policy: () => ({ groups: {} }) as never, decisions: none, queries: none, audit: none, commands: none,
+    config: loadConfig({ TEAMS_ALLOW_UNAUTHENTICATED: 'true' }), log: pino({ level: 'silent' }), auditGroups: [], interactionConcurrency: 2,
+    ports: { teamsConversations: store.teamsConversations, groupMembers: () => [], decisions: none, queries: none, commands: none },
   }).channel;
   await db.teamsConversation.create({ data: { conversationId: CHANNEL_ID, tenantId: TENANT_ID, reference: reference(CHANNEL_ID, fake.url) } });
   // A conversation whose connector is gone (seen long ago).
