@@ -17,7 +17,7 @@ import type { ApprovalView } from '../../src/domain/approval-view';
 import { parseChatCommand, type ChatCommandService } from '../../src/services/chat-command-service';
 import type { DecisionService } from '../../src/services/decision-service';
 import type { RequestQueryService } from '../../src/services/request-query-service';
-import { ADAPTIVE_CARD_CONTENT_TYPE, cardActivity, renderCommandCard, renderNoticeCard, VERBS, type AdaptiveCard } from './teams-render';
+import { ADAPTIVE_CARD_CONTENT_TYPE, cardActivity, reasonFromAction, renderCommandCard, renderNoticeCard, VERBS, type AdaptiveCard } from './teams-render';
 import type { ConversationStore } from './conversation-store';
 import type { TeamsDirectory } from './teams-directory';
 
@@ -174,7 +174,7 @@ export function createTeamsInbound(deps: TeamsInboundDeps): TeamsActivityHandler
       let notice: ChatReply;
       try {
         const approver = await deps.members.resolve(context);
-        const reason = typeof data.reason === 'string' && data.reason.trim() ? data.reason.trim() : undefined;
+        const reason = reasonFromAction(data, requestId);
         const result = await deps.decisions.vote(requestId, { approver, channel: 'teams', decision: action.verb, reason }, log);
         notice = voteReply(result);
         log.info({ requestId, outcome: result.outcome, status: result.status, refusal: result.outcome === 'refused' ? result.refusal : undefined }, 'Teams vote');

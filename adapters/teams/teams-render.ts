@@ -30,6 +30,22 @@ export type Verb = (typeof VERBS)[keyof typeof VERBS];
 
 /** Id of the reason input; Teams merges input values into `action.data` under this key. */
 export const REASON_INPUT_ID = 'reason';
+
+/**
+ * Id of one entry's reason input on the `pending` list. Teams submits every input of a card with any of its actions,
+ * and input ids must be unique, so each entry's input names its request.
+ */
+export function pendingReasonInputId(requestId: string): string {
+  return `${REASON_INPUT_ID}:${requestId}`;
+}
+
+/** The reason typed for `requestId`: on its approval card, or in its entry of the `pending` list. */
+export function reasonFromAction(data: Record<string, unknown>, requestId: string): string | undefined {
+  for (const value of [data[pendingReasonInputId(requestId)], data[REASON_INPUT_ID]]) {
+    if (typeof value === 'string' && value.trim()) return value.trim();
+  }
+  return undefined;
+}
 /** Teams refreshes automatically for at most 60 listed users. */
 const MAX_REFRESH_USERS = 60;
 
@@ -133,6 +149,32 @@ function outcomeSection(view: ApprovalView): CardElement {
   return { type: 'Container', style: view.status === 'approved' ? 'good' : 'attention', spacing: 'Medium', items: [text('Outcome', { weight: 'Bolder' }), ...items] };
 }
 
+/**
+ * The reason input. `enforce` makes the client refuse to submit without one; the core checks the rule either way and
+ * answers a missing reason with a refusal.
+ */
+function reasonInput(id: string, mode: ApprovalView['reasonMode'], enforce: boolean): CardElement {
+  return {
+    type: 'Input.Text',
+    id,
+    label: mode === 'always' ? 'Reason (required)' : mode === 'on-deny' ? 'Reason (required to deny)' : 'Reason (optional)',
+    placeholder: 'Why you approve or deny',
+    isMultiline: true,
+    maxLength: TEXT_LIMITS.reason,
+    isRequired: enforce,
+    errorMessage: enforce ? 'A reason is required for this request.' : undefined,
+  };
+}
+
+/** Approve and Deny for one request; the typed reason travels with the click (`associatedInputs: auto`). */
+function decisionActions(requestId: string): CardElement[] {
+  const data = { requestId };
+  return [
+    { type: 'Action.Execute', title: VOTE_WORDS.approve.button, verb: VERBS.approve, data, style: 'positive', associatedInputs: 'auto' },
+    { type: 'Action.Execute', title: VOTE_WORDS.deny.button, verb: VERBS.deny, data, style: 'destructive', associatedInputs: 'auto' },
+  ];
+}
+
 /** Approver ids in the notation policies use (`teams:<AAD object id>`) as MRIs Teams accepts in `refresh.userIds`. */
 export function refreshUserIdsFor(memberKeys: string[]): string[] {
   return [...new Set(memberKeys.filter((m) => m.startsWith('teams:')).map((m) => `8:orgid:${m.slice('teams:'.length)}`))].slice(0, MAX_REFRESH_USERS);
@@ -167,22 +209,9 @@ export function renderApprovalCard(view: ApprovalView, opts: ApprovalCardOptions
     return card;
   }
 
-  const reasonRequired = view.reasonMode === 'always';
-  body.push({
-    type: 'Input.Text',
-    id: REASON_INPUT_ID,
-    label: reasonRequired ? 'Reason (required)' : view.reasonMode === 'on-deny' ? 'Reason (required to deny)' : 'Reason (optional)',
-    placeholder: 'Why you approve or deny',
-    isMultiline: true,
-    maxLength: TEXT_LIMITS.reason,
-    isRequired: reasonRequired,
-    errorMessage: reasonRequired ? 'A reason is required for this request.' : undefined,
-  });
+  body.push(reasonInput(REASON_INPUT_ID, view.reasonMode, view.reasonMode === 'always'));
   const data = { requestId: view.id };
-  card.actions = [
-    { type: 'Action.Execute', title: VOTE_WORDS.approve.button, verb: VERBS.approve, data, style: 'positive', associatedInputs: 'auto' },
-    { type: 'Action.Execute', title: VOTE_WORDS.deny.button, verb: VERBS.deny, data, style: 'destructive', associatedInputs: 'auto' },
-  ];
+  card.actions = decisionActions(view.id);
   const refreshUserIds = opts.refreshUserIds ?? [];
   card.refresh = {
     action: { type: 'Action.Execute', title: 'Refresh', verb: VERBS.refresh, data },
@@ -223,11 +252,20 @@ function eventElement(e: AuditRecord): CardElement {
   };
 }
 
+/**
+ * One entry of the `pending` list, decidable in place like Slack's. Its reason input is never enforced by the client:
+ * Teams validates every input of the card on any click, so a required one would block the other entries' buttons.
+ */
 function pendingItem({ view, facts }: PendingEntry): CardElement {
   return {
     type: 'Container',
     separator: true,
-    items: [text(`**${neutralizeMarkdown(view.action)}** on ${neutralizeMarkdown(view.resource)}`), factSet(facts)],
+    items: [
+      text(`**${neutralizeMarkdown(view.action)}** on ${neutralizeMarkdown(view.resource)}`),
+      factSet(facts),
+      reasonInput(pendingReasonInputId(view.id), view.reasonMode, false),
+      { type: 'ActionSet', actions: decisionActions(view.id) },
+    ],
   };
 }
 
