@@ -87,5 +87,4 @@ export interface ChatPlatform<Shape extends ConfigShape = ConfigShape, Port exte
  * Any registered platform, whatever its keys and ports. The registry is heterogeneous and `create` takes each
  * platform's own types, so the list is held loosely; every entry is checked against its own definition.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyChatPlatform = ChatPlatform<any, any>;
