@@ -1,16 +1,18 @@
 /**
  * The composition root: the only place that knows every concrete implementation. It builds the database, Redis
  * connections, queues, services, chat channel modules and the HTTP server from one parsed {@link Config}, and owns
- * the order of start-up and graceful shutdown.
+ * the order of start-up and graceful shutdown. Each chat platform gets its own configuration keys, a logger and the
+ * core ports it declared, never the whole configuration or the database.
  */
 import { Redis } from 'ioredis';
 import type pino from 'pino';
-import { enabledChannels, parseAuditAccess, type Config } from './config/config';
+import { configSlice, type Config } from './config/config';
 import { loadPolicyFile } from './config/load-policy';
 import type { Policy } from './domain/policy';
 import { buildServer } from './http/server';
 import { createMetrics } from './observability/metrics';
-import type { ChannelModule, ChannelModuleDeps } from './channels/channel-module';
+import { parseAuditAccess } from './channels/audit-access';
+import type { AnyChatPlatform, ChannelModule, ChatPorts } from './channels/channel-module';
 import type { ChannelKind, ChatChannel } from './ports/chat-channel';
 import { createQueues } from './queue/queues';
 import { createReconciler } from './queue/reconciler';
@@ -24,14 +26,13 @@ import { createChatCommandService } from './services/chat-command-service';
 import { createDecisionService } from './services/decision-service';
 import { createIntakeService } from './services/intake-service';
 import { createRequestQueryService } from './services/request-query-service';
+import { platforms } from './platforms';
 import { createStore } from './store/store';
-
-/** Builds a chat channel module when its platform is configured; supplied by src/main.ts (and tests). */
-export type ChannelModuleFactory = { kind: ChannelKind; create(deps: ChannelModuleDeps): ChannelModule };
 
 export interface AppOptions {
   log: pino.Logger;
-  channelFactories?: ChannelModuleFactory[];
+  /** The chat platforms to build when their configuration switches them on; default: every registered one. */
+  platforms?: readonly AnyChatPlatform[];
   clock?: () => Date;
 }
 
@@ -73,21 +74,26 @@ export async function createApp(config: Config, opts: AppOptions) {
       if (outcome !== 'require') metrics.decisions.inc({ status: outcome === 'approve' ? 'approved' : 'denied' });
     },
   });
-  // Each platform has its own audit-access list; Slack's may also name Slack user groups (S…), which its adapter checks.
-  const commandsFor = (kind: ChannelKind) =>
-    createChatCommandService({
-      audit, queries, policy,
-      auditGroups: parseAuditAccess(kind === 'slack' ? config.SLACK_AUDIT_ACCESS : config.TEAMS_AUDIT_ACCESS).policyGroups,
-    });
-
-  const enabled = enabledChannels(config);
+  const chatPlatforms: readonly AnyChatPlatform[] = opts.platforms ?? platforms;
   const modules: ChannelModule[] = [];
   const channels = new Map<ChannelKind, ChatChannel>();
-  for (const factory of opts.channelFactories ?? []) {
-    if (!enabled[factory.kind]) continue;
-    const mod = factory.create({ config, log: log.child({ channel: factory.kind }), teamsConversations: store.teamsConversations, policy, decisions, queries, audit, commands: commandsFor(factory.kind) });
+  const chatPorts: Omit<ChatPorts, 'commands'> = {
+    decisions, queries,
+    groupMembers: (group) => policy().groups[group] ?? [],
+    teamsConversations: store.teamsConversations,
+  };
+  // Interactions vote inside a database transaction: leave half the pool to the API and the workers.
+  const interactionConcurrency = Math.max(2, Math.floor(config.DATABASE_POOL_SIZE / 2));
+  for (const platform of chatPlatforms) {
+    const slice = configSlice(config, platform.config.shape);
+    if (!platform.config.enabled(slice)) continue;
+    const { key, isPlatformGroup } = platform.config.auditAccess;
+    const access = parseAuditAccess(slice[key] as string | undefined, isPlatformGroup);
+    const offered: ChatPorts = { ...chatPorts, commands: createChatCommandService({ audit, queries, policy, auditGroups: access.policyGroups }) };
+    const ports = Object.fromEntries(platform.ports.map((port: keyof ChatPorts) => [port, offered[port]]));
+    const mod = await platform.create({ config: slice, log: log.child({ channel: platform.kind }), ports, auditGroups: access.platformGroups, interactionConcurrency });
     modules.push(mod);
-    channels.set(factory.kind, mod.channel);
+    channels.set(platform.kind, mod.channel);
   }
 
   const deliveries = createDeliveryService({
@@ -144,7 +150,7 @@ export async function createApp(config: Config, opts: AppOptions) {
         },
         modules.length
           ? `Countersign listening; channels: api, ${modules.map((m) => m.channel.kind).join(', ')}`
-          : 'Countersign listening; channels: API only (Slack and Teams are not configured)',
+          : `Countersign listening; channels: API only (${chatPlatforms.map((p) => p.kind).join(', ')} not configured)`,
       );
       return address;
     },

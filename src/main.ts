@@ -1,10 +1,9 @@
 /** Process entry: load .env, parse config, build the app, and handle signals. */
 import { existsSync } from 'node:fs';
-import { createApp, type ChannelModuleFactory } from './app';
+import { createApp } from './app';
 import { ConfigError, loadConfig } from './config/config';
 import { PolicyFileError } from './config/load-policy';
 import { createLogger } from './observability/logger';
-import { channelFactories } from './channel-factories';
 
 async function main(): Promise<void> {
   // Values already in the environment win over .env (Node's loader does not overwrite them).
@@ -22,7 +21,7 @@ async function main(): Promise<void> {
   const log = createLogger(config.LOG_LEVEL);
   let app;
   try {
-    app = await createApp(config, { log, channelFactories: channelFactories as ChannelModuleFactory[] });
+    app = await createApp(config, { log });
   } catch (err) {
     if (err instanceof PolicyFileError || err instanceof ConfigError) {
       console.error((err as Error).message);

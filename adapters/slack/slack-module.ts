@@ -1,17 +1,19 @@
 /**
  * The Slack adapter, assembled: a WebClient for outbound calls, a Bolt App for inbound interactions (over
  * `POST /slack/events` on the shared Fastify server, or Socket Mode when SLACK_APP_TOKEN is set), and the
- * {@link ChatChannel} the delivery worker uses.
+ * {@link ChatChannel} the delivery worker uses. Built from its own configuration slice and the core ports it declared
+ * in slack-platform.ts.
  */
 import { App } from '@slack/bolt';
 import { WebClient, type WebClientOptions } from '@slack/web-api';
 import type { ChannelModule, ChannelModuleDeps } from '../../src/channels/channel-module';
-import { parseAuditAccess } from '../../src/config/config';
 import { createBoltLogger } from './bolt-logger';
-import { createFastifyReceiver } from './fastify-receiver';
-import { createSlackChannel } from './slack-channel';
+import type { SlackConfig } from './slack-config';
+import type { SlackPort } from './slack-platform';
+import { createSlackReceiver } from './slack-receiver';
+import { createSlackOutbound } from './slack-outbound';
 import { createSlackDirectory } from './slack-directory';
-import { registerSlackListeners } from './slack-listeners';
+import { registerSlackInbound } from './slack-inbound';
 import { createWorkLimiter } from './work-limiter';
 
 /** A hung Slack call must not hold a worker slot forever; the worker retries timeouts like other transient faults. */
@@ -20,11 +22,13 @@ const SLACK_CALL_TIMEOUT_MS = 10_000;
 /** Clicks waiting for their vote beyond this are shed with a "busy, try again" reply rather than queued without bound. */
 const MAX_QUEUED_INTERACTIONS = 10_000;
 
+export type SlackModuleDeps = ChannelModuleDeps<SlackConfig, SlackPort>;
+
 /**
  * Builds the Slack channel module.
- * Needs SLACK_BOT_TOKEN, and SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode); see `enabledChannels`.
+ * Needs SLACK_BOT_TOKEN, and SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode); see `slackConfig.enabled`.
  */
-export function createSlackModule(deps: ChannelModuleDeps): ChannelModule {
+export function createSlackModule(deps: SlackModuleDeps): ChannelModule {
   const c = deps.config;
   const token = c.SLACK_BOT_TOKEN;
   if (!token) throw new Error('SLACK_BOT_TOKEN is required for the Slack adapter');
@@ -44,7 +48,7 @@ export function createSlackModule(deps: ChannelModuleDeps): ChannelModule {
   const web = new WebClient(token, clientOptions());
   const directory = createSlackDirectory({ web, log, cacheSize: c.SLACK_USER_CACHE_SIZE, cacheMs: c.SLACK_USER_CACHE_MS });
 
-  const receiver = socketMode ? undefined : createFastifyReceiver({ signingSecret: c.SLACK_SIGNING_SECRET as string, log });
+  const receiver = socketMode ? undefined : createSlackReceiver({ signingSecret: c.SLACK_SIGNING_SECRET as string, log });
   const bolt = new App({
     // A fixed authorization: Bolt then never calls auth.test, neither at start nor per event.
     authorize: async () => ({ botToken: token, botId: c.SLACK_BOT_ID, botUserId: c.SLACK_BOT_USER_ID }),
@@ -58,22 +62,21 @@ export function createSlackModule(deps: ChannelModuleDeps): ChannelModule {
     log.error({ err }, 'Slack listener failed');
   });
 
-  // Votes hold a database connection: leave half the pool to the API and the workers.
   const limiter = createWorkLimiter({
-    concurrency: Math.max(2, Math.floor(c.DATABASE_POOL_SIZE / 2)),
+    concurrency: deps.interactionConcurrency,
     maxQueued: MAX_QUEUED_INTERACTIONS,
     onError: (err) => log.error({ err }, 'Slack interaction failed'),
   });
-  registerSlackListeners(bolt, {
-    decisions: deps.decisions,
-    queries: deps.queries,
-    commands: deps.commands,
+  registerSlackInbound(bolt, {
+    decisions: deps.ports.decisions,
+    queries: deps.ports.queries,
+    commands: deps.ports.commands,
     directory,
     web,
     log,
     command: c.SLACK_COMMAND,
-    // Policy group names in the same setting are the core command service's business.
-    auditUserGroups: parseAuditAccess(c.SLACK_AUDIT_ACCESS).slackUserGroups,
+    // Policy group names in the same setting are already applied by the command service.
+    auditUserGroups: deps.auditGroups,
     limiter,
   });
 
@@ -99,7 +102,7 @@ export function createSlackModule(deps: ChannelModuleDeps): ChannelModule {
   }
 
   return {
-    channel: createSlackChannel({ web, directory }),
+    channel: createSlackOutbound({ web, directory }),
     registerRoutes: receiver ? (app) => receiver.register(app) : undefined,
     start: socketMode ? () => connect(0) : undefined,
     async stop() {

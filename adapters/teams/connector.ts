@@ -5,7 +5,7 @@
  * sleeping for the whole Retry-After. The core's delivery worker owns retries, backoff and Retry-After (and records
  * every failure in the audit trail), and a Teams invoke must be answered within seconds, so the adapter must see a
  * throttled call fail at once. botbuilder offers no option for this, so the retry policy is removed from the
- * client's pipeline; test/teams/teams-channel.test.ts proves that a 429 reaches the fake connector exactly once.
+ * client's pipeline; test/teams/teams-outbound.test.ts proves that a 429 reaches the fake connector exactly once.
  */
 import type { Activity, ConversationParameters, ConversationResourceResponse, Middleware, ResourceResponse, TurnContext } from 'botbuilder';
 

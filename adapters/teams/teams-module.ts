@@ -1,23 +1,24 @@
 /**
  * The Microsoft Teams adapter: `POST /api/messages` on the shared server through botbuilder's CloudAdapter (which
  * validates the Bot Framework JWT on every inbound activity), Adaptive Card approvals, and the {@link ChatChannel}
- * the delivery worker uses to post and update cards and notify requesters.
+ * the delivery worker uses to post and update cards and notify requesters. Built from its own configuration slice and
+ * the core ports it declared in teams-platform.ts.
  */
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
-import type { FastifyInstance } from 'fastify';
 import type { ChannelModule, ChannelModuleDeps } from '../../src/channels/channel-module';
-import { ConfigError, type Config } from '../../src/config/config';
+import { ConfigError } from '../../src/config/config-error';
 import type { ApprovalView } from '../../src/domain/approval-view';
-import { normalizeMemberKey } from '../../src/domain/identity';
-import { refreshUserIdsFor, renderApprovalCard } from './approval-card';
 import { noSdkRetriesMiddleware } from './connector';
 import { createConversationStore } from './conversation-store';
-import { botRequest, collectResponse } from './fastify-bridge';
-import { createMemberDirectory } from './member-directory';
-import { createTeamsBot } from './teams-bot';
-import { createTeamsChannel } from './teams-channel';
+import type { TeamsConfig } from './teams-config';
+import { createTeamsDirectory } from './teams-directory';
+import { createTeamsInbound } from './teams-inbound';
+import { createTeamsOutbound } from './teams-outbound';
+import type { TeamsPort } from './teams-platform';
+import { createTeamsReceiver } from './teams-receiver';
+import { refreshUserIdsFor, renderApprovalCard } from './teams-render';
 
-export const TEAMS_MESSAGES_PATH = '/api/messages';
+export type TeamsModuleDeps = ChannelModuleDeps<TeamsConfig, TeamsPort>;
 
 export interface TeamsModuleOptions {
   /**
@@ -31,7 +32,7 @@ export interface TeamsModuleOptions {
  * Fails closed: with no app id botbuilder authenticates nothing (any caller could vote as anyone), so the adapter
  * only runs without one when TEAMS_ALLOW_UNAUTHENTICATED=true says this is a local or test setup.
  */
-export function assertTeamsAuthConfigured(config: Pick<Config, 'MICROSOFT_APP_ID' | 'TEAMS_ALLOW_UNAUTHENTICATED'>): void {
+export function assertTeamsAuthConfigured(config: Pick<TeamsConfig, 'MICROSOFT_APP_ID' | 'TEAMS_ALLOW_UNAUTHENTICATED'>): void {
   if (!config.MICROSOFT_APP_ID && !config.TEAMS_ALLOW_UNAUTHENTICATED) {
     throw new ConfigError([
       'MICROSOFT_APP_ID: required for the Teams adapter (with MICROSOFT_APP_PASSWORD); without it Bot Framework authentication is off. ' +
@@ -44,8 +45,8 @@ export function assertTeamsAuthConfigured(config: Pick<Config, 'MICROSOFT_APP_ID
  * Builds the Teams adapter. Throws a {@link ConfigError} when Teams would run without authentication and that was not
  * explicitly allowed.
  */
-export function createTeamsModule(deps: ChannelModuleDeps, options: TeamsModuleOptions = {}): ChannelModule {
-  const { config } = deps;
+export function createTeamsModule(deps: TeamsModuleDeps, options: TeamsModuleOptions = {}): ChannelModule {
+  const { config, ports } = deps;
   assertTeamsAuthConfigured(config);
   const log = deps.log.child({ component: 'teams' });
   const appId = config.MICROSOFT_APP_ID ?? '';
@@ -63,18 +64,15 @@ export function createTeamsModule(deps: ChannelModuleDeps, options: TeamsModuleO
   const adapter = new CloudAdapter(auth);
   adapter.use(noSdkRetriesMiddleware());
 
-  const store = createConversationStore({ store: deps.teamsConversations });
-  const members = createMemberDirectory({ cacheSize: config.TEAMS_MEMBER_CACHE_SIZE, cacheMs: config.TEAMS_MEMBER_CACHE_MS });
+  const store = createConversationStore({ store: ports.teamsConversations });
+  const members = createTeamsDirectory({ cacheSize: config.TEAMS_MEMBER_CACHE_SIZE, cacheMs: config.TEAMS_MEMBER_CACHE_MS });
 
-  const refreshUserIds = (view: ApprovalView) => {
-    const groups = deps.policy().groups;
-    return refreshUserIdsFor(view.approverGroups.flatMap((g) => groups[g] ?? []).map(normalizeMemberKey));
-  };
+  const refreshUserIds = (view: ApprovalView) => refreshUserIdsFor(view.approverGroups.flatMap((g) => ports.groupMembers(g)));
 
-  const bot = createTeamsBot({
-    decisions: deps.decisions,
-    queries: deps.queries,
-    commands: deps.commands,
+  const bot = createTeamsInbound({
+    decisions: ports.decisions,
+    queries: ports.queries,
+    commands: ports.commands,
     store,
     members,
     renderCard: (view, notice) => renderApprovalCard(view, { notice, refreshUserIds: refreshUserIds(view) }),
@@ -82,7 +80,7 @@ export function createTeamsModule(deps: ChannelModuleDeps, options: TeamsModuleO
     log,
   });
 
-  const channel = createTeamsChannel({
+  const channel = createTeamsOutbound({
     adapter,
     appId,
     store,
@@ -92,26 +90,10 @@ export function createTeamsModule(deps: ChannelModuleDeps, options: TeamsModuleO
     log,
   });
 
+  const receiver = createTeamsReceiver({ adapter, bot, log });
+
   return {
     channel,
-    registerRoutes(app: FastifyInstance) {
-      app.post(TEAMS_MESSAGES_PATH, async (request, reply) => {
-        const collected = collectResponse();
-        let turnStarted = false;
-        // botbuilder authenticates the request (JWT) before running the bot, and answers 401 itself for most failures.
-        await adapter.process(botRequest(request), collected.response, (context) => {
-          turnStarted = true;
-          return bot.run(context);
-        });
-        if (!turnStarted && collected.status >= 500) {
-          // A token whose signature does not verify (or keys that could not be fetched) surfaces from botbuilder as a
-          // 500 carrying the verifier's message. The request was not authenticated either way: say so, and keep the
-          // reason in our log rather than in the answer.
-          log.warn({ status: collected.status, reason: collected.bodyText() }, 'refused a Teams request that could not be authenticated');
-          return reply.code(401).type('text/plain; charset=utf-8').send('Unauthorized');
-        }
-        return collected.flush(reply);
-      });
-    },
+    registerRoutes: (app) => receiver.register(app),
   };
 }

@@ -1,22 +1,16 @@
 /**
- * The one configuration schema. Parsed once at start-up by the composition root; every problem is reported together
- * so an operator fixes them in one pass. There are no default secrets: keys, tokens and signing secrets have no
- * defaults, and features that need them stay off until they are set. `.env.example` lists every key below.
+ * The one configuration schema: the core's keys here, plus every registered chat platform's keys (each platform's
+ * `*-config.ts`, listed in src/platforms.ts). Parsed once at start-up by the composition root; every problem, the
+ * platforms' included, is reported together so an operator fixes them in one pass. There are no default secrets:
+ * keys, tokens and signing secrets have no defaults, and features that need them stay off until they are set.
+ * `.env.example` lists every key.
  */
 import { z } from 'zod';
+import { platforms } from '../platforms';
 import { ConfigError } from './config-error';
+import { envInt as int, envOptionalString as optionalString, type ConfigOf, type ConfigShape, type RawEnv } from './config-shape';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const optionalString = z
-  .string()
-  .optional()
-  .transform((v) => (v && v.trim() ? v.trim() : undefined));
-
-export const configSchema = z
-  .object({
+const coreShape = {
     // --- core service
     PORT: int(0, 65535).default(3000),
     HOST: z.string().default('0.0.0.0'),
@@ -49,50 +43,29 @@ export const configSchema = z
     DELIVERY_BACKOFF_MS: int(10, 600_000).default(2_000),
     RECONCILE_INTERVAL_MS: int(1_000, 3_600_000).default(60_000),
     SHUTDOWN_TIMEOUT_MS: int(1_000, 600_000).default(25_000),
+};
 
-    // --- Slack (adapter on when SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET, or SLACK_APP_TOKEN, are set)
-    SLACK_BOT_TOKEN: optionalString,
-    SLACK_SIGNING_SECRET: optionalString,
-    /** Socket Mode app-level token (xapp-…): receive events over a websocket instead of POST /slack/events. */
-    SLACK_APP_TOKEN: optionalString,
-    /** Web API root, e.g. https://slack-gov.com/api/ for GovSlack. */
-    SLACK_API_URL: optionalString,
-    /** The bot's user and bot ids; when set, Bolt never calls auth.test. */
-    SLACK_BOT_USER_ID: optionalString,
-    SLACK_BOT_ID: optionalString,
-    SLACK_COMMAND: z.string().regex(/^\/[a-z0-9_-]+$/).default('/countersign'),
-    /** Who may run audit look-ups from chat: comma-separated policy group names and/or Slack user group ids (S…). Empty: members of any policy group. */
-    SLACK_AUDIT_ACCESS: optionalString,
-    SLACK_USER_CACHE_SIZE: int(1, 1_000_000).default(5_000),
-    SLACK_USER_CACHE_MS: int(0, 86_400_000).default(15 * 60_000),
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+type PlatformShapes = UnionToIntersection<(typeof platforms)[number]['config']['shape']>;
 
-    // --- Microsoft Teams (adapter on when MICROSOFT_APP_ID is set, or TEAMS_ALLOW_UNAUTHENTICATED=true)
-    MICROSOFT_APP_ID: optionalString,
-    MICROSOFT_APP_PASSWORD: optionalString,
-    MICROSOFT_APP_TENANT_ID: optionalString,
-    MICROSOFT_APP_TYPE: z.enum(['MultiTenant', 'SingleTenant', 'UserAssignedMSI']).default('MultiTenant'),
-    /** Local development and tests only: accept Teams traffic without Bot Framework authentication. */
-    TEAMS_ALLOW_UNAUTHENTICATED: bool.default(false),
-    /** Who may run audit look-ups from Teams: comma-separated policy group names. Empty: members of any policy group. */
-    TEAMS_AUDIT_ACCESS: optionalString,
-    TEAMS_MEMBER_CACHE_SIZE: int(1, 1_000_000).default(5_000),
-    TEAMS_MEMBER_CACHE_MS: int(0, 86_400_000).default(15 * 60_000),
-  })
-  ;
+/** Every platform's keys in one shape; two platforms claiming the same key is a build mistake, caught at load. */
+function platformShapes(): PlatformShapes {
+  const merged: Record<string, unknown> = {};
+  for (const p of platforms) {
+    for (const [key, schema] of Object.entries(p.config.shape)) {
+      if (key in merged || key in coreShape) throw new Error(`configuration key ${key} is declared twice (platform ${p.kind})`);
+      merged[key] = schema;
+    }
+  }
+  return merged as PlatformShapes;
+}
 
-/**
- * Rules between keys. Checked on the raw environment as well as the schema, so they are reported together with
- * per-key problems instead of only after those are fixed (zod skips refinements when a field fails).
- */
-function crossProblems(env: Record<string, string | undefined>): string[] {
+export const configSchema = z.object({ ...coreShape, ...platformShapes() });
+
+/** Rules between core keys, checked on the raw environment like the platforms' (see PlatformConfig.problems). */
+function coreProblems(env: RawEnv): string[] {
   const problems: string[] = [];
-  const has = (k: string) => Boolean(env[k]?.trim());
   if (Number(env.DEFAULT_TTL_SECONDS ?? 3600) > Number(env.MAX_TTL_SECONDS ?? 604800)) problems.push('DEFAULT_TTL_SECONDS: must not exceed MAX_TTL_SECONDS');
-  if (has('SLACK_BOT_TOKEN') && !has('SLACK_SIGNING_SECRET') && !has('SLACK_APP_TOKEN')) problems.push('SLACK_SIGNING_SECRET: required with SLACK_BOT_TOKEN (or set SLACK_APP_TOKEN for Socket Mode)');
-  if ((has('SLACK_SIGNING_SECRET') || has('SLACK_APP_TOKEN')) && !has('SLACK_BOT_TOKEN')) problems.push('SLACK_BOT_TOKEN: required when Slack is configured');
-  const appType = env.MICROSOFT_APP_TYPE ?? 'MultiTenant';
-  if (has('MICROSOFT_APP_ID') && !has('MICROSOFT_APP_PASSWORD') && appType !== 'UserAssignedMSI') problems.push('MICROSOFT_APP_PASSWORD: required with MICROSOFT_APP_ID');
-  if (appType === 'SingleTenant' && has('MICROSOFT_APP_ID') && !has('MICROSOFT_APP_TENANT_ID')) problems.push('MICROSOFT_APP_TENANT_ID: required for a SingleTenant app');
   return problems;
 }
 
@@ -103,31 +76,19 @@ export { ConfigError };
 /** Parses the environment. Throws {@link ConfigError} naming every bad key; secrets' values are never echoed. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   // Empty strings mean "unset" (a blank line in .env), so defaults still apply.
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const cleaned: RawEnv = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const parsed = configSchema.safeParse(cleaned);
   const problems = [
     ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`)),
-    ...crossProblems(cleaned),
+    ...coreProblems(cleaned),
+    ...platforms.flatMap((p) => p.config.problems(cleaned)),
   ];
   if (problems.length || !parsed.success) throw new ConfigError(problems);
   return parsed.data;
 }
 
-/**
- * Splits an audit-access setting (SLACK_AUDIT_ACCESS, TEAMS_AUDIT_ACCESS) into policy group names and Slack user group
- * ids (`S…`). `policyGroups` is null when the setting is empty: then members of any policy group may audit.
- */
-export function parseAuditAccess(text: string | undefined): { policyGroups: string[] | null; slackUserGroups: string[] } {
-  const entries = (text ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (entries.length === 0) return { policyGroups: null, slackUserGroups: [] };
-  const isSlackGroup = (s: string) => /^S[A-Z0-9]+$/.test(s);
-  return { policyGroups: entries.filter((s) => !isSlackGroup(s)), slackUserGroups: entries.filter(isSlackGroup) };
-}
-
-/** The Slack adapter runs when it has what it needs; the Teams adapter when it has credentials or is explicitly open. */
-export function enabledChannels(c: Config): Record<string, boolean> {
-  return {
-    slack: Boolean(c.SLACK_BOT_TOKEN && (c.SLACK_SIGNING_SECRET || c.SLACK_APP_TOKEN)),
-    teams: Boolean(c.MICROSOFT_APP_ID || c.TEAMS_ALLOW_UNAUTHENTICATED),
-  };
+/** A platform's own keys out of the parsed configuration: all an adapter is given. */
+export function configSlice<S extends ConfigShape>(config: Config, shape: S): ConfigOf<S> {
+  const all = config as Record<string, unknown>;
+  return Object.fromEntries(Object.keys(shape).map((key) => [key, all[key]])) as ConfigOf<S>;
 }

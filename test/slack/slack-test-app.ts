@@ -2,7 +2,7 @@
  * The whole service with the Slack adapter switched on and pointed at a fake Slack, plus the moves a Slack user makes
  * (click a button, submit the reason modal, run the slash command), each sent as Slack sends it, signed.
  */
-import { createSlackModule } from '../../adapters/slack/slack-module';
+import { slackPlatform } from '../../adapters/slack/slack-platform';
 import { startFakeSlackApi, type FakeSlackApi, type FakeSlackMessage } from '../fakes/fake-slack-api';
 import {
   blockActionsPayload,
@@ -103,7 +103,7 @@ export async function startSlackTestApp(opts: { env?: Record<string, string>; po
   try {
     t = await startTestApp({
       policyYaml: opts.policyYaml ?? SLACK_POLICY,
-      channelFactories: [{ kind: 'slack', create: createSlackModule }],
+      platforms: [slackPlatform],
       env: {
         SLACK_BOT_TOKEN: slack.botToken,
         SLACK_SIGNING_SECRET: SIGNING_SECRET,

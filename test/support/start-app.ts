@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { createLogger } from '../../src/observability/logger';
-import { createApp, type App, type ChannelModuleFactory } from '../../src/app';
-import { channelFactories } from '../../src/channel-factories';
+import { createApp, type App } from '../../src/app';
+import type { AnyChatPlatform } from '../../src/channels/channel-module';
 import { loadConfig, type Config } from '../../src/config/config';
 import { createTestDatabase, type TestDatabase } from './test-database';
 
@@ -91,7 +91,7 @@ export function baseRequest(overrides: Record<string, unknown> = {}): Record<str
 }
 
 export async function startTestApp(
-  opts: { env?: Record<string, string>; policyYaml?: string; channelFactories?: ChannelModuleFactory[]; database?: TestDatabase; redisPrefix?: string; keepDatabase?: boolean } = {},
+  opts: { env?: Record<string, string>; policyYaml?: string; platforms?: readonly AnyChatPlatform[]; database?: TestDatabase; redisPrefix?: string; keepDatabase?: boolean } = {},
 ): Promise<TestApp> {
   const database = opts.database ?? (await createTestDatabase());
   const dir = mkdtempSync(path.join(tmpdir(), 'cs-policy-'));
@@ -119,7 +119,7 @@ export async function startTestApp(
     ...opts.env,
   });
   const log = createLogger(config.LOG_LEVEL);
-  const app = await createApp(config, { log, channelFactories: opts.channelFactories ?? channelFactories });
+  const app = await createApp(config, { log, platforms: opts.platforms });
   const address = await app.start();
   const baseUrl = address.replace('0.0.0.0', '127.0.0.1');
 

@@ -5,6 +5,7 @@
 import { baseRequest } from '../support/start-app';
 import type { RecordedCall } from '../fakes/fake-bot-connector';
 import { botInstalled, botRemoved, cardAction, CHANNEL_ID, channelMessage, personalInstall, personalMessage, TEAMS_USERS, TENANT_ID } from '../fakes/teams-activities';
+import { pendingReasonInputId } from '../../adapters/teams/teams-render';
 import { cardOf, cardText, startTeamsTestApp, type TeamsTestApp } from './teams-test-app';
 
 let h: TeamsTestApp;
@@ -365,5 +366,28 @@ describe('commands', () => {
     await h.send(help);
     const hReply = await h.fake.waitForCall((c) => c.operation === 'reply' && c.activityId === '1763723999003');
     expect(cardText(cardOf(hReply.body))).toContain('Countersign commands');
+  });
+
+  it('lets an approver decide from the `pending` list, like Slack: Approve/Deny per entry, the typed reason recorded', async () => {
+    const { id } = await submitAndWaitForCard(baseRequest({ action: 'deploy.from-pending' }));
+    const erin = TEAMS_USERS.erin;
+    const ask = personalMessage(h.fake.url, erin, 'pending');
+    ask.id = '1763723999004';
+    await h.send(ask);
+    const reply = await h.fake.waitForCall((c) => c.operation === 'reply' && c.activityId === ask.id);
+    const card = cardOf(reply.body);
+    const entry = card.body.find((e: any) => e.type === 'Container' && JSON.stringify(e).includes(id));
+    const actionSet = entry.items.find((e: any) => e.type === 'ActionSet');
+    expect(actionSet.actions.map((a: any) => [a.type, a.verb, a.data])).toEqual([
+      ['Action.Execute', 'approve', { requestId: id }],
+      ['Action.Execute', 'deny', { requestId: id }],
+    ]);
+    expect(entry.items.find((e: any) => e.type === 'Input.Text')).toMatchObject({ id: pendingReasonInputId(id), label: 'Reason (required to deny)' });
+
+    const res = await h.send(cardAction(h.fake.url, erin, { verb: 'deny', requestId: id, conversationId: erin.personalConversationId, data: { [pendingReasonInputId(id)]: 'Not during the freeze' } }));
+    expect(res.status).toBe(200);
+    expect(cardText(res.body.value)).toContain('Your denial was recorded; the request is now denied.');
+    expect(await h.t.db.vote.findFirst({ where: { requestId: id } })).toMatchObject({ channel: 'teams', decision: 'deny', reason: 'Not during the freeze' });
+    expect((await h.t.call('GET', `/v1/requests/${id}`)).body.status).toBe('denied');
   });
 });

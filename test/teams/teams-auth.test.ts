@@ -7,15 +7,17 @@ import { createSign, generateKeyPairSync, randomUUID, type KeyObject } from 'nod
 import { Writable } from 'node:stream';
 import { CallerIdConstants } from 'botbuilder';
 import pino from 'pino';
-import { createTeamsModule } from '../../adapters/teams/teams-module';
-import type { ChannelModuleDeps } from '../../src/channels/channel-module';
+import { createTeamsModule, type TeamsModuleDeps } from '../../adapters/teams/teams-module';
 import { ConfigError, loadConfig } from '../../src/config/config';
 import { botInstalled, BOT_APP_ID, cardAction, CHANNEL_ID, sendActivity, TEAMS_USERS, TENANT_ID } from '../fakes/teams-activities';
 import { startTeamsTestApp, type TeamsTestApp } from './teams-test-app';
 
-function deps(env: Record<string, string>, log = pino({ level: 'silent' })): ChannelModuleDeps {
+function deps(env: Record<string, string>, log = pino({ level: 'silent' })): TeamsModuleDeps {
   const none = {} as never;
-  return { config: loadConfig(env), log, teamsConversations: none, policy: () => ({ groups: {} }) as never, decisions: none, queries: none, audit: none, commands: none };
+  return {
+    config: loadConfig(env), log, auditGroups: [], interactionConcurrency: 2,
+    ports: { teamsConversations: none, groupMembers: () => [], decisions: none, queries: none, commands: none },
+  };
 }
 
 describe('the Teams adapter fails closed', () => {

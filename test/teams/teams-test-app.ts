@@ -3,7 +3,8 @@
  * calls going to a local fake: inbound activities carry the fake's URL as `serviceUrl`, exactly as Teams sends its own.
  */
 import { createTeamsModule, type TeamsModuleOptions } from '../../adapters/teams/teams-module';
-import type { ChannelModuleFactory } from '../../src/app';
+import { teamsPlatform } from '../../adapters/teams/teams-platform';
+import type { AnyChatPlatform } from '../../src/channels/channel-module';
 import { startFakeBotConnector, type FakeBotConnector } from '../fakes/fake-bot-connector';
 import { botInstalled, CHANNEL_ID, sendActivity, TEAMS_USERS } from '../fakes/teams-activities';
 import { startTestApp, type TestApp } from '../support/start-app';
@@ -59,8 +60,10 @@ export interface TeamsTestApp {
   close(): Promise<void>;
 }
 
-export function teamsFactory(options: TeamsModuleOptions = {}): ChannelModuleFactory {
-  return { kind: 'teams', create: (deps) => createTeamsModule(deps, options) };
+/** The registered Teams platform, built with extra module options (e.g. another cloud's Bot Framework settings). */
+export function teamsPlatformWith(options: TeamsModuleOptions = {}): AnyChatPlatform {
+  const platform: typeof teamsPlatform = { ...teamsPlatform, create: async (deps) => createTeamsModule(deps, options) };
+  return platform;
 }
 
 /**
@@ -77,7 +80,7 @@ export async function startTeamsTestApp(
     t = await startTestApp({
       policyYaml: opts.policyYaml ?? TEAMS_POLICY,
       env: { TEAMS_ALLOW_UNAUTHENTICATED: 'true', TEAMS_AUDIT_ACCESS: 'auditors', ...opts.env },
-      channelFactories: [teamsFactory(typeof opts.options === 'function' ? opts.options(fake) : opts.options)],
+      platforms: [teamsPlatformWith(typeof opts.options === 'function' ? opts.options(fake) : opts.options)],
     });
   } catch (err) {
     await fake.close();

@@ -1,7 +1,14 @@
 import { buildApprovalView, type ApprovalView } from '../../src/domain/approval-view';
 import { digestSensitive } from '../../src/domain/context-values';
-import { renderApprovalCard, refreshUserIdsFor, neutralizeMarkdown, REASON_INPUT_ID } from '../../adapters/teams/approval-card';
-import { renderCommandCard } from '../../adapters/teams/command-card';
+import {
+  neutralizeMarkdown,
+  pendingReasonInputId,
+  reasonFromAction,
+  REASON_INPUT_ID,
+  refreshUserIdsFor,
+  renderApprovalCard,
+  renderCommandCard,
+} from '../../adapters/teams/teams-render';
 
 const ID = '0b5e2a8c-3f1d-4e6a-9c7b-2d4f6a8b0c1e';
 const created = new Date('2026-11-21T10:00:00.000Z');
@@ -169,6 +176,35 @@ describe('Teams command card', () => {
     expect(all).toContain('**request.created** · agent:etl-agent-7 · via api');
     expect(all).toContain('**vote.refused** · Frank (frank@example.com) · via teams');
     expect(all).toContain('refusal: self_approval');
+  });
+
+  it('offers Approve and Deny on every pending entry, as Slack does, each with its own reason input', () => {
+    const other = view({ id: '7c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f', action: 'iam.grant', requirement: { approvers: ['security'], reason: 'always' } });
+    const card = renderCommandCard({ kind: 'pending', items: [view(), other] });
+    const all = texts(card);
+    expect(all).toContain('Requests you can approve (2)');
+    expect(all).toContain(`Request id: ${ID}`);
+    const actionSets: Record<string, unknown>[] = [];
+    const inputs: Record<string, unknown>[] = [];
+    walk(card.body, (n) => {
+      if (n.type === 'ActionSet') actionSets.push(n);
+      if (n.type === 'Input.Text') inputs.push(n);
+    });
+    expect(actionSets.map((a) => a.actions)).toEqual([
+      [
+        expect.objectContaining({ type: 'Action.Execute', verb: 'approve', data: { requestId: ID } }),
+        expect.objectContaining({ type: 'Action.Execute', verb: 'deny', data: { requestId: ID } }),
+      ],
+      [
+        expect.objectContaining({ type: 'Action.Execute', verb: 'approve', data: { requestId: other.id } }),
+        expect.objectContaining({ type: 'Action.Execute', verb: 'deny', data: { requestId: other.id } }),
+      ],
+    ]);
+    expect(inputs.map((i) => i.id)).toEqual([pendingReasonInputId(ID), pendingReasonInputId(other.id)]);
+    // A required input would block every other entry's buttons: the core enforces the reason rule instead.
+    expect(inputs.every((i) => i.isRequired === false && i.maxLength === 2000)).toBe(true);
+    expect(reasonFromAction({ requestId: other.id, [pendingReasonInputId(ID)]: 'not this one', [pendingReasonInputId(other.id)]: ' because ' }, other.id)).toBe('because');
+    expect(reasonFromAction({ requestId: ID, [REASON_INPUT_ID]: 'from the card' }, ID)).toBe('from the card');
   });
 
   it('renders refusals and help', () => {

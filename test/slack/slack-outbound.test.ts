@@ -8,7 +8,7 @@ import pino from 'pino';
 import { buildApprovalView } from '../../src/domain/approval-view';
 import { ChannelError } from '../../src/ports/chat-channel';
 import { createBoltLogger } from '../../adapters/slack/bolt-logger';
-import { createSlackChannel } from '../../adapters/slack/slack-channel';
+import { createSlackOutbound } from '../../adapters/slack/slack-outbound';
 import { createSlackDirectory } from '../../adapters/slack/slack-directory';
 import { toChannelError } from '../../adapters/slack/slack-errors';
 import { startFakeSlackApi, type FakeSlackApi } from '../fakes/fake-slack-api';
@@ -52,7 +52,7 @@ afterAll(async () => {
 });
 
 describe('Slack channel', () => {
-  const channel = () => createSlackChannel({ web, directory: createSlackDirectory({ web, log, cacheSize: 10, cacheMs: 60_000 }) });
+  const channel = () => createSlackOutbound({ web, directory: createSlackDirectory({ web, log, cacheSize: 10, cacheMs: 60_000 }) });
 
   it('posts the card form-encoded with JSON blocks and a Bearer token, then updates it in place', async () => {
     const ref = await channel().postCard('C0000DATA', view);
@@ -96,7 +96,7 @@ describe('Slack channel', () => {
   });
 
   it('classifies invalid_auth as permanent and internal_error as retryable', async () => {
-    const bad = createSlackChannel({ web: client('xoxb-wrong'), directory: createSlackDirectory({ web, log, cacheSize: 1, cacheMs: 0 }) });
+    const bad = createSlackOutbound({ web: client('xoxb-wrong'), directory: createSlackDirectory({ web, log, cacheSize: 1, cacheMs: 0 }) });
     expect(await caught(bad.postCard('C0000DATA', view))).toMatchObject({ code: 'invalid_auth', retryable: false });
     fake.fail('chat.update', { error: 'internal_error' });
     expect(await caught(channel().updateCard({ channel: 'C0000DATA', ts: '1.000001' }, view))).toMatchObject({ code: 'internal_error', retryable: true });
@@ -105,7 +105,7 @@ describe('Slack channel', () => {
   it('classifies HTTP 5xx and network failures as retryable', async () => {
     fake.fail('chat.postMessage', { status: 503, error: 'service_unavailable' });
     expect(await caught(channel().postCard('C0000DATA', view))).toMatchObject({ code: 'http_503', retryable: true });
-    const down = createSlackChannel({ web: client(fake.botToken, 'http://127.0.0.1:9/api/'), directory: createSlackDirectory({ web, log, cacheSize: 1, cacheMs: 0 }) });
+    const down = createSlackOutbound({ web: client(fake.botToken, 'http://127.0.0.1:9/api/'), directory: createSlackDirectory({ web, log, cacheSize: 1, cacheMs: 0 }) });
     expect(await caught(down.postCard('C0000DATA', view))).toMatchObject({ code: 'network_error', retryable: true });
   });
 

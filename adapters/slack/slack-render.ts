@@ -4,11 +4,15 @@
  * without Slack.
  */
 import type { types } from '@slack/bolt';
-import type { ApprovalView } from '../../src/domain/approval-view';
+import { auditLine } from '../../src/channels/audit-line';
+import { cardFacts, type CardFact } from '../../src/channels/card-facts';
+import { pendingList } from '../../src/channels/pending-list';
+import { STATUS_WORDS, VOTE_WORDS } from '../../src/channels/status-words';
+import { clip, TEXT_LIMITS } from '../../src/channels/text-limits';
 import { reasonRequired, type VoteDecision } from '../../src/domain/approval';
+import { summarizeStatus, type ApprovalView } from '../../src/domain/approval-view';
 import type { AuditRecord } from '../../src/services/audit-service';
 import type { ChatCommandResult } from '../../src/services/chat-command-service';
-import { summarizeStatus } from '../../src/domain/approval-view';
 
 type KnownBlock = types.KnownBlock;
 type ModalView = types.ModalView;
@@ -41,15 +45,11 @@ export interface SlackMessage {
 }
 
 // Slack's documented size limits; longer text makes the whole call fail with invalid_blocks.
-const LIMIT = { header: 150, section: 3000, field: 2000, context: 2000, buttonValue: 2000, blocks: 50 };
+const LIMIT = { header: 150, section: 3000, field: 2000, fieldsPerSection: 10, context: 2000, buttonValue: 2000, blocks: 50 };
 
 /** Escapes the three characters Slack treats as markup, so request data can never ping `<!channel>` or fake a link. */
 export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-}
-
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 /** A timestamp every viewer reads in their own time zone; the ISO text is the fallback for old clients. */
@@ -60,17 +60,30 @@ export function slackDate(iso: string | null | undefined): string {
   return `<!date^${Math.floor(ms / 1000)}^{date_short_pretty} {time}|${iso}>`;
 }
 
-const STATUS_LOOK: Record<ApprovalView['status'], { emoji: string; word: string }> = {
-  pending: { emoji: ':hourglass_flowing_sand:', word: 'Approval needed' },
-  approved: { emoji: ':white_check_mark:', word: 'Approved' },
-  denied: { emoji: ':x:', word: 'Denied' },
-  expired: { emoji: ':alarm_clock:', word: 'Expired' },
-  cancelled: { emoji: ':no_entry_sign:', word: 'Cancelled' },
-};
-
 const section = (text: string): KnownBlock => ({ type: 'section', text: { type: 'mrkdwn', text: clip(text, LIMIT.section) } });
 const context = (text: string): KnownBlock => ({ type: 'context', elements: [{ type: 'mrkdwn', text: clip(text, LIMIT.context) }] });
-const field = (label: string, value: string) => ({ type: 'mrkdwn' as const, text: clip(`*${label}*\n${value}`, LIMIT.field) });
+
+/** A fact's value in mrkdwn: agent text escaped, times in the viewer's zone, identifiers in code. */
+function factValue(f: CardFact): string {
+  if (f.kind === 'time') return slackDate(f.value);
+  if (f.kind === 'id') return `\`${escapeMrkdwn(f.value)}\``;
+  return escapeMrkdwn(f.value);
+}
+
+/** Facts as two-column fields, in as many sections as Slack's ten-fields-per-section limit needs. */
+function factFields(facts: CardFact[]): KnownBlock[] {
+  const out: KnownBlock[] = [];
+  for (let i = 0; i < facts.length; i += LIMIT.fieldsPerSection) {
+    out.push({
+      type: 'section',
+      fields: facts.slice(i, i + LIMIT.fieldsPerSection).map((f) => ({ type: 'mrkdwn' as const, text: clip(`*${f.label}*\n${factValue(f)}`, LIMIT.field) })),
+    });
+  }
+  return out;
+}
+
+/** Facts as one line, for list entries. */
+const factLine = (facts: CardFact[]): string => facts.map((f) => `*${f.label}* ${factValue(f)}`).join(' · ');
 
 /** Packs lines into as few sections as the 3000-character limit allows. */
 function sections(lines: string[]): KnownBlock[] {
@@ -91,26 +104,25 @@ function sections(lines: string[]): KnownBlock[] {
 export function outcomeLine(view: ApprovalView): string {
   const by = escapeMrkdwn(view.decidedBy ?? 'policy');
   const why = view.decisionReason ? `\n>${escapeMrkdwn(view.decisionReason).replace(/\n/g, '\n>')}` : '';
+  const look = STATUS_WORDS[view.status];
   switch (view.status) {
     case 'approved':
-      return `${STATUS_LOOK.approved.emoji} *Approved* by ${by} · ${slackDate(view.decidedAt)}${why}`;
     case 'denied':
-      return `${STATUS_LOOK.denied.emoji} *Denied* by ${by} · ${slackDate(view.decidedAt)}${why}`;
+      return `${look.emoji} *${look.word}* by ${by} · ${slackDate(view.decidedAt)}${why}`;
     case 'expired':
-      return `${STATUS_LOOK.expired.emoji} *Expired* without a decision · ${slackDate(view.decidedAt ?? view.expiresAt)}`;
+      return `${look.emoji} *${look.word}* without a decision · ${slackDate(view.decidedAt ?? view.expiresAt)}`;
     case 'cancelled':
-      return `${STATUS_LOOK.cancelled.emoji} *Cancelled* by the requester · ${slackDate(view.decidedAt)}${why}`;
+      return `${look.emoji} *${look.word}* by the requester · ${slackDate(view.decidedAt)}${why}`;
     case 'pending':
-      return `${STATUS_LOOK.pending.emoji} *Waiting for approval:* ${view.approvals} of ${view.approvalsRequired} approvals · expires ${slackDate(view.expiresAt)}`;
+      return `${look.emoji} *Waiting for approval:* ${view.approvals} of ${view.approvalsRequired} approvals · expires ${slackDate(view.expiresAt)}`;
   }
 }
 
 function voteLines(view: ApprovalView): string[] {
   return view.votes.map((v) => {
-    const icon = v.decision === 'approve' ? ':white_check_mark:' : ':x:';
-    const verb = v.decision === 'approve' ? 'approved' : 'denied';
+    const vote = VOTE_WORDS[v.decision];
     const reason = v.reason ? ` — “${escapeMrkdwn(v.reason)}”` : '';
-    return `${icon} *${escapeMrkdwn(v.who)}* ${verb} via ${escapeMrkdwn(v.channel)} · ${slackDate(v.at)}${reason}`;
+    return `${vote.emoji} *${escapeMrkdwn(v.who)}* ${vote.verb} via ${escapeMrkdwn(v.channel)} · ${slackDate(v.at)}${reason}`;
   });
 }
 
@@ -127,14 +139,14 @@ export function decisionButtons(view: Pick<ApprovalView, 'id' | 'reasonMode'>): 
       {
         type: 'button',
         action_id: view.reasonMode === 'always' ? ACTIONS.approveWithReason : ACTIONS.approve,
-        text: { type: 'plain_text', text: 'Approve', emoji: true },
+        text: { type: 'plain_text', text: VOTE_WORDS.approve.button, emoji: true },
         style: 'primary',
         value: clip(view.id, LIMIT.buttonValue),
       },
       {
         type: 'button',
         action_id: ACTIONS.deny,
-        text: { type: 'plain_text', text: 'Deny', emoji: true },
+        text: { type: 'plain_text', text: VOTE_WORDS.deny.button, emoji: true },
         style: 'danger',
         value: clip(view.id, LIMIT.buttonValue),
       },
@@ -144,7 +156,7 @@ export function decisionButtons(view: Pick<ApprovalView, 'id' | 'reasonMode'>): 
 
 /** One-line summary used as the message's fallback text (notifications, screen readers). */
 export function cardText(view: ApprovalView): string {
-  const look = STATUS_LOOK[view.status];
+  const look = STATUS_WORDS[view.status];
   return clip(`${look.word}: ${view.action} on ${view.resource} requested by ${view.requesterLabel} — ${summarizeStatus(view)}`, 3000);
 }
 
@@ -153,35 +165,18 @@ export function cardText(view: ApprovalView): string {
  * outcome, by whom, when and why, so everyone who sees the message reads the same state.
  */
 export function renderApprovalCard(view: ApprovalView): SlackMessage {
-  const look = STATUS_LOOK[view.status];
+  const look = STATUS_WORDS[view.status];
   const blocks: KnownBlock[] = [
     { type: 'header', text: { type: 'plain_text', text: clip(`${look.word}: ${view.action}`, LIMIT.header), emoji: true } },
     section(outcomeLine(view)),
-    {
-      type: 'section',
-      fields: [
-        field('Requester', escapeMrkdwn(view.requesterLabel)),
-        field('On behalf of', view.onBehalfOfLabel ? escapeMrkdwn(view.onBehalfOfLabel) : '—'),
-        field('Resource', escapeMrkdwn(view.resource)),
-        field('Environment', view.environment ? escapeMrkdwn(view.environment) : '—'),
-        field('Risk', view.risk ? escapeMrkdwn(view.risk) : '—'),
-        field('Matched rule', escapeMrkdwn(view.rule)),
-        field('Approvals', `${view.approvals} of ${view.approvalsRequired}`),
-        field('Expires', slackDate(view.expiresAt)),
-      ],
-    },
+    ...factFields(cardFacts(view)),
   ];
   const middle: KnownBlock[] = [];
   if (view.justification) middle.push(section(`*Justification*\n>${escapeMrkdwn(view.justification).replace(/\n/g, '\n>')}`));
   if (view.context.length) middle.push(...sections(['*Context*', ...contextLines(view)]));
   if (view.votes.length) middle.push(...sections(['*Votes*', ...voteLines(view)]));
-  const tail: KnownBlock[] = [];
-  if (!view.final) tail.push(decisionButtons(view));
-  const footer = [`Request \`${view.id}\``];
-  if (view.approverGroups.length) footer.push(`approvers: ${escapeMrkdwn(view.approverGroups.join(', '))}`);
-  if (view.traceId) footer.push(`trace \`${escapeMrkdwn(view.traceId)}\``);
-  tail.push(context(footer.join(' · ')));
-  // The buttons and the request id must survive Slack's 50-block limit: trim the long middle part instead.
+  const tail: KnownBlock[] = view.final ? [] : [decisionButtons(view)];
+  // The facts (request id included) and the buttons must survive Slack's 50-block limit: trim the long middle instead.
   const room = LIMIT.blocks - blocks.length - tail.length;
   if (middle.length > room) {
     const shown = middle.slice(0, room - 1);
@@ -192,7 +187,7 @@ export function renderApprovalCard(view: ApprovalView): SlackMessage {
 
 /** The requester's direct message once the request is final. */
 export function renderOutcomeNotice(view: ApprovalView): SlackMessage {
-  const look = STATUS_LOOK[view.status];
+  const look = STATUS_WORDS[view.status];
   const blocks: KnownBlock[] = [
     section(`Your request *${escapeMrkdwn(view.action)}* on \`${escapeMrkdwn(view.resource)}\` was *${look.word.toLowerCase()}*.`),
     section(outcomeLine(view)),
@@ -210,7 +205,7 @@ export function renderReasonModal(meta: ReasonModalMetadata, reasonMode: Approva
     callback_id: REASON_MODAL.callbackId,
     private_metadata: JSON.stringify(meta),
     title: { type: 'plain_text', text: deny ? 'Deny request' : 'Approve request' },
-    submit: { type: 'plain_text', text: deny ? 'Deny' : 'Approve' },
+    submit: { type: 'plain_text', text: VOTE_WORDS[meta.decision].button },
     close: { type: 'plain_text', text: 'Cancel' },
     blocks: [
       section(`You are about to *${deny ? 'deny' : 'approve'}* request \`${meta.requestId}\`. The reason is recorded in the audit trail and shown on the card.`),
@@ -219,7 +214,7 @@ export function renderReasonModal(meta: ReasonModalMetadata, reasonMode: Approva
         block_id: REASON_MODAL.blockId,
         optional: !required,
         label: { type: 'plain_text', text: 'Reason' },
-        element: { type: 'plain_text_input', action_id: REASON_MODAL.actionId, multiline: true, max_length: 2000 },
+        element: { type: 'plain_text_input', action_id: REASON_MODAL.actionId, multiline: true, max_length: TEXT_LIMITS.reason },
       },
     ],
   };
@@ -247,37 +242,12 @@ function capBlocks(blocks: KnownBlock[]): KnownBlock[] {
   return [...blocks.slice(0, LIMIT.blocks - 1), context(`${blocks.length - LIMIT.blocks + 1} more sections not shown.`)];
 }
 
-function actorLabel(e: AuditRecord): string {
-  return escapeMrkdwn(e.actor.label ? `${e.actor.label} (${e.actor.key})` : e.actor.key);
-}
-
-/** What one audit event says, in a line. */
-function eventDetail(e: AuditRecord): string {
-  const d = e.data ?? {};
-  const reason = typeof d.reason === 'string' && d.reason ? ` — “${escapeMrkdwn(d.reason)}”` : '';
-  switch (e.type) {
-    case 'vote.cast':
-      return `${d.decision === 'deny' ? ':x: denied' : ':white_check_mark: approved'}${reason}`;
-    case 'vote.refused':
-      return `:no_entry: refused (${escapeMrkdwn(String(d.refusal ?? 'refused'))}, tried to ${escapeMrkdwn(String(d.attempted ?? 'vote'))}): ${escapeMrkdwn(String(d.message ?? ''))}`;
-    case 'request.decided':
-      return `*${escapeMrkdwn(String(d.status ?? 'decided'))}* by ${escapeMrkdwn(String(d.by ?? 'unknown'))}${reason}`;
-    case 'request.submitted':
-      return 'submitted';
-    case 'policy.matched':
-      return `rule ${escapeMrkdwn(String(d.rule ?? ''))} → ${escapeMrkdwn(String(d.outcome ?? ''))}`;
-    default: {
-      const target = typeof d.target === 'string' ? ` ${escapeMrkdwn(d.target)}` : '';
-      const error = typeof d.error === 'string' ? `: ${escapeMrkdwn(d.error)}` : '';
-      return `${target}${error}${reason}`.trim();
-    }
-  }
-}
-
+/** One audit event in a line, in the kit's wording. */
 function eventLine(e: AuditRecord, withRequest: boolean): string {
+  const line = auditLine(e);
   const req = withRequest && e.requestId ? ` · request \`${e.requestId}\`` : '';
-  const detail = eventDetail(e);
-  return `• ${slackDate(e.at)} · \`${escapeMrkdwn(e.type)}\` · ${actorLabel(e)} via ${escapeMrkdwn(e.channel)}${req}${detail ? ` · ${detail}` : ''}`;
+  const detail = line.detail ? ` · ${line.mark ? `${line.mark.emoji} ` : ''}${escapeMrkdwn(line.detail)}` : '';
+  return `• ${slackDate(e.at)} · \`${escapeMrkdwn(e.type)}\` · ${escapeMrkdwn(line.actor)} via ${escapeMrkdwn(e.channel)}${req}${detail}`;
 }
 
 /**
@@ -301,28 +271,22 @@ export function renderCommandResult(result: ChatCommandResult, command: string, 
       // Command-service messages quote the user's input in backticks on purpose: keep those, escape the rest.
       return { text: result.message, blocks: [section(`:warning: ${escapeMrkdwn(result.message)}`)] };
     case 'pending': {
-      if (result.items.length === 0) return { text: 'Nothing is waiting for your approval.', blocks: [section(':sparkles: Nothing is waiting for your approval.')] };
-      const blocks: KnownBlock[] = [{ type: 'header', text: { type: 'plain_text', text: `Waiting for you (${result.items.length})` } }];
-      for (const v of result.items.slice(0, 24)) {
-        blocks.push(section(
-          `*${escapeMrkdwn(v.action)}* on \`${escapeMrkdwn(v.resource)}\`\nrequested by ${escapeMrkdwn(v.requesterLabel)}` +
-            `${v.onBehalfOfLabel ? ` for ${escapeMrkdwn(v.onBehalfOfLabel)}` : ''} · ${v.approvals} of ${v.approvalsRequired} approvals · expires ${slackDate(v.expiresAt)}\nRequest \`${v.id}\``,
-        ));
-        blocks.push(decisionButtons(v));
+      const list = pendingList(result.items);
+      if (list.entries.length === 0) return { text: list.heading, blocks: [section(`:sparkles: ${list.heading}`)] };
+      const blocks: KnownBlock[] = [{ type: 'header', text: { type: 'plain_text', text: clip(list.heading, LIMIT.header) } }];
+      // Two blocks an entry: 24 fit under the 50-block limit with the header.
+      for (const { view, facts } of list.entries.slice(0, 24)) {
+        blocks.push(section(`*${escapeMrkdwn(view.action)}* on \`${escapeMrkdwn(view.resource)}\`\n${factLine(facts)}`));
+        blocks.push(decisionButtons(view));
       }
-      return { text: `${result.items.length} request(s) waiting for your approval`, blocks: capBlocks(blocks) };
+      return { text: list.heading, blocks: capBlocks(blocks) };
     }
     case 'trail': {
       const v = result.request;
-      const head: string[] = [
-        `*Request* \`${v.id}\``,
-        `*Requested by* ${escapeMrkdwn(v.requesterLabel)}${v.onBehalfOfLabel ? ` on behalf of ${escapeMrkdwn(v.onBehalfOfLabel)}` : ''} · ${slackDate(v.createdAt)}`,
-        `*Resource* \`${escapeMrkdwn(v.resource)}\`${v.environment ? ` · ${escapeMrkdwn(v.environment)}` : ''}${v.risk ? ` · risk ${escapeMrkdwn(v.risk)}` : ''} · rule ${escapeMrkdwn(v.rule)}`,
-      ];
-      if (v.justification) head.push(`*Justification* ${escapeMrkdwn(v.justification)}`);
       const blocks: KnownBlock[] = [
         { type: 'header', text: { type: 'plain_text', text: clip(`Audit trail: ${v.action}`, LIMIT.header) } },
-        ...sections(head),
+        ...factFields(cardFacts(v)),
+        ...(v.justification ? sections([`*Justification* ${escapeMrkdwn(v.justification)}`]) : []),
         section(outcomeLine(v)),
       ];
       if (v.context.length) blocks.push(...sections(['*Context*', ...contextLines(v)]));

@@ -10,7 +10,7 @@ import { HTTPModuleFunctions, ReceiverMultipleAckError, verifySlackRequest, type
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type pino from 'pino';
 
-export interface FastifyReceiverOptions {
+export interface SlackReceiverOptions {
   signingSecret: string;
   log: pino.Logger;
   /** Route path; Slack's request URLs (interactivity, slash command, events) all point here. */
@@ -21,7 +21,7 @@ export interface FastifyReceiverOptions {
   now?: () => number;
 }
 
-export interface FastifyReceiver extends Receiver {
+export interface SlackReceiver extends Receiver {
   /** Mounts `POST <path>` on the shared server. */
   register(app: FastifyInstance): Promise<void>;
 }
@@ -36,7 +36,7 @@ function unauthorized(reply: FastifyReply, message: string): FastifyReply {
 }
 
 /** Creates the receiver; pass it to `new App({ receiver })`, then call `register(fastify)`. */
-export function createFastifyReceiver(opts: FastifyReceiverOptions): FastifyReceiver {
+export function createSlackReceiver(opts: SlackReceiverOptions): SlackReceiver {
   const path = opts.path ?? '/slack/events';
   const now = opts.now ?? Date.now;
   let bolt: App | undefined;

@@ -8,7 +8,7 @@ import { LRUCache } from 'lru-cache';
 import { AppError } from '../../src/domain/app-error';
 import type { PersonIdentity } from '../../src/domain/identity';
 
-export interface MemberDirectory {
+export interface TeamsDirectory {
   /**
    * The identity of the activity's sender: AAD object id plus email (or UPN) and name.
    * @throws {@link AppError} `member_lookup_failed` when Teams could not tell us who they are; nothing must be
@@ -47,7 +47,7 @@ export function toIdentity(member: Partial<TeamsChannelAccount>, fallback: { aad
   return identity;
 }
 
-export function createMemberDirectory(opts: { cacheSize: number; cacheMs: number; lookupTimeoutMs?: number }): MemberDirectory {
+export function createTeamsDirectory(opts: { cacheSize: number; cacheMs: number; lookupTimeoutMs?: number }): TeamsDirectory {
   // TEAMS_MEMBER_CACHE_MS=0 means "do not cache" (lru-cache would read a ttl of 0 as "forever").
   const cache = opts.cacheMs > 0 ? new LRUCache<string, PersonIdentity>({ max: opts.cacheSize, ttl: opts.cacheMs }) : undefined;
   const timeoutMs = opts.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS;

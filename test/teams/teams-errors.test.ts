@@ -1,4 +1,5 @@
-import { parseRetryAfter, toChannelError } from '../../adapters/teams/channel-error';
+import { toChannelError } from '../../adapters/teams/teams-errors';
+import { parseRetryAfter } from '../../src/channels/delivery-failure';
 import { ChannelError } from '../../src/ports/chat-channel';
 
 function restError(status: number, headers: Record<string, string> = {}, platform?: { code: string; message: string }) {
@@ -28,11 +29,11 @@ describe('Teams connector error classification', () => {
     expect(toChannelError(restError(404, { 'retry-after': '5' }), 'updateCard')).toMatchObject({ code: 'http_404', retryable: false, retryAfterMs: undefined });
   });
 
-  it('network failures are retryable; unknown failures are permanent', () => {
+  it('network failures are retryable; unknown failures are retried too (the one rule for every channel)', () => {
     expect(toChannelError(Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', name: 'RestError' }), 'postCard')).toMatchObject({ code: 'network_error', retryable: true });
     expect(toChannelError(Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' }), 'postCard')).toMatchObject({ retryable: true });
     expect(toChannelError(Object.assign(new Error('AADSTS7000215: Invalid client secret provided.'), { errorCode: 'invalid_client' }), 'postCard')).toMatchObject({ code: 'auth_failed', retryable: false });
-    expect(toChannelError(new TypeError('x is undefined'), 'postCard')).toMatchObject({ code: 'unexpected', retryable: false });
+    expect(toChannelError(new TypeError('x is undefined'), 'postCard')).toMatchObject({ code: 'unexpected_error', retryable: true });
   });
 
   it('reads Retry-After as seconds or an HTTP date', () => {

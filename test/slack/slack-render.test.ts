@@ -1,7 +1,7 @@
 import { buildApprovalView, type ApprovalView, type ApprovalViewSource } from '../../src/domain/approval-view';
 import type { CountedVote } from '../../src/domain/approval';
 import type { AuditRecord } from '../../src/services/audit-service';
-import { ACTIONS, parseReasonMetadata, renderApprovalCard, renderCommandResult, renderOutcomeNotice, renderReasonModal } from '../../adapters/slack/slack-blocks';
+import { ACTIONS, parseReasonMetadata, renderApprovalCard, renderCommandResult, renderOutcomeNotice, renderReasonModal } from '../../adapters/slack/slack-render';
 
 const ID = '5f1c1f2e-8a4b-4c55-9d2e-0a1b2c3d4e5f';
 

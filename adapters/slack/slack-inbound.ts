@@ -23,11 +23,11 @@ import {
   renderReply,
   type ReasonModalMetadata,
   type SlackMessage,
-} from './slack-blocks';
+} from './slack-render';
 import type { SlackDirectory } from './slack-directory';
 import type { WorkLimiter } from './work-limiter';
 
-export interface SlackListenerDeps {
+export interface SlackInboundDeps {
   decisions: Pick<DecisionService, 'vote'>;
   queries: Pick<RequestQueryService, 'view'>;
   commands: Pick<ChatCommandService, 'run'>;
@@ -55,7 +55,7 @@ const PROFILE_LOOKUP_FAILED = ':warning: Countersign could not look up your Slac
 const BUSY = ':hourglass: Countersign is too busy to take this right now, so nothing was recorded. Please try again in a moment.';
 
 /** Registers the listeners on a Bolt app (HTTP or Socket Mode). */
-export function registerSlackListeners(app: App, deps: SlackListenerDeps): void {
+export function registerSlackInbound(app: App, deps: SlackInboundDeps): void {
   const doFetch = deps.fetch ?? fetch;
 
   async function replyEphemeral(target: ReplyTarget, msg: SlackMessage): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import pino from 'pino';
 import { createTeamsModule } from '../../adapters/teams/teams-module';
-import type { TeamsMessageRef } from '../../adapters/teams/teams-channel';
+import type { TeamsMessageRef } from '../../adapters/teams/teams-outbound';
 import { buildApprovalView, type ApprovalView } from '../../src/domain/approval-view';
 import { loadConfig } from '../../src/config/config';
 import { ChannelError, type ChatChannel } from '../../src/ports/chat-channel';
@@ -46,8 +46,8 @@ beforeAll(async () => {
   fake = await startFakeBotConnector();
   const none = {} as never;
   channel = createTeamsModule({
-    config: loadConfig({ TEAMS_ALLOW_UNAUTHENTICATED: 'true' }), log: pino({ level: 'silent' }), teamsConversations: store.teamsConversations,
-    policy: () => ({ groups: {} }) as never, decisions: none, queries: none, audit: none, commands: none,
+    config: loadConfig({ TEAMS_ALLOW_UNAUTHENTICATED: 'true' }), log: pino({ level: 'silent' }), auditGroups: [], interactionConcurrency: 2,
+    ports: { teamsConversations: store.teamsConversations, groupMembers: () => [], decisions: none, queries: none, commands: none },
   }).channel;
   await db.teamsConversation.create({ data: { conversationId: CHANNEL_ID, tenantId: TENANT_ID, reference: reference(CHANNEL_ID, fake.url) } });
   // A conversation whose connector is gone (seen long ago).

@@ -6,7 +6,7 @@ import type { WebClient } from '@slack/web-api';
 import type { ApprovalView } from '../../src/domain/approval-view';
 import type { PersonIdentity } from '../../src/domain/identity';
 import { ChannelError, type ChatChannel, type MessageRef } from '../../src/ports/chat-channel';
-import { renderApprovalCard, renderOutcomeNotice } from './slack-blocks';
+import { renderApprovalCard, renderOutcomeNotice } from './slack-render';
 import type { SlackDirectory } from './slack-directory';
 import { toChannelError } from './slack-errors';
 
@@ -29,7 +29,7 @@ async function call<T>(method: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /** Builds the Slack channel over a WebClient configured with no retries and rate-limited calls rejected. */
-export function createSlackChannel(deps: { web: Pick<WebClient, 'chat' | 'conversations'>; directory: Pick<SlackDirectory, 'userIdByEmail'>; close?: () => Promise<void> }): ChatChannel {
+export function createSlackOutbound(deps: { web: Pick<WebClient, 'chat' | 'conversations'>; directory: Pick<SlackDirectory, 'userIdByEmail'>; close?: () => Promise<void> }): ChatChannel {
   const { web } = deps;
   return {
     kind: 'slack',

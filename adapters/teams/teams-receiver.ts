@@ -1,9 +1,22 @@
 /**
+ * `POST /api/messages` on the service's own Fastify server, so Teams traffic shares the port, TLS, health checks and
+ * metrics of the API. botbuilder's CloudAdapter authenticates every activity (Bot Framework JWT) before the bot runs.
+ *
  * botbuilder's `adapter.process(req, res, logic)` was written for Express/Restify: it wants a response with
  * `status/header/send/end`, which a Fastify reply lacks (there is no `end`). This collects what botbuilder writes and
  * hands it to Fastify once, after botbuilder has finished the turn.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { ActivityHandler, CloudAdapter } from 'botbuilder';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type pino from 'pino';
+
+/** Where the Azure Bot's messaging endpoint points. */
+export const TEAMS_MESSAGES_PATH = '/api/messages';
+
+export interface TeamsReceiver {
+  /** Mounts `POST /api/messages` on the shared server. */
+  register(app: FastifyInstance): void;
+}
 
 export interface CollectedResponse {
   /** Part of botbuilder's Response type; only used for websocket upgrades, which this route does not do. */
@@ -69,5 +82,31 @@ export function botRequest(request: FastifyRequest): { body?: Record<string, unk
     body: request.body && typeof request.body === 'object' ? (request.body as Record<string, unknown>) : undefined,
     headers: request.headers,
     method: request.method,
+  };
+}
+
+/** The receiver: botbuilder authenticates and runs `bot` for each activity; the answer goes back through Fastify. */
+export function createTeamsReceiver(deps: { adapter: Pick<CloudAdapter, 'process'>; bot: Pick<ActivityHandler, 'run'>; log: pino.Logger }): TeamsReceiver {
+  const { adapter, bot, log } = deps;
+  return {
+    register(app) {
+      app.post(TEAMS_MESSAGES_PATH, async (request, reply) => {
+        const collected = collectResponse();
+        let turnStarted = false;
+        // botbuilder authenticates the request (JWT) before running the bot, and answers 401 itself for most failures.
+        await adapter.process(botRequest(request), collected.response, (context) => {
+          turnStarted = true;
+          return bot.run(context);
+        });
+        if (!turnStarted && collected.status >= 500) {
+          // A token whose signature does not verify (or keys that could not be fetched) surfaces from botbuilder as a
+          // 500 carrying the verifier's message. The request was not authenticated either way: say so, and keep the
+          // reason in our log rather than in the answer.
+          log.warn({ status: collected.status, reason: collected.bodyText() }, 'refused a Teams request that could not be authenticated');
+          return reply.code(401).type('text/plain; charset=utf-8').send('Unauthorized');
+        }
+        return collected.flush(reply);
+      });
+    },
   };
 }

@@ -17,18 +17,16 @@ import type { ApprovalView } from '../../src/domain/approval-view';
 import { parseChatCommand, type ChatCommandService } from '../../src/services/chat-command-service';
 import type { DecisionService } from '../../src/services/decision-service';
 import type { RequestQueryService } from '../../src/services/request-query-service';
-import { ADAPTIVE_CARD_CONTENT_TYPE, renderNoticeCard, VERBS, type AdaptiveCard } from './approval-card';
-import { renderCommandCard } from './command-card';
+import { ADAPTIVE_CARD_CONTENT_TYPE, cardActivity, reasonFromAction, renderCommandCard, renderNoticeCard, VERBS, type AdaptiveCard } from './teams-render';
 import type { ConversationStore } from './conversation-store';
-import type { MemberDirectory } from './member-directory';
-import { cardActivity } from './teams-channel';
+import type { TeamsDirectory } from './teams-directory';
 
-export interface TeamsBotDeps {
+export interface TeamsInboundDeps {
   decisions: Pick<DecisionService, 'vote'>;
   queries: Pick<RequestQueryService, 'view'>;
   commands: Pick<ChatCommandService, 'run'>;
   store: ConversationStore;
-  members: MemberDirectory;
+  members: TeamsDirectory;
   /** The approval card for one viewer, with the notice their click produced. */
   renderCard: (view: ApprovalView, notice?: ChatReply) => AdaptiveCard;
   /** MICROSOFT_APP_TENANT_ID: when set, activities from other tenants are ignored. */
@@ -51,7 +49,7 @@ const HTML_ENTITIES: Record<string, string> = { '&nbsp;': ' ', '&amp;': '&', '&l
  * The command a user typed: the bot's own @mention removed, other @mentions replaced by the person's email (so
  * `audit user:@Bob` works), and the bits of HTML Teams wraps around text stripped.
  */
-export async function commandText(context: TurnContext, members: MemberDirectory): Promise<string> {
+export async function commandText(context: TurnContext, members: TeamsDirectory): Promise<string> {
   const activity = context.activity;
   let text = TurnContext.removeRecipientMention(activity) ?? activity.text ?? '';
   const mentions = (activity.entities ?? []).filter((e) => e.type === 'mention' && e.mentioned?.id && e.mentioned.id !== activity.recipient?.id);
@@ -69,7 +67,7 @@ export async function commandText(context: TurnContext, members: MemberDirectory
     .trim();
 }
 
-export function createTeamsBot(deps: TeamsBotDeps): TeamsActivityHandler {
+export function createTeamsInbound(deps: TeamsInboundDeps): TeamsActivityHandler {
   const log = deps.log;
 
   function fromAllowedTenant(context: TurnContext): boolean {
@@ -176,7 +174,7 @@ export function createTeamsBot(deps: TeamsBotDeps): TeamsActivityHandler {
       let notice: ChatReply;
       try {
         const approver = await deps.members.resolve(context);
-        const reason = typeof data.reason === 'string' && data.reason.trim() ? data.reason.trim() : undefined;
+        const reason = reasonFromAction(data, requestId);
         const result = await deps.decisions.vote(requestId, { approver, channel: 'teams', decision: action.verb, reason }, log);
         notice = voteReply(result);
         log.info({ requestId, outcome: result.outcome, status: result.status, refusal: result.outcome === 'refused' ? result.refusal : undefined }, 'Teams vote');

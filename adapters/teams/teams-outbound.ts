@@ -3,13 +3,14 @@
  * was installed in, replaces them in place for everyone, and tells requesters the outcome in a personal chat.
  * Every failure is thrown as a classified {@link ChannelError}; the delivery worker decides whether to try again.
  */
-import { CardFactory, type Activity, type CloudAdapter, type ConversationParameters, type ConversationReference } from 'botbuilder';
+import { type Activity, type CloudAdapter, type ConversationParameters, type ConversationReference } from 'botbuilder';
 import type pino from 'pino';
+import { STATUS_WORDS } from '../../src/channels/status-words';
 import type { ApprovalView } from '../../src/domain/approval-view';
 import type { PersonIdentity } from '../../src/domain/identity';
 import { ChannelError, type ChatChannel, type MessageRef } from '../../src/ports/chat-channel';
-import type { AdaptiveCard } from './approval-card';
-import { toChannelError } from './channel-error';
+import { cardActivity, type AdaptiveCard } from './teams-render';
+import { toChannelError } from './teams-errors';
 import { connectorOf } from './connector';
 import type { ConversationStore, StoredReference } from './conversation-store';
 
@@ -22,10 +23,6 @@ export interface TeamsMessageRef extends MessageRef {
   channelId: 'msteams';
 }
 
-export function cardActivity(card: AdaptiveCard, summary?: string): Partial<Activity> {
-  return { type: 'message', attachments: [CardFactory.adaptiveCard(card)], ...(summary ? { summary } : {}) };
-}
-
 function isMessageRef(ref: MessageRef): ref is TeamsMessageRef {
   return typeof ref.conversationId === 'string' && typeof ref.activityId === 'string' && typeof ref.serviceUrl === 'string';
 }
@@ -34,7 +31,7 @@ function tenantOfReference(ref: StoredReference): string | null {
   return (ref.conversation as { tenantId?: string } | undefined)?.tenantId ?? null;
 }
 
-export function createTeamsChannel(deps: {
+export function createTeamsOutbound(deps: {
   adapter: Pick<CloudAdapter, 'continueConversationAsync'>;
   /** The bot's app id ('' when running unauthenticated). */
   appId: string;
@@ -85,7 +82,7 @@ export function createTeamsChannel(deps: {
           false,
         );
       }
-      return send(reference, cardActivity(deps.renderCard(view), `Approval needed: ${view.action}`), 'postCard');
+      return send(reference, cardActivity(deps.renderCard(view), `${STATUS_WORDS.pending.word}: ${view.action}`), 'postCard');
     },
 
     async updateCard(ref, view) {

@@ -1,0 +1,50 @@
+/**
+ * What one audit event says in a line, for the `audit` chat command on every platform: who acted, a mark for votes and
+ * refusals, and the event's own facts in words. The text is raw; each renderer escapes it and lays the line out.
+ */
+import type { AuditRecord } from '../services/audit-service';
+import { REFUSED_MARK, VOTE_WORDS, type ChatMark } from './status-words';
+import { clip, TEXT_LIMITS } from './text-limits';
+
+export interface AuditLine {
+  /** `label (key)`, or the key alone. */
+  actor: string;
+  /** Votes and refusals carry a mark; other events none. */
+  mark: ChatMark | null;
+  /** The event's facts in words; '' when it has none worth a line. */
+  detail: string;
+}
+
+const str = (v: unknown): string => clip(String(v ?? ''), TEXT_LIMITS.auditValue);
+const quoted = (reason: unknown): string => (typeof reason === 'string' && reason ? ` — “${clip(reason, TEXT_LIMITS.reason)}”` : '');
+
+/** The event's plain values as `key: value`, skipping nested objects (identities, context) that do not fit a line. */
+function plainFacts(data: Record<string, unknown>): string {
+  return Object.entries(data)
+    .filter(([, v]) => v !== null && v !== undefined && ['string', 'number', 'boolean'].includes(typeof v))
+    .map(([k, v]) => `${k}: ${str(v)}`)
+    .join(' · ');
+}
+
+export function auditLine(e: Pick<AuditRecord, 'type' | 'actor' | 'data'>): AuditLine {
+  const d = e.data ?? {};
+  const actor = e.actor.label ? `${e.actor.label} (${e.actor.key})` : e.actor.key;
+  switch (e.type) {
+    case 'vote.cast': {
+      const vote = VOTE_WORDS[d.decision === 'deny' ? 'deny' : 'approve'];
+      return { actor, mark: vote, detail: `${vote.verb}${quoted(d.reason)}` };
+    }
+    case 'vote.refused': {
+      const message = typeof d.message === 'string' && d.message ? ` · ${clip(d.message, TEXT_LIMITS.reason)}` : '';
+      return { actor, mark: REFUSED_MARK, detail: `tried to ${str(d.attempted ?? 'vote')} · refusal: ${str(d.refusal ?? 'refused')}${message}` };
+    }
+    case 'request.decided':
+      return { actor, mark: null, detail: `${str(d.status ?? 'decided')} by ${str(d.by ?? 'unknown')}${quoted(d.reason)}` };
+    case 'request.submitted':
+      return { actor, mark: null, detail: d.action ? `submitted ${str(d.action)} on ${str(d.resource)}` : 'submitted' };
+    case 'policy.matched':
+      return { actor, mark: null, detail: `rule ${str(d.rule)} → ${str(d.outcome)}` };
+    default:
+      return { actor, mark: null, detail: plainFacts(d) };
+  }
+}
