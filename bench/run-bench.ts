@@ -462,7 +462,7 @@ async function runSlackSection(policyFile: string): Promise<SlackSection> {
   if (probe.status === 404) {
     await cs.stop();
     await fake.stop();
-    return { status: 'skipped', message: 'POST /slack/events answers 404 with Slack configured: the Slack module is not mounted yet (src/channel-factories.ts lists no slack factory). Slack callback path not measured.' };
+    return { status: 'skipped', message: 'POST /slack/events answers 404 with Slack configured: the Slack module is not mounted yet (src/platforms.ts registers no slack platform). Slack callback path not measured.' };
   }
   // The probe above is unsigned and logs one refusal: count only the warnings logged from here on.
   const warningsBefore = cs.warnings;
