@@ -1,3 +1,4 @@
+/** Reading the policy file: YAML or JSON text to a validated, compiled {@link Policy}, every problem listed at once. */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { compilePolicy, type Policy } from '../domain/policy';

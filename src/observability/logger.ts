@@ -1,3 +1,4 @@
+/** The product logger (pino): JSON lines with the request id, and credentials redacted wherever they appear. */
 import pino from 'pino';
 
 /** Paths never written to logs: credentials in headers (ours and the chat SDKs' HTTP errors) and secret-like fields. */
