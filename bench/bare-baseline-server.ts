@@ -71,7 +71,7 @@ const auditInsert = (param: string, from = '') => `INSERT INTO audit_event (chai
 const INSERT_SQL = `WITH ins AS (
   INSERT INTO approval_request (id, status, action, resource, requester_id, requester_type, requester_email, requester,
     on_behalf_of, justification, context, risk, environment, callback_url, trace_id, parent_request_id, api_key_id,
-    api_key_name, key_owner_email, idempotency_key, body_hash, policy_rule, policy_outcome, policy_hash, requirement,
+    api_key_name, key_owner, idempotency_key, body_hash, policy_rule, policy_outcome, policy_hash, requirement,
     approvals_required, expires_at, created_at, decided_at, decided_by, decision_reason)
   VALUES ($1::uuid, $2::"RequestStatus", $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12::"Risk", $13, $14,
     $15, $16::uuid, $17::uuid, $18, $19, $20, $21, $22, $23::"PolicyOutcome", $24, $25::jsonb, $26, $27::timestamptz,
@@ -85,7 +85,7 @@ const INSERT_SQL = `WITH ins AS (
 SELECT (SELECT id FROM ins) AS id, (SELECT count(*)::int FROM ev) AS events`;
 
 // The decision service's lock query, vote insert, transition and audit append.
-const LOCK_SQL = `SELECT r.id, r.status, r.requester, r.on_behalf_of, r.key_owner_email, r.api_key_id, r.expires_at,
+const LOCK_SQL = `SELECT r.id, r.status, r.requester, r.on_behalf_of, r.key_owner, r.api_key_id, r.expires_at,
     r.requirement, r.approvals_required, r.outcome_report, r.policy_outcome,
     COALESCE((SELECT json_agg(json_build_object('person_key', v.person_key, 'approver', v.approver, 'channel', v.channel,
       'decision', v.decision, 'reason', v.reason, 'created_at', v.created_at) ORDER BY v.created_at)

@@ -206,7 +206,7 @@ function countersignEnv(port: number, dbUrl: string, policyFile: string, extra: 
     REDIS_URL,
     REDIS_PREFIX: CS_PREFIX,
     POLICY_FILE: policyFile,
-    API_KEYS: `bench-agent:${AGENT_SECRET}:submit+read:${AGENT_OWNER},bench-approver:${APPROVER_SECRET}:decide+read`,
+    API_KEYS: `bench-agent:${AGENT_SECRET}:submit+read:${AGENT_OWNER},bench-approver:${APPROVER_SECRET}:attest+read:bench-portal@example.com`,
     LOG_LEVEL,
     RUN_MODE: 'api',
     ...extra,
@@ -229,7 +229,7 @@ async function startCountersign(name: string, port: number, dbUrl: string, polic
 async function startBaseline(port: number, dbUrl: string): Promise<ChildServer> {
   const apiKeyId = randomUUID();
   await adminQuery(
-    `INSERT INTO api_key (id, name, secret_hash, scopes, owner_email, source) VALUES ($1::uuid, 'bench-agent', $2, ARRAY['submit','read'], $3, 'env')`,
+    `INSERT INTO api_key (id, name, secret_hash, scopes, owner, source) VALUES ($1::uuid, 'bench-agent', $2, ARRAY['submit','read'], $3, 'env')`,
     [apiKeyId, hashSecret(AGENT_SECRET), AGENT_OWNER],
     dbUrl,
   );

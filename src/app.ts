@@ -19,6 +19,9 @@ import { createReconciler } from './queue/reconciler';
 import { createRedisRequestEvents } from './queue/redis-request-events';
 import { startWorkers, type Workers } from './queue/workers';
 import { createCallbackChannel } from './deliveries/callback-channel';
+import { createCallbackHostPolicy } from './deliveries/callback-guard';
+import { identityKey } from './domain/people';
+import { createDirectoryService } from './services/directory-service';
 import { createDeliveryService } from './deliveries/delivery-service';
 import { createApiKeyService, parseBootstrapKeys } from './services/api-key-service';
 import { createAuditService } from './services/audit-service';
@@ -59,15 +62,17 @@ export async function createApp(config: Config, opts: AppOptions) {
   const events = createRedisRequestEvents({ publisher: producer, subscriber, prefix: config.REDIS_PREFIX });
 
   const audit = createAuditService({ audit: store.audit });
+  const directory = createDirectoryService({ people: store.people, audit, policy, log: log.child({ component: 'directory' }), clock });
+  const callbackHosts = createCallbackHostPolicy({ allowedHosts: (config.CALLBACK_ALLOWED_HOSTS ?? '').split(',') });
   const apiKeys = createApiKeyService({ keys: store.apiKeys, audit, cacheMs: config.API_KEY_CACHE_MS, clock });
   const queries = createRequestQueryService({ requests: store.requests, events, baseUrl, clock });
   const decisions = createDecisionService({
-    requests: store.requests, jobs: queues.jobs, events, clock, log,
+    requests: store.requests, directory, jobs: queues.jobs, events, clock, log,
     onVote: (channel, result) => metrics.votes.inc({ channel, result }),
     onDecision: (status) => metrics.decisions.inc({ status }),
   });
   const intake = createIntakeService({
-    requests: store.requests, policy, jobs: queues.jobs, clock,
+    requests: store.requests, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, clock,
     config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, callbacksEnabled: Boolean(config.CALLBACK_SIGNING_SECRET), baseUrl },
     onSubmitted: (outcome) => {
       metrics.intake.inc({ outcome });
@@ -79,7 +84,11 @@ export async function createApp(config: Config, opts: AppOptions) {
   const channels = new Map<ChannelKind, ChatChannel>();
   const chatPorts: Omit<ChatPorts, 'commands'> = {
     decisions, queries,
-    groupMembers: (group) => policy().groups[group] ?? [],
+    // Every identity of every member (Teams needs members' AAD ids for its card refresh list).
+    groupMembers: (group) => {
+      const dir = directory.current();
+      return dir.members(policy().groups[group] ?? []).flatMap((id) => dir.person(id)?.identities.map((l) => identityKey(l.identity)) ?? []);
+    },
     teamsConversations: store.teamsConversations,
   };
   // Interactions vote inside a database transaction: leave half the pool to the API and the workers.
@@ -89,7 +98,8 @@ export async function createApp(config: Config, opts: AppOptions) {
     if (!platform.config.enabled(slice)) continue;
     const { key, isPlatformGroup } = platform.config.auditAccess;
     const access = parseAuditAccess(slice[key] as string | undefined, isPlatformGroup);
-    const offered: ChatPorts = { ...chatPorts, commands: createChatCommandService({ audit, queries, policy, auditGroups: access.policyGroups }) };
+    const commands = createChatCommandService({ audit, queries, policy, directory, channel: platform.kind, auditGroups: access.policyGroups ?? [], clock });
+    const offered: ChatPorts = { ...chatPorts, commands };
     const ports = Object.fromEntries(platform.ports.map((port: keyof ChatPorts) => [port, offered[port]]));
     const mod = await platform.create({ config: slice, log: log.child({ channel: platform.kind }), ports, auditGroups: access.platformGroups, interactionConcurrency });
     modules.push(mod);
@@ -98,7 +108,8 @@ export async function createApp(config: Config, opts: AppOptions) {
 
   const deliveries = createDeliveryService({
     deliveries: store.deliveries, requests: store.requests, queries, audit, channels, log, clock,
-    callback: createCallbackChannel({ secret: config.CALLBACK_SIGNING_SECRET, timeoutMs: config.CALLBACK_TIMEOUT_MS, clock }),
+    callback: createCallbackChannel({ secret: config.CALLBACK_SIGNING_SECRET, timeoutMs: config.CALLBACK_TIMEOUT_MS, hosts: callbackHosts, clock }),
+    callbackHostsOf: async (name) => (await store.apiKeys.findByName(name))?.callbackHosts ?? [],
   });
   const reconcile = createReconciler({ requests: store.requests, jobs: queues.jobs, decisions, channelCount: channels.size, log });
 
@@ -106,7 +117,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   const serveApi = config.RUN_MODE !== 'worker';
   const runWorkers = config.RUN_MODE !== 'api';
   const server = buildServer({
-    log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, intake, decisions, queries,
+    log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, directory, intake, decisions, queries,
     maxWaitSeconds: config.MAX_WAIT_SECONDS, shutdown: shutdown.signal, opsOnly: !serveApi,
     observeIntake: (status, seconds) => metrics.intakeDuration.observe({ status: String(status) }, seconds),
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
@@ -121,14 +132,20 @@ export async function createApp(config: Config, opts: AppOptions) {
   if (serveApi) for (const m of modules) await m.registerRoutes?.(server);
 
   let workers: Workers | undefined;
+  let directoryTimer: NodeJS.Timeout | undefined;
 
   return {
-    config, db: store.db, store, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries }, reconcile, channels, policy,
+    config, db: store.db, store, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries, directory }, reconcile, channels, policy,
 
     /** Connects, bootstraps keys, reconciles, starts workers and listens. Resolves with the bound address. */
     async start(): Promise<string> {
       await waitForRedis(producer, 10_000);
       await store.connect();
+      await directory.load(policy());
+      directoryTimer = setInterval(() => {
+        directory.refresh().catch((err) => log.warn({ err }, 'could not refresh the people directory; keeping the current one'));
+      }, config.DIRECTORY_REFRESH_MS);
+      directoryTimer.unref();
       const { revokedNames } = await apiKeys.bootstrap(bootstrapKeys);
       for (const name of revokedNames) log.warn({ apiKey: name }, 'API key from API_KEYS was revoked with the CLI and stays revoked; remove it from API_KEYS');
       if (runWorkers) {
@@ -158,6 +175,7 @@ export async function createApp(config: Config, opts: AppOptions) {
     /** Graceful shutdown: stop intake, release long-polls, let jobs in progress finish, close connections. */
     async stop(): Promise<void> {
       shutdown.abort();
+      clearInterval(directoryTimer);
       await events.close();
       await server.close();
       for (const m of modules) await m.stop?.().catch((err) => log.warn({ err }, 'channel stop failed'));

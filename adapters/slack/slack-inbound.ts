@@ -10,6 +10,7 @@ import type { App, BlockAction, ButtonAction, SlackViewAction } from '@slack/bol
 import type { WebClient } from '@slack/web-api';
 import type pino from 'pino';
 import { errorReply, voteReply } from '../../src/channels/chat-reply';
+import { chatActor, chatPresented } from '../../src/channels/chat-identity';
 import type { VoteDecision } from '../../src/domain/approval';
 import { parseChatCommand, type ChatCommandService } from '../../src/services/chat-command-service';
 import type { DecisionService } from '../../src/services/decision-service';
@@ -99,7 +100,7 @@ export function registerSlackInbound(app: App, deps: SlackInboundDeps): void {
     }
     let text: string;
     try {
-      const result = await deps.decisions.vote(requestId, { approver, channel: 'slack', decision, reason }, deps.log);
+      const result = await deps.decisions.vote(requestId, { presented: chatPresented('slack', approver), approver, channel: 'slack', decision, reason }, deps.log);
       text = voteReply(result).text;
     } catch (err) {
       deps.log.error({ err, requestId }, 'Slack vote failed');
@@ -158,7 +159,7 @@ export function registerSlackInbound(app: App, deps: SlackInboundDeps): void {
       const parsed = parseChatCommand(text);
       const isAudit = parsed.kind === 'audit-request' || parsed.kind === 'audit-search';
       const platformAllowed = isAudit && deps.auditUserGroups.length > 0 && (await deps.directory.inUserGroups(userId, deps.auditUserGroups));
-      const result = await deps.commands.run(actor, parsed, { platformAllowed });
+      const result = await deps.commands.run(chatActor('slack', actor), parsed, { platformAllowed });
       await replyEphemeral(target, renderCommandResult(result, deps.command, text));
     } catch (err) {
       deps.log.error({ err }, 'Slack command failed');

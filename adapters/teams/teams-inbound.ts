@@ -12,6 +12,7 @@ import {
 } from 'botbuilder';
 import type pino from 'pino';
 import { errorReply, voteReply, type ChatReply } from '../../src/channels/chat-reply';
+import { chatActor, chatPresented } from '../../src/channels/chat-identity';
 import { AppError } from '../../src/domain/app-error';
 import type { ApprovalView } from '../../src/domain/approval-view';
 import { parseChatCommand, type ChatCommandService } from '../../src/services/chat-command-service';
@@ -143,7 +144,7 @@ export function createTeamsInbound(deps: TeamsInboundDeps): TeamsActivityHandler
         const actor = await deps.members.resolve(context);
         const command = parseChatCommand(await commandText(context, deps.members));
         // Audit permissions (TEAMS_AUDIT_ACCESS policy groups) are the command service's; Teams adds no rule of its own.
-        const result = await deps.commands.run(actor, command);
+        const result = await deps.commands.run(chatActor('teams', actor), command);
         card = renderCommandCard(result);
       } catch (err) {
         if (!(err instanceof AppError)) log.error({ err }, 'Teams command failed');
@@ -175,7 +176,7 @@ export function createTeamsInbound(deps: TeamsInboundDeps): TeamsActivityHandler
       try {
         const approver = await deps.members.resolve(context);
         const reason = reasonFromAction(data, requestId);
-        const result = await deps.decisions.vote(requestId, { approver, channel: 'teams', decision: action.verb, reason }, log);
+        const result = await deps.decisions.vote(requestId, { presented: chatPresented('teams', approver), approver, channel: 'teams', decision: action.verb, reason }, log);
         notice = voteReply(result);
         log.info({ requestId, outcome: result.outcome, status: result.status, refusal: result.outcome === 'refused' ? result.refusal : undefined }, 'Teams vote');
       } catch (err) {

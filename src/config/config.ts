@@ -43,6 +43,20 @@ const coreShape = {
     DELIVERY_BACKOFF_MS: int(10, 600_000).default(2_000),
     RECONCILE_INTERVAL_MS: int(1_000, 3_600_000).default(60_000),
     SHUTDOWN_TIMEOUT_MS: int(1_000, 600_000).default(25_000),
+
+    // --- separation of duties and limits (see README, Separation of duties)
+    /** Hosts result callbacks may reach (comma-separated `host`, `*.domain`, `host:port`); empty: any public host. */
+    CALLBACK_ALLOWED_HOSTS: optionalString,
+    /** How often a node checks whether the people directory changed elsewhere (CLI, another node). */
+    DIRECTORY_REFRESH_MS: int(200, 600_000).default(5_000),
+    /** Intakes per API key per minute, across every API node (0: no limit). */
+    INTAKE_RATE_LIMIT_PER_MINUTE: int(0, 1_000_000).default(600),
+    /** Pending requests one API key may have at once (0: no limit). */
+    MAX_PENDING_PER_KEY: int(0, 1_000_000).default(500),
+    /** Concurrent `?wait=` long-polls one API key may hold (0: no limit). */
+    LONG_POLLS_PER_KEY: int(0, 100_000).default(100),
+    /** Failed authentications one address may make per minute before it is refused with 429 (0: no limit). */
+    AUTH_FAILURES_PER_MINUTE: int(0, 100_000).default(30),
 };
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

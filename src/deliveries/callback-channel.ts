@@ -4,17 +4,48 @@
  * chat channels it only sends and classifies failures; the delivery service owns rows, retries and the audit trail.
  */
 import { createHmac } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
 import { httpFailure, networkFailure } from '../channels/delivery-failure';
+import { ChannelError } from '../ports/chat-channel';
 import type { RequestDetail } from '../services/request-query-service';
+import type { CallbackHostPolicy } from './callback-guard';
 
 export interface CallbackChannel {
   /** Whether callbacks can be signed (CALLBACK_SIGNING_SECRET is set); unsigned callbacks are never sent. */
   readonly enabled: boolean;
   /**
-   * POSTs `request.decided` to the request's callback URL.
-   * @throws ChannelError classified by the shared delivery-failure rule (`http_<status>`, `network_error`).
+   * POSTs `request.decided` to the request's callback URL, through the host policy (`keyHosts`: the submitting key's
+   * own allowed callback hosts).
+   * @throws ChannelError classified by the shared delivery-failure rule (`http_<status>`, `network_error`), or
+   *   `callback_host_refused` (permanent) when the host or the address it resolves to is not allowed.
    */
-  send(request: RequestDetail & { callbackUrl: string }): Promise<void>;
+  send(request: RequestDetail & { callbackUrl: string }, keyHosts: readonly string[]): Promise<void>;
+}
+
+/** The answer of one POST: its status and Retry-After. */
+interface PostAnswer {
+  status: number;
+  retryAfter?: string;
+}
+
+/**
+ * One POST over node:http(s) rather than fetch: only node's request takes a `lookup` hook, which is where the resolved
+ * address is checked (Node's bundled fetch offers no such hook without a separate undici dependency).
+ */
+function post(url: URL, headers: Record<string, string>, body: string, lookup: import('node:net').LookupFunction, timeoutMs: number): Promise<PostAnswer> {
+  return new Promise((resolve, reject) => {
+    const client = url.protocol === 'https:' ? https : http;
+    const req = client.request(url, { method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(body) }, lookup, timeout: timeoutMs }, (res) => {
+      // The answer's body is not ours to keep; drain it so the socket is released.
+      res.resume();
+      const retryAfter = res.headers['retry-after'];
+      resolve({ status: res.statusCode ?? 0, retryAfter: Array.isArray(retryAfter) ? retryAfter[0] : retryAfter });
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { name: 'TimeoutError' })));
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** The body a receiver gets: the decision and who made it, never the request's context. */
@@ -40,34 +71,31 @@ export function signCallback(secret: string, body: string, unixSeconds: number):
   return `t=${unixSeconds},v1=${createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex')}`;
 }
 
-export function createCallbackChannel(deps: { secret?: string; timeoutMs: number; clock?: () => Date; fetch?: typeof fetch }): CallbackChannel {
+export function createCallbackChannel(deps: { secret?: string; timeoutMs: number; hosts: CallbackHostPolicy; clock?: () => Date }): CallbackChannel {
   const clock = deps.clock ?? (() => new Date());
-  const doFetch = deps.fetch ?? fetch;
   return {
     enabled: Boolean(deps.secret),
-    async send(detail) {
+    async send(detail, keyHosts) {
       if (!deps.secret) throw new Error('callbacks are disabled: CALLBACK_SIGNING_SECRET is not set');
+      // Checked again at send time: literal addresses never reach the lookup hook, and the allow-list may have changed.
+      const checked = deps.hosts.check(detail.callbackUrl, keyHosts);
+      if ('problem' in checked) throw new ChannelError('callback_host_refused', `callback refused: ${checked.problem}`, false);
       const body = callbackBody(detail);
-      let res: Response;
+      const headers = {
+        'content-type': 'application/json',
+        'countersign-signature': signCallback(deps.secret, body, Math.floor(clock().getTime() / 1000)),
+        'countersign-request-id': detail.id,
+      };
+      let answer: PostAnswer;
       try {
-        res = await doFetch(detail.callbackUrl, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            'countersign-signature': signCallback(deps.secret, body, Math.floor(clock().getTime() / 1000)),
-            'countersign-request-id': detail.id,
-          },
-          body,
-          signal: AbortSignal.timeout(deps.timeoutMs),
-          // A redirect could send the signed outcome somewhere the agent did not name.
-          redirect: 'manual',
-        });
+        // No redirects are followed: a redirect could send the signed outcome somewhere the agent did not name.
+        answer = await post(checked.target.url, headers, body, deps.hosts.lookupFor(checked.target), deps.timeoutMs);
       } catch (err) {
-        throw networkFailure(`callback could not be delivered: ${(err as Error)?.name === 'TimeoutError' ? 'timed out' : (err as Error)?.message ?? String(err)}`);
+        const e = err as Error & { code?: string };
+        if (e.code === 'ECALLBACKREFUSED') throw new ChannelError('callback_host_refused', `callback refused: ${e.message}`, false);
+        throw networkFailure(`callback could not be delivered: ${e.name === 'TimeoutError' ? 'timed out' : e.message}`);
       }
-      // The answer's body is not ours to keep; release the socket (a failure to discard means it is already gone).
-      await res.body?.cancel().catch(() => undefined);
-      if (!res.ok) throw httpFailure(res.status, `callback answered HTTP ${res.status}`, res.headers.get('retry-after'));
+      if (answer.status < 200 || answer.status >= 300) throw httpFailure(answer.status, `callback answered HTTP ${answer.status}`, answer.retryAfter);
     },
   };
 }

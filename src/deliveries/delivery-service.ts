@@ -53,6 +53,8 @@ export interface DeliveryServiceDeps {
   audit: Pick<AuditService, 'append'>;
   channels: ChatChannels;
   callback: CallbackChannel;
+  /** The callback hosts the submitting key (by name) may reach on top of the global list. */
+  callbackHostsOf: (apiKeyName: string) => Promise<string[]>;
   log: pino.Logger;
   clock?: () => Date;
 }
@@ -227,7 +229,7 @@ async function sendCallback(ctx: Ctx, requestId: string, { last }: { last: boole
     return 'skipped';
   }
   try {
-    await ctx.callback.send({ ...detail, callbackUrl: detail.callbackUrl });
+    await ctx.callback.send({ ...detail, callbackUrl: detail.callbackUrl }, await ctx.callbackHostsOf(detail.submittedBy.apiKey));
   } catch (err) {
     return ctx.ledger.failOrRetry(requestId, 'callback', 'callback', err, last);
   }

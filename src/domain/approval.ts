@@ -2,7 +2,7 @@
  * The approval state machine and the vote rules every channel shares. Pure: callers load the request and its votes
  * under a row lock, ask {@link evaluateVote} what happens, and persist exactly that.
  */
-import { identityKeys, normalizeEmail, personKey, sharesIdentity, type PersonIdentity } from './identity';
+import type { PersonIdentity } from './identity';
 import type { ReasonMode, Requirement } from './policy';
 import { countApprovals, isFinal, isOverdue, type RequestStatus } from './request-lifecycle';
 
@@ -13,39 +13,75 @@ import { countApprovals, isFinal, isOverdue, type RequestStatus } from './reques
 export type VoteChannel = string;
 export type VoteDecision = 'approve' | 'deny';
 
+/**
+ * The people behind a request, as person ids: each party may carry several (the ids stored at intake and the ids its
+ * identities resolve to now, so a link made after intake still counts).
+ */
+export interface RequestParties {
+  requester: string[];
+  onBehalfOf: string[];
+  keyOwner: string[];
+}
+
 /** What the vote rules need to know about a request. */
 export interface ApprovalSubject {
   id: string;
   status: RequestStatus;
-  requester: PersonIdentity;
-  onBehalfOf?: PersonIdentity | null;
-  /** Email of the human responsible for the API key that submitted the request. */
-  keyOwnerEmail?: string | null;
+  parties: RequestParties;
+  /** The API key that submitted the request. */
   apiKeyId: string;
   expiresAt: Date;
   requirement: Requirement | null;
 }
 
 export interface CountedVote {
+  /** The voter's person id. */
   personKey: string;
+  /** What the channel presented about the voter, for the record. */
   approver: PersonIdentity;
   channel: VoteChannel;
   decision: VoteDecision;
   reason?: string | null;
   at: Date;
+  /** The API key (name) that attested the vote on the person's behalf, when it came that way. */
+  attestedBy?: string | null;
+}
+
+/** The person behind a vote attempt, as the directory identified them. */
+export interface Voter {
+  /** A directory person's id, or (when `known` is false) the implicit id of the identity presented. */
+  personId: string;
+  /** Whether the directory has this person. A vote from nobody the directory knows is refused. */
+  known: boolean;
+  /**
+   * The person ids of every identity the voter presented (their platform id, the email their platform verified, what
+   * an integration asserted), each as the directory maps it. Self-approval is refused when ANY of them is a party to
+   * the request, so presenting a second identity can never get a person past the rule.
+   */
+  alsoKnownAs?: string[];
+  /** What the channel presented, kept for the record and the cards. */
+  approver: PersonIdentity;
+  /** The API key that carried the vote, when it came through the API. */
+  viaKey?: { id: string; name: string; ownerPersonId: string | null; attested: boolean };
 }
 
 export interface VoteAttempt {
-  approver: PersonIdentity;
+  /** Null when the channel could not say who acted at all. */
+  voter: Voter | null;
+  /**
+   * The person a `decide` key's request body named as the approver, when it named one: such a key votes only as its
+   * owner, so naming anybody else is refused.
+   */
+  claimedPersonId?: string | null;
   channel: VoteChannel;
   decision: VoteDecision;
   reason?: string | null;
-  /** The API key that carried the vote, when it came through the API. */
-  apiKeyId?: string;
 }
 
 export const REFUSALS = [
   'unidentified',
+  'unknown_approver',
+  'approver_mismatch',
   'already_decided',
   'expired',
   'self_approval',
@@ -78,21 +114,23 @@ const FINAL_WORDS: Record<RequestStatus, string> = {
   cancelled: 'cancelled',
 };
 
-/** Why a person may not approve: names the role they share with the request, or undefined when they may. */
-export function selfApprovalRole(subject: ApprovalSubject, approver: PersonIdentity, viaApiKeyId?: string): string | undefined {
-  if (sharesIdentity(approver, subject.requester)) return 'the requester';
-  if (sharesIdentity(approver, subject.onBehalfOf)) return 'the person the request is made on behalf of';
-  const owner = normalizeEmail(subject.keyOwnerEmail);
-  if (owner && identityKeys(approver).includes(owner)) return 'the owner of the API key that submitted the request';
-  // A key that can both submit and decide must not be able to approve its own submissions by naming someone else.
-  if (viaApiKeyId && viaApiKeyId === subject.apiKeyId) return 'the API key that submitted the request';
+/** Why a voter may not approve this request: names the role they share with it, or undefined when they may. */
+export function selfApprovalRole(subject: ApprovalSubject, voter: Voter): string | undefined {
+  const { parties } = subject;
+  const ids = [voter.personId, ...(voter.alsoKnownAs ?? [])];
+  const is = (party: string[]) => ids.some((id) => party.includes(id));
+  if (is(parties.requester)) return 'the requester';
+  if (is(parties.onBehalfOf)) return 'the person the request is made on behalf of';
+  if (is(parties.keyOwner)) return 'the owner of the API key that submitted the request';
+  const key = voter.viaKey;
+  // A key never votes on what it submitted, and no key of the submitting key's owner votes for anyone on it.
+  if (key && key.id === subject.apiKeyId) return 'the API key that submitted the request';
+  if (key?.ownerPersonId && parties.keyOwner.includes(key.ownerPersonId)) return 'voting with an API key of the same owner as the key that submitted the request';
   return undefined;
 }
 
-export function isEligibleApprover(requirement: Requirement | null, approver: PersonIdentity): boolean {
-  if (!requirement) return false;
-  const members = new Set(requirement.members);
-  return identityKeys(approver).some((k) => members.has(k));
+export function isEligibleApprover(requirement: Requirement | null, voter: Voter): boolean {
+  return Boolean(requirement?.members.includes(voter.personId));
 }
 
 export function reasonRequired(mode: ReasonMode | undefined, decision: VoteDecision): boolean {
@@ -109,9 +147,16 @@ export function evaluateVote(
   attempt: VoteAttempt,
   now: Date,
 ): VoteEvaluation {
-  const key = personKey(attempt.approver);
-  if (!key) {
+  const voter = attempt.voter;
+  if (!voter) {
     return { outcome: 'refused', refusal: 'unidentified', message: 'The approver has no email, Slack id or Teams id, so they cannot be identified.' };
+  }
+  if (voter.viaKey && !voter.viaKey.attested && attempt.claimedPersonId && attempt.claimedPersonId !== voter.personId) {
+    return {
+      outcome: 'refused',
+      refusal: 'approver_mismatch',
+      message: `This API key votes only as its owner (${voter.personId}); naming another approver needs a key with the \`attest\` scope.`,
+    };
   }
   if (subject.status === 'expired') {
     return { outcome: 'refused', refusal: 'expired', message: 'This request has expired and can no longer be approved.' };
@@ -122,15 +167,18 @@ export function evaluateVote(
   if (isOverdue(subject, now)) {
     return { outcome: 'refused', refusal: 'expired', message: 'This request has expired and can no longer be approved.', expireNow: true };
   }
-  const role = selfApprovalRole(subject, attempt.approver, attempt.apiKeyId);
+  const role = selfApprovalRole(subject, voter);
   if (role) {
     return { outcome: 'refused', refusal: 'self_approval', message: `Self-approval is not allowed: you are ${role}.` };
   }
-  if (!isEligibleApprover(subject.requirement, attempt.approver)) {
+  if (!voter.known) {
+    return { outcome: 'refused', refusal: 'unknown_approver', message: 'Countersign does not know who you are: your identity is not linked to any person in its directory. Ask an administrator to add it.' };
+  }
+  if (!isEligibleApprover(subject.requirement, voter)) {
     const groups = subject.requirement?.approvers.join(', ') || 'none';
     return { outcome: 'refused', refusal: 'not_eligible', message: `You are not an approver for this request (approver groups: ${groups}).` };
   }
-  const mine = votes.find((v) => v.personKey === key || sharesIdentity(v.approver, attempt.approver));
+  const mine = votes.find((v) => v.personKey === voter.personId);
   if (mine) {
     const when = mine.channel === attempt.channel ? '' : ` (via ${mine.channel})`;
     return { outcome: 'refused', refusal: 'already_voted', message: `You already voted to ${mine.decision} this request${when}; each person counts once.` };
@@ -140,7 +188,15 @@ export function evaluateVote(
     return { outcome: 'refused', refusal: 'reason_required', message: `A reason is required to ${attempt.decision} this request.` };
   }
 
-  const vote: CountedVote = { personKey: key, approver: attempt.approver, channel: attempt.channel, decision: attempt.decision, reason, at: now };
+  const vote: CountedVote = {
+    personKey: voter.personId,
+    approver: voter.approver,
+    channel: attempt.channel,
+    decision: attempt.decision,
+    reason,
+    at: now,
+    attestedBy: voter.viaKey?.attested ? voter.viaKey.name : null,
+  };
   const all = [...votes, vote];
   const approvals = countApprovals(all);
   const required = subject.requirement?.approvals ?? 1;

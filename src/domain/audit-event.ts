@@ -12,6 +12,8 @@ export interface AuditActor {
   /** Every identifier of the actor, for look-ups by any of them. */
   ids?: string[];
   label?: string;
+  /** The API key that carried the action on this actor's behalf, when one did. */
+  via?: string;
 }
 
 export interface AuditEventInput {
@@ -34,7 +36,7 @@ export function auditPayload(e: AuditEventInput): string {
     v: 1,
     type: e.type,
     requestId: e.requestId,
-    actor: { key: e.actor.key, ids: actorIds(e.actor), label: e.actor.label },
+    actor: { key: e.actor.key, ids: actorIds(e.actor), label: e.actor.label, via: e.actor.via },
     channel: e.channel,
     at: e.at.toISOString(),
     data: e.data,

@@ -1,8 +1,9 @@
 /**
- * Person identities across channels. A human may show up as an email (API, Teams UPN), a Slack user id or a Teams AAD
- * object id; every rule that asks "is this the same person?" goes through {@link sharesIdentity} so that Slack, Teams and
- * the API can never disagree.
+ * Identities as requests and channels carry them: an email, a Slack user id, a Teams AAD object id, a name. These are
+ * what someone presented; whether two of them are the same person is the people directory's answer
+ * (src/domain/people.ts), never a comparison of these fields.
  */
+import type { Identity } from './people';
 import type { RequesterType } from './policy';
 
 export interface PersonIdentity {
@@ -47,14 +48,6 @@ export function identityKeys(person: PersonIdentity | undefined | null): string[
   return keys;
 }
 
-/**
- * The key a vote is counted under. Email first, because it is the one identity that both chat platforms resolve to,
- * so a person who clicks in Slack and in Teams is counted once.
- */
-export function personKey(person: PersonIdentity): string | undefined {
-  return identityKeys(person)[0];
-}
-
 /** Normalises a policy member entry (`Alice@Example.com`, `slack:U1`, `teams:GUID`) to its identity key. */
 export function normalizeMemberKey(member: string): string {
   const m = member.trim();
@@ -63,12 +56,16 @@ export function normalizeMemberKey(member: string): string {
   return m.toLowerCase();
 }
 
-/** True when the two identities share any identifier (email case-insensitively, Slack id, Teams id). */
-export function sharesIdentity(a: PersonIdentity | undefined | null, b: PersonIdentity | undefined | null): boolean {
-  const keysA = identityKeys(a);
-  if (keysA.length === 0) return false;
-  const keysB = new Set(identityKeys(b));
-  return keysA.some((k) => keysB.has(k));
+/** The identities a person record carries, most specific first (Slack, Teams, then email), for the directory. */
+export function identitiesOf(person: PersonIdentity | undefined | null): Identity[] {
+  if (!person) return [];
+  const out: Identity[] = [];
+  if (person.slackUserId?.trim()) out.push({ kind: 'slack', value: person.slackUserId.trim() });
+  const teams = normalizeTeamsId(person.teamsUserId);
+  if (teams) out.push({ kind: 'teams', value: teams });
+  const email = normalizeEmail(person.email);
+  if (email) out.push({ kind: 'email', value: email });
+  return out;
 }
 
 /** A short human label for cards and logs: name, then email, then channel id. */

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import picomatch from 'picomatch';
 import { z } from 'zod';
-import { normalizeMemberKey } from './identity';
+import { formatIdentity, isIdentity, parseIdentity, PERSON_ID_PATTERN, type Identity, type Person } from './people';
 
 export const RISKS = ['low', 'medium', 'high', 'critical'] as const;
 export type Risk = (typeof RISKS)[number];
@@ -15,7 +15,23 @@ export const REASON_MODES = ['none', 'on-deny', 'always'] as const;
 export type ReasonMode = (typeof REASON_MODES)[number];
 
 const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
-const memberPattern = /^(slack:[A-Z0-9]+|teams:[0-9a-zA-Z-]+|[^\s@:]+@[^\s@]+\.[^\s@]+)$/;
+/** A group member or key owner: a person id, or one of a person's identities (see src/domain/people.ts). */
+const personRef = z.string().trim().min(1).superRefine((v, ctx) => {
+  if (PERSON_ID_PATTERN.test(v)) return;
+  const parsed = parseIdentity(v);
+  if (!isIdentity(parsed)) ctx.addIssue({ code: 'custom', message: `members are person ids or identities: ${parsed.error}` });
+});
+const identityText = z.string().trim().min(1).superRefine((v, ctx) => {
+  const parsed = parseIdentity(v);
+  if (!isIdentity(parsed)) ctx.addIssue({ code: 'custom', message: parsed.error });
+});
+const personSchema = z
+  .object({
+    id: z.string().regex(PERSON_ID_PATTERN, 'person ids use a-z, 0-9, . _ - (no @ or :)'),
+    name: z.string().min(1).max(200).optional(),
+    identities: z.array(identityText).min(1, 'list at least one identity'),
+  })
+  .strict();
 const channelPattern = /^(slack|teams):.+$/;
 
 const matchSchema = z
@@ -58,10 +74,13 @@ const defaultSchema = z
 export const policySchema = z
   .object({
     version: z.literal(1),
-    groups: z.record(
-      z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'group names use letters, digits, _ . -'),
-      z.array(z.string().regex(memberPattern, 'members are emails, slack:<user id> or teams:<aad object id>')).min(1),
-    ),
+    /** People: one record per human, linking every identity they have. */
+    people: z.array(personSchema).default([]),
+    /** How chat clickers are matched to people (see README, Separation of duties). */
+    identity: z.object({ linkByEmail: z.boolean().default(true) }).strict().default({ linkByEmail: true }),
+    /** The risk a request that states none is treated as, by rules that match on risk. */
+    missingRisk: z.enum(RISKS).default('critical'),
+    groups: z.record(z.string().regex(/^[a-zA-Z0-9_.-]+$/, 'group names use letters, digits, _ . -'), z.array(personRef).min(1)),
     /** Context keys whose values are stored hashed, on top of the built-in secret-looking names. */
     sensitiveContextKeys: z.array(z.string().min(1)).default([]),
     rules: z.array(ruleSchema).default([]),
@@ -82,6 +101,18 @@ export const policySchema = z
         }
       }
     });
+    const claimed = new Map<string, string>();
+    p.people.forEach((person, i) => {
+      if (p.people.findIndex((o) => o.id === person.id) !== i) ctx.addIssue({ code: 'custom', path: ['people', i, 'id'], message: `person "${person.id}" is declared twice` });
+      person.identities.forEach((text, j) => {
+        const parsed = parseIdentity(text);
+        if (!isIdentity(parsed)) return;
+        const key = formatIdentity({ ...parsed, scope: undefined });
+        const other = claimed.get(key);
+        if (other && other !== person.id) ctx.addIssue({ code: 'custom', path: ['people', i, 'identities', j], message: `identity ${text} is claimed by two people: "${other}" and "${person.id}"` });
+        claimed.set(key, person.id);
+      });
+    });
     const seen = new Set<string>();
     p.rules.forEach((r, i) => {
       if (seen.has(r.name)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'name'], message: `duplicate rule name "${r.name}"` });
@@ -94,7 +125,10 @@ export type RuleSpec = z.output<typeof ruleSchema>;
 /** What a request must satisfy to be approved, snapshotted onto the request so a policy reload never changes it. */
 export interface Requirement {
   approvers: string[];
-  /** Identity keys of every member of those groups at submission time. */
+  /**
+   * Person ids of every member of those groups at submission time. `evaluate` fills it with the members as the policy
+   * names them (normalised); intake replaces them with the directory's person ids (see Directory.members).
+   */
   members: string[];
   approvals: number;
   channels: string[];
@@ -107,6 +141,8 @@ export interface PolicyDecision {
   requirement?: Requirement;
   ttlSeconds?: number;
   message?: string;
+  /** Set when the request stated no risk and a rule matched on risk: the risk it was treated as. */
+  assumedRisk?: Risk;
 }
 
 /** The fields of a request a rule can match on. */
@@ -120,12 +156,22 @@ export interface PolicySubject {
 
 interface CompiledRule {
   spec: RuleSpec;
+  /** Whether the rule's match looks at risk (then a missing risk is read as the policy's `missingRisk`). */
+  matchesRisk: boolean;
   test(subject: PolicySubject): boolean;
 }
 
 export interface Policy {
   hash: string;
+  /** Group name → member references (person ids or identities in notation). */
   groups: Record<string, string[]>;
+  /** People the policy file declares. */
+  people: Person[];
+  /** Every identity the policy names on its own (group members that are not person ids). */
+  mentionedIdentities: Identity[];
+  /** Match a clicker to the person who owns the email their platform verified (see README). */
+  linkByEmail: boolean;
+  missingRisk: Risk;
   rules: RuleSpec[];
   isSensitiveKey(key: string): boolean;
   evaluate(subject: PolicySubject): PolicyDecision;
@@ -152,6 +198,7 @@ function compileRule(spec: RuleSpec): CompiledRule {
   const types = list(spec.match.requesterType as string | string[] | undefined);
   return {
     spec,
+    matchesRisk: Boolean(risks),
     test(s) {
       if (action && !action(s.action)) return false;
       if (resource && !resource(s.resource)) return false;
@@ -179,7 +226,18 @@ export function compilePolicy(document: unknown, sourceText: string): PolicyPars
     };
   }
   const p = parsed.data;
-  const groups = Object.fromEntries(Object.entries(p.groups).map(([g, members]) => [g, members.map(normalizeMemberKey)]));
+  const groups = Object.fromEntries(Object.entries(p.groups).map(([g, members]) => [g, members.map(normalizeRef)]));
+  const mentioned = new Map<string, Identity>();
+  for (const ref of Object.values(groups).flat()) {
+    const parsed = PERSON_ID_PATTERN.test(ref) ? undefined : parseIdentity(ref);
+    if (parsed && isIdentity(parsed)) mentioned.set(formatIdentity(parsed), parsed);
+  }
+  const people: Person[] = p.people.map((d) => ({
+    id: d.id,
+    name: d.name,
+    source: 'policy',
+    identities: d.identities.map((t) => ({ identity: parseIdentity(t) as Identity, verifiedBy: 'declared' as const })),
+  }));
   const compiled = [...p.rules, p.default].map(compileRule);
   const extraSensitive = new Set(p.sensitiveContextKeys.map((k) => k.toLowerCase()));
   const hash = createHash('sha256').update(sourceText).digest('hex');
@@ -189,17 +247,27 @@ export function compilePolicy(document: unknown, sourceText: string): PolicyPars
     policy: {
       hash,
       groups,
+      people,
+      mentionedIdentities: [...mentioned.values()],
+      linkByEmail: p.identity.linkByEmail,
+      missingRisk: p.missingRisk,
       rules: [...p.rules, p.default],
       isSensitiveKey: (key) => BUILTIN_SENSITIVE.test(key) || extraSensitive.has(key.toLowerCase()),
       evaluate(subject) {
+        // A rule that matches on risk reads a missing risk as missingRisk (the highest, unless the policy says
+        // otherwise): leaving risk out must never steer a request past the rules written for risky ones.
+        const withRisk = subject.risk ? subject : { ...subject, risk: p.missingRisk };
         // The default rule matches everything, so find() always returns.
-        const rule = compiled.find((r) => r.test(subject))!.spec;
-        if (rule.outcome === 'approve') return { rule: rule.name, outcome: 'approve' };
-        if (rule.outcome === 'deny') return { rule: rule.name, outcome: 'deny', message: rule.message };
+        const matched = compiled.find((r) => r.test(r.matchesRisk ? withRisk : subject))!;
+        const rule = matched.spec;
+        const assumed = matched.matchesRisk && !subject.risk ? { assumedRisk: p.missingRisk } : {};
+        if (rule.outcome === 'approve') return { rule: rule.name, outcome: 'approve', ...assumed };
+        if (rule.outcome === 'deny') return { rule: rule.name, outcome: 'deny', message: rule.message, ...assumed };
         const members = [...new Set(rule.approvers.flatMap((g) => groups[g] ?? []))];
         return {
           rule: rule.name,
           outcome: 'require',
+          ...assumed,
           ttlSeconds: rule.ttlSeconds,
           requirement: {
             approvers: rule.approvers,
@@ -212,4 +280,12 @@ export function compilePolicy(document: unknown, sourceText: string): PolicyPars
       },
     },
   };
+}
+
+/** A member reference as written (`Alice@Example.com`, `slack:U1`, `teams:GUID`, `carol`), normalised. */
+export function normalizeRef(ref: string): string {
+  const r = ref.trim();
+  if (PERSON_ID_PATTERN.test(r)) return r;
+  const parsed = parseIdentity(r);
+  return isIdentity(parsed) ? formatIdentity(parsed) : r;
 }

@@ -11,8 +11,8 @@ declare module 'fastify' {
     principal: ApiPrincipal;
   }
   interface FastifyContextConfig {
-    /** The scope a route requires (from the API contract). */
-    scope?: Scope;
+    /** The scope a route requires (from the API contract); with a list, any one of them. */
+    scope?: Scope | readonly Scope[];
   }
 }
 

@@ -11,7 +11,9 @@ import type { ApiKeyService } from '../services/api-key-service';
 import type { AuditService } from '../services/audit-service';
 import { errorHandler } from './error-handler';
 import { authenticateRequest } from './principal';
+import type { DirectoryService } from '../services/directory-service';
 import { registerAuditRoutes } from './routes/audit-routes';
+import { registerPeopleRoutes } from './routes/people-routes';
 import { registerRequestRoutes, type RequestRouteDeps } from './routes/request-routes';
 
 export interface ServerDeps extends RequestRouteDeps {
@@ -19,6 +21,7 @@ export interface ServerDeps extends RequestRouteDeps {
   bodyLimit: number;
   apiKeys: Pick<ApiKeyService, 'authenticate'>;
   audit: AuditService;
+  directory: DirectoryService;
   ready: () => Promise<Record<string, 'ok' | string>>;
   metrics: () => Promise<{ contentType: string; body: string }>;
   /** Serve only health/readiness/metrics (RUN_MODE=worker). */
@@ -64,6 +67,7 @@ export function buildServer(deps: ServerDeps) {
       v1.addHook('onRequest', authenticateRequest(deps.apiKeys));
       registerRequestRoutes(v1, deps);
       registerAuditRoutes(v1, { audit: deps.audit });
+      registerPeopleRoutes(v1, { directory: deps.directory });
     });
   }
   return app;

@@ -12,9 +12,12 @@
 import { AppError } from '../domain/app-error';
 import type { ApprovalView } from '../domain/approval-view';
 import { isUuid } from '../domain/ids';
-import { identityKeys, type PersonIdentity } from '../domain/identity';
+import { personActor } from '../domain/audit-event';
+import type { PersonIdentity } from '../domain/identity';
+import type { PresentedIdentity } from '../domain/people';
 import type { Policy } from '../domain/policy';
 import type { AuditFilter, AuditRecord, AuditService } from './audit-service';
+import type { DirectoryService } from './directory-service';
 import type { RequestQueryService } from './request-query-service';
 
 export type ChatCommand =
@@ -86,32 +89,59 @@ export function parseChatCommand(text: string, now: Date = new Date()): ChatComm
   return { kind: 'audit-search', filter, since, cursor };
 }
 
+/** Who typed a command: what their platform authenticated, and how to show them. */
+export interface ChatActor {
+  presented: PresentedIdentity;
+  /** What the trail records about them (ids and name as the platform gave them). */
+  identity: PersonIdentity;
+}
+
 export interface ChatCommandService {
   /**
    * Runs a command for `actor`. `platformAllowed` lets an adapter grant audit access by a platform-side rule
-   * (e.g. membership of a Slack user group named in the configuration).
+   * (e.g. membership of a Slack user group named in the configuration). Every audit look-up, allowed or refused, is
+   * itself recorded in the audit trail.
    */
-  run(actor: PersonIdentity, command: ChatCommand, opts?: { platformAllowed?: boolean; pageSize?: number }): Promise<ChatCommandResult>;
-  /** True when the actor may run audit look-ups by policy-group membership. */
-  mayAudit(actor: PersonIdentity): boolean;
+  run(actor: ChatActor, command: ChatCommand, opts?: { platformAllowed?: boolean; pageSize?: number }): Promise<ChatCommandResult>;
 }
 
 export function createChatCommandService(deps: {
-  audit: Pick<AuditService, 'search'>;
+  audit: Pick<AuditService, 'search' | 'append'>;
   queries: Pick<RequestQueryService, 'view' | 'pendingFor'>;
   policy: () => Policy;
-  /** Policy group names whose members may run audit look-ups; `null` means members of any group, `[]` nobody by policy. */
-  auditGroups: string[] | null;
+  directory: Pick<DirectoryService, 'identify' | 'current'>;
+  /** The platform these commands come from (`slack`, `teams`), for the trail. */
+  channel: string;
+  /**
+   * Policy group names whose members may run audit look-ups: the platform's audit-access setting. Closed by default:
+   * with none named, nobody may (unless the platform grants it by its own rule).
+   */
+  auditGroups: string[];
+  clock?: () => Date;
 }): ChatCommandService {
-  function mayAudit(actor: PersonIdentity): boolean {
+  const clock = deps.clock ?? (() => new Date());
+
+  /** Whether this person may look up the trail: a member of a group named in the audit-access setting. */
+  function mayAudit(personId: string | null, known: boolean): boolean {
+    if (!personId || !known) return false;
     const groups = deps.policy().groups;
-    const names = deps.auditGroups ?? Object.keys(groups);
-    const members = new Set(names.flatMap((g) => groups[g] ?? []));
-    return identityKeys(actor).some((k) => members.has(k));
+    const members = deps.directory.current().members(deps.auditGroups.flatMap((g) => groups[g] ?? []));
+    return members.includes(personId);
+  }
+
+  async function recordLookup(actor: ChatActor, personId: string | null, command: ChatCommand, allowed: boolean, results: number): Promise<void> {
+    const what = command.kind === 'audit-request' ? { requestId: command.requestId } : command.kind === 'audit-search' ? { filter: command.filter, since: command.since.toISOString() } : {};
+    await deps.audit.append([{
+      type: 'audit.lookup',
+      requestId: command.kind === 'audit-request' ? command.requestId : null,
+      actor: personActor(actor.identity, personId ?? undefined),
+      channel: deps.channel,
+      at: clock(),
+      data: { command: command.kind, ...what, allowed, results, person: personId },
+    }]);
   }
 
   return {
-    mayAudit,
     async run(actor, command, opts = {}) {
       const pageSize = opts.pageSize ?? 20;
       switch (command.kind) {
@@ -119,11 +149,15 @@ export function createChatCommandService(deps: {
           return { kind: 'help', lines: HELP_LINES };
         case 'invalid':
           return { kind: 'error', message: command.message };
-        case 'pending':
-          return { kind: 'pending', items: await deps.queries.pendingFor(identityKeys(actor), pageSize) };
+        case 'pending': {
+          const who = await deps.directory.identify(actor.presented, deps.channel);
+          return { kind: 'pending', items: who.person ? await deps.queries.pendingFor([who.person.id], pageSize) : [] };
+        }
         case 'audit-request':
         case 'audit-search': {
-          if (!opts.platformAllowed && !mayAudit(actor)) {
+          const who = await deps.directory.identify(actor.presented, deps.channel);
+          if (!opts.platformAllowed && !mayAudit(who.personId, Boolean(who.person))) {
+            await recordLookup(actor, who.personId, command, false, 0);
             return { kind: 'refused', message: 'You are not allowed to look up the audit trail. Ask an administrator to add you to an audit group.' };
           }
           if (command.kind === 'audit-request') {
@@ -136,6 +170,7 @@ export function createChatCommandService(deps: {
               throw err;
             }
             const { items } = await deps.audit.search({ requestId: command.requestId }, { limit: 200, order: 'asc' });
+            await recordLookup(actor, who.personId, command, true, items.length);
             return { kind: 'trail', request, events: items };
           }
           const f: AuditFilter = { since: command.since };
@@ -143,6 +178,7 @@ export function createChatCommandService(deps: {
           if (command.filter.resource) f.resource = command.filter.resource;
           if (command.filter.action) f.action = command.filter.action;
           const { items, nextCursor } = await deps.audit.search(f, { limit: pageSize, order: 'desc', cursor: command.cursor });
+          await recordLookup(actor, who.personId, command, true, items.length);
           const description = Object.entries(command.filter).map(([k, v]) => `${k}:${v}`).join(' ') + ` since ${command.since.toISOString()}`;
           return { kind: 'events', description, events: items, nextCursor };
         }

@@ -6,19 +6,34 @@
  */
 import type pino from 'pino';
 import { AppError } from '../domain/app-error';
-import { canCancel, evaluateVote, type ApprovalSubject, type Refusal, type VoteAttempt } from '../domain/approval';
+import { canCancel, evaluateVote, type ApprovalSubject, type Refusal, type RequestParties, type VoteAttempt, type VoteChannel, type VoteDecision, type Voter } from '../domain/approval';
 import { personActor, SYSTEM_ACTOR, type AuditActor, type AuditEventInput } from '../domain/audit-event';
-import { displayName } from '../domain/identity';
+import { displayName, identitiesOf, type PersonIdentity } from '../domain/identity';
+import type { Directory, PresentedIdentity } from '../domain/people';
 import { expiryTransition, isFinal, isOverdue, stateVersion, type ExpiryDetector, type RequestStatus } from '../domain/request-lifecycle';
 import type { JobQueue, RequestEvents } from '../ports/job-queue';
 import type { LockedRequest, RequestStore, RequestTransaction } from '../store/request-store';
+import type { DirectoryService } from './directory-service';
 
 export type VoteResult =
   | { outcome: 'accepted'; requestId: string; status: RequestStatus; approvals: number; approvalsRequired: number }
   | { outcome: 'refused'; requestId: string; status: RequestStatus; refusal: Refusal; message: string };
 
+/** A vote as a channel hands it over: who presented themselves, and what they decided. */
+export interface VoteInput {
+  /** Who acted, as the channel authenticated them (a chat user, an attesting integration's claim). */
+  presented: PresentedIdentity;
+  /** What is recorded about the voter on the vote, the card and the trail. */
+  approver: PersonIdentity;
+  channel: VoteChannel;
+  decision: VoteDecision;
+  reason?: string | null;
+  /** The API key that carried the vote: a `decide` key votes as its owner, an `attest` key for the person it names. */
+  viaKey?: { id: string; name: string; owner: string | null; attest: boolean };
+}
+
 export interface DecisionService {
-  vote(requestId: string, attempt: VoteAttempt, log?: Pick<pino.BaseLogger, 'warn'>): Promise<VoteResult>;
+  vote(requestId: string, input: VoteInput, log?: Pick<pino.BaseLogger, 'warn'>): Promise<VoteResult>;
   cancel(requestId: string, apiKeyId: string, actor: AuditActor, reason?: string): Promise<{ status: RequestStatus }>;
   /** Expires the request if it is pending and due; returns whether it did. Safe to call any number of times. */
   expireIfDue(requestId: string): Promise<boolean>;
@@ -31,17 +46,22 @@ interface Applied<T> {
   changed?: { status: RequestStatus; version: string };
 }
 
-function subjectOf(request: LockedRequest): ApprovalSubject {
+/**
+ * The people behind a request: the ids stored at intake, and what the request's identities resolve to now (a Slack id
+ * linked to the on-behalf-of person since intake still makes them that person).
+ */
+export function partiesOf(request: LockedRequest, directory: Directory, keyOwnerNow: string | null): RequestParties {
+  const ids = (stored: string | null, person: PersonIdentity | null) =>
+    [...new Set([stored, ...identitiesOf(person).map((i) => directory.personIdOf(i))].filter((x): x is string => Boolean(x)))];
   return {
-    id: request.id,
-    status: request.status,
-    requester: request.requester,
-    onBehalfOf: request.onBehalfOf,
-    keyOwnerEmail: request.keyOwnerEmail,
-    apiKeyId: request.apiKeyId,
-    expiresAt: request.expiresAt,
-    requirement: request.requirement,
+    requester: ids(request.requesterPerson, request.requester),
+    onBehalfOf: ids(request.onBehalfOfPerson, request.onBehalfOf),
+    keyOwner: [...new Set([request.keyOwnerPerson, keyOwnerNow].filter((x): x is string => Boolean(x)))],
   };
+}
+
+function subjectOf(request: LockedRequest, parties: RequestParties): ApprovalSubject {
+  return { id: request.id, status: request.status, parties, apiKeyId: request.apiKeyId, expiresAt: request.expiresAt, requirement: request.requirement };
 }
 
 /** Expires the locked request (guarded) and returns the audit event to record, or undefined if it did not move. */
@@ -52,16 +72,20 @@ async function expire(tx: RequestTransaction, now: Date, detectedBy: ExpiryDetec
 }
 
 /** Applies one vote attempt to the locked request: records the refusal or the vote, and the transition it causes. */
-async function applyVote(tx: RequestTransaction, attempt: VoteAttempt, now: Date): Promise<Applied<VoteResult>> {
+async function applyVote(tx: RequestTransaction, attempt: VoteAttempt, approver: PersonIdentity, parties: RequestParties, now: Date): Promise<Applied<VoteResult>> {
   const { request } = tx;
   const requestId = request.id;
-  const evaluation = evaluateVote(subjectOf(request), request.votes, attempt, now);
-  const actor = personActor(attempt.approver);
+  const evaluation = evaluateVote(subjectOf(request, parties), request.votes, attempt, now);
+  const voter = attempt.voter;
+  const actor: AuditActor = { ...personActor(approver, voter?.personId), ...(voter?.viaKey ? { via: `key:${voter.viaKey.name}` } : {}) };
 
   if (evaluation.outcome === 'refused') {
     const events: AuditEventInput[] = [{
       type: 'vote.refused', requestId, actor, channel: attempt.channel, at: now,
-      data: { refusal: evaluation.refusal, message: evaluation.message, attempted: attempt.decision, reason: attempt.reason ?? null, approver: attempt.approver, status: request.status },
+      data: {
+        refusal: evaluation.refusal, message: evaluation.message, attempted: attempt.decision, reason: attempt.reason ?? null, approver,
+        person: voter?.personId ?? null, knownPerson: voter?.known ?? false, viaKey: voter?.viaKey?.name ?? null, status: request.status,
+      },
     }];
     let status = request.status;
     let changed: Applied<VoteResult>['changed'];
@@ -78,7 +102,10 @@ async function applyVote(tx: RequestTransaction, attempt: VoteAttempt, now: Date
   const v = evaluation.vote;
   const events: AuditEventInput[] = [{
     type: 'vote.cast', requestId, actor, channel: v.channel, at: now,
-    data: { decision: v.decision, reason: v.reason ?? null, approver: v.approver, approvals: evaluation.approvals, approvalsRequired: request.approvalsRequired },
+    data: {
+      decision: v.decision, reason: v.reason ?? null, approver: v.approver, person: v.personKey, attestedBy: v.attestedBy ?? null,
+      approvals: evaluation.approvals, approvalsRequired: request.approvalsRequired,
+    },
   }];
   await tx.insertVote(v);
   if (evaluation.status !== 'pending') {
@@ -125,6 +152,7 @@ async function applyOutcomeReport(tx: RequestTransaction, apiKeyId: string, acto
 
 export function createDecisionService(deps: {
   requests: Pick<RequestStore, 'change'>;
+  directory: Pick<DirectoryService, 'current' | 'identify' | 'personIdOf'>;
   jobs: Pick<JobQueue, 'requestChanged'>;
   events: Pick<RequestEvents, 'publishChanged'>;
   clock?: () => Date;
@@ -153,10 +181,43 @@ export function createDecisionService(deps: {
     return answer;
   }
 
+  /**
+   * Who is voting. A `decide` key votes as its owner (the body may only confirm that person); an `attest` key for the
+   * person its integration names; a chat user as the directory identifies them. Identifying may record a link by a
+   * platform-verified email, before (never inside) the vote's transaction.
+   */
+  async function identifyVoter(input: VoteInput): Promise<{ voter: Voter | null; claimedPersonId?: string | null }> {
+    const key = input.viaKey;
+    if (key && !key.attest) {
+      const ownerId = deps.directory.personIdOf(key.owner);
+      const claimed = input.presented.asserted?.length ? (await deps.directory.identify(input.presented, input.channel)).personId : null;
+      if (!ownerId) return { voter: null, claimedPersonId: claimed };
+      const owner = deps.directory.current().person(ownerId);
+      const email = owner?.identities.find((l) => l.identity.kind === 'email')?.identity.value ?? (ownerId.includes('@') ? ownerId : undefined);
+      const approver: PersonIdentity = { name: owner?.name ?? ownerId, ...(email ? { email } : {}) };
+      return { voter: { personId: ownerId, known: true, approver, viaKey: { id: key.id, name: key.name, ownerPersonId: ownerId, attested: false } }, claimedPersonId: claimed };
+    }
+    const identified = await deps.directory.identify(input.presented, input.channel);
+    if (!identified.personId) return { voter: null };
+    return {
+      voter: {
+        personId: identified.personId,
+        known: Boolean(identified.person),
+        alsoKnownAs: identified.alsoKnownAs,
+        approver: input.approver,
+        ...(key ? { viaKey: { id: key.id, name: key.name, ownerPersonId: deps.directory.personIdOf(key.owner), attested: true } } : {}),
+      },
+    };
+  }
+
   return {
-    async vote(requestId, attempt, log) {
-      const result = await run(requestId, (tx, now) => applyVote(tx, attempt, now), log);
-      deps.onVote?.(attempt.channel, result.outcome === 'accepted' ? attempt.decision : result.refusal);
+    async vote(requestId, input, log) {
+      const { voter, claimedPersonId } = await identifyVoter(input);
+      const attempt: VoteAttempt = { voter, claimedPersonId, channel: input.channel, decision: input.decision, reason: input.reason };
+      const directory = deps.directory.current();
+      const approver = voter?.approver ?? input.approver;
+      const result = await run(requestId, (tx, now) => applyVote(tx, attempt, approver, partiesOf(tx.request, directory, deps.directory.personIdOf(tx.request.keyOwner)), now), log);
+      deps.onVote?.(input.channel, result.outcome === 'accepted' ? input.decision : result.refusal);
       return result;
     },
     cancel: (requestId, apiKeyId, actor, reason) => run(requestId, (tx, now) => applyCancel(tx, apiKeyId, actor, reason, now)),

@@ -8,18 +8,23 @@ import { AppError } from '../domain/app-error';
 import { canonicalJson } from '../domain/audit-chain';
 import { POLICY_ACTOR, type AuditEventInput } from '../domain/audit-event';
 import { protectContext, type ContextValue } from '../domain/context-values';
-import { identityKeys, normalizeEmail, type PersonIdentity, type RequesterIdentity } from '../domain/identity';
-import type { Policy, Risk } from '../domain/policy';
+import { identitiesOf, identityKeys, normalizeEmail, type PersonIdentity, type RequesterIdentity } from '../domain/identity';
+import type { Directory } from '../domain/people';
+import type { Policy, RequesterType, Risk } from '../domain/policy';
 import { policyDecisionReason, stateVersion, statusAfterPolicy } from '../domain/request-lifecycle';
 import type { JobQueue } from '../ports/job-queue';
+import type { CallbackHostPolicy } from '../deliveries/callback-guard';
 import type { RequestStore } from '../store/request-store';
 import type { ApiPrincipal } from './api-key-service';
 
-/** A request as the agent submitted it (already validated by the API contract). Every field is the agent's claim. */
+/**
+ * A request as the agent submitted it (already validated by the API contract). Every field is the agent's claim, except
+ * those its key pins (requester id and type, environment), which come from the key.
+ */
 export interface SubmitRequestInput {
   action: string;
   resource: string;
-  requester: RequesterIdentity;
+  requester: Omit<RequesterIdentity, 'id' | 'type'> & { id?: string; type?: RequesterType };
   onBehalfOf?: PersonIdentity;
   justification?: string;
   context?: Record<string, ContextValue>;
@@ -64,9 +69,54 @@ export function requestLinks(baseUrl: string, id: string): RequestLinks {
   return { self, wait: `${self}?wait=30`, decisions: `${self}/decisions`, cancel: `${self}/cancel`, outcome: `${self}/outcome`, audit: `${baseUrl}/v1/audit?requestId=${id}` };
 }
 
+/** Fields of a request the agent asserts (shown as such on cards and in the trail) unless its key pins them. */
+export const ASSERTED_FIELDS = ['requester.id', 'requester.type', 'requester.identities', 'onBehalfOf', 'environment', 'risk', 'justification', 'context', 'resource', 'action'] as const;
+
+/** The requester and environment after the key's pins: pinned values win, a body that contradicts them is refused. */
+export function applyPins(principal: Pick<ApiPrincipal, 'pins'>, input: SubmitRequestInput): { requester: RequesterIdentity; environment?: string; pinned: string[] } {
+  const pins = principal.pins;
+  const pinned: string[] = [];
+  const take = <T>(field: string, pin: T | undefined, claimed: T | undefined): T | undefined => {
+    if (pin === undefined) return claimed;
+    if (claimed !== undefined && claimed !== pin) {
+      throw new AppError('pinned_field', `Invalid field \`${field}\`: this API key pins it to "${String(pin)}"; leave it out or send that value.`, { field, pinned: pin });
+    }
+    pinned.push(field);
+    return pin;
+  };
+  const id = take('requester.id', pins.requesterId, input.requester.id);
+  const type = take('requester.type', pins.requesterType, input.requester.type);
+  const environment = take('environment', pins.environment, input.environment);
+  if (!id) throw new AppError('validation_failed', 'Invalid field `requester.id`: required (this key does not pin it).', { field: 'requester.id' });
+  if (!type) throw new AppError('validation_failed', 'Invalid field `requester.type`: required (this key does not pin it).', { field: 'requester.type' });
+  return { requester: { ...input.requester, id, type }, environment, pinned };
+}
+
+/**
+ * How long a request waits: the rule's TTL (or the server's default when the rule sets none), which the agent's
+ * `expiresInSeconds` may shorten but never extend.
+ */
+export function requestTtlSeconds(asked: number | undefined, ruleTtl: number | undefined, config: { defaultTtlSeconds: number; maxTtlSeconds: number }): number {
+  const ceiling = Math.min(ruleTtl ?? config.defaultTtlSeconds, config.maxTtlSeconds);
+  return asked === undefined ? ceiling : Math.min(asked, ceiling);
+}
+
+/** The person id behind a set of identities: the first the directory knows, else the first identity's implicit id. */
+function personIdOf(directory: Directory, person: PersonIdentity | null | undefined): string | null {
+  const identities = identitiesOf(person);
+  for (const i of identities) {
+    const p = directory.resolve(i);
+    if (p) return p.id;
+  }
+  return identities[0] ? directory.personIdOf(identities[0]) : null;
+}
+
 export function createIntakeService(deps: {
   requests: Pick<RequestStore, 'insert' | 'findByIdempotencyKey'>;
   policy: () => Policy;
+  directory: () => Directory;
+  /** Where callbacks may go; checked before anything is stored. */
+  callbackHosts: Pick<CallbackHostPolicy, 'check'>;
   jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'isAvailable'>;
   config: { defaultTtlSeconds: number; maxTtlSeconds: number; callbacksEnabled: boolean; baseUrl: string };
   clock?: () => Date;
@@ -97,32 +147,40 @@ export function createIntakeService(deps: {
       if (input.callbackUrl && !deps.config.callbacksEnabled) {
         throw new AppError('callbacks_disabled', 'Invalid field `callbackUrl`: result callbacks are disabled on this server (CALLBACK_SIGNING_SECRET is not set).', { field: 'callbackUrl' });
       }
+      if (input.callbackUrl) {
+        const checked = deps.callbackHosts.check(input.callbackUrl, principal.callbackHosts);
+        if ('problem' in checked) throw new AppError('callback_host_refused', `Invalid field \`callbackUrl\`: ${checked.problem}.`, { field: 'callbackUrl' });
+      }
       if (input.expiresInSeconds && input.expiresInSeconds > deps.config.maxTtlSeconds) {
         throw new AppError('validation_failed', `Invalid field \`expiresInSeconds\`: at most ${deps.config.maxTtlSeconds}.`, { field: 'expiresInSeconds' });
       }
       // Fail before writing: a request we cannot schedule cards or expiry for would sit unseen until the reconciler ran.
       if (!deps.jobs.isAvailable()) throw new AppError('service_unavailable', 'The job queue (Redis) is unavailable; nothing was recorded. Retry shortly.');
 
+      const pinnedView = applyPins(principal, input);
       const policy = deps.policy();
+      const directory = deps.directory();
       const now = clock();
       const id = randomUUID();
       const bodyHash = createHash('sha256').update(canonicalJson(input)).digest('hex');
-      const decision = policy.evaluate({
-        action: input.action,
-        resource: input.resource,
-        environment: input.environment,
-        risk: input.risk,
-        requester: { id: input.requester.id, type: input.requester.type, email: input.requester.email },
-      });
-      const ttl = Math.min(input.expiresInSeconds ?? decision.ttlSeconds ?? deps.config.defaultTtlSeconds, deps.config.maxTtlSeconds);
-      const expiresAt = new Date(now.getTime() + ttl * 1000);
+      const requester: RequesterIdentity = { ...pinnedView.requester, email: normalizeEmail(pinnedView.requester.email) };
+      const environment = pinnedView.environment;
+      const decision = policy.evaluate({ action: input.action, resource: input.resource, environment, risk: input.risk, requester: { id: requester.id, type: requester.type, email: requester.email } });
+      const expiresAt = new Date(now.getTime() + requestTtlSeconds(input.expiresInSeconds, decision.ttlSeconds, deps.config) * 1000);
       const status = statusAfterPolicy(decision.outcome);
       const context = protectContext(id, input.context, policy.isSensitiveKey);
-      const requester: RequesterIdentity = { ...input.requester, email: normalizeEmail(input.requester.email) };
       const onBehalfOf = input.onBehalfOf ? { ...input.onBehalfOf, email: normalizeEmail(input.onBehalfOf.email) } : null;
       const decidedReason = policyDecisionReason(decision);
+      // Groups are snapshotted as person ids, so a later policy or directory change never moves a pending request.
+      const requirement = decision.requirement ? { ...decision.requirement, members: directory.members(decision.requirement.approvers.flatMap((g) => policy.groups[g] ?? [])) } : null;
+      const people = {
+        requester: personIdOf(directory, requester),
+        onBehalfOf: personIdOf(directory, onBehalfOf),
+        keyOwner: principal.owner ? (directory.resolveRef(principal.owner)?.id ?? principal.owner) : null,
+      };
+      const asserted = ASSERTED_FIELDS.filter((f) => !pinnedView.pinned.includes(f));
 
-      const requesterActor = { key: `${input.requester.type}:${input.requester.id}`, ids: identityKeys(requester), label: input.requester.name };
+      const requesterActor = { key: `${requester.type}:${requester.id}`, ids: identityKeys(requester), label: requester.name };
       const events: AuditEventInput[] = [
         {
           type: 'request.submitted',
@@ -132,9 +190,10 @@ export function createIntakeService(deps: {
           at: now,
           data: {
             action: input.action, resource: input.resource, requester, onBehalfOf, justification: input.justification ?? null, context,
-            risk: input.risk ?? null, environment: input.environment ?? null, callbackUrl: input.callbackUrl ?? null,
+            risk: input.risk ?? null, environment: environment ?? null, callbackUrl: input.callbackUrl ?? null,
             traceId: input.traceId ?? null, parentRequestId: input.parentRequestId ?? null, apiKey: principal.name,
-            keyOwner: principal.ownerEmail, idempotencyKey: idempotencyKey ?? null, expiresAt: expiresAt.toISOString(),
+            keyOwner: principal.owner, people, pinned: pinnedView.pinned, asserted,
+            idempotencyKey: idempotencyKey ?? null, expiresAt: expiresAt.toISOString(),
           },
         },
         {
@@ -143,7 +202,7 @@ export function createIntakeService(deps: {
           actor: POLICY_ACTOR,
           channel: 'api',
           at: now,
-          data: { rule: decision.rule, outcome: decision.outcome, policyHash: policy.hash, requirement: decision.requirement ?? null },
+          data: { rule: decision.rule, outcome: decision.outcome, policyHash: policy.hash, requirement, ...(decision.assumedRisk ? { assumedRisk: decision.assumedRisk } : {}) },
         },
       ];
       if (status !== 'pending') {
@@ -153,11 +212,12 @@ export function createIntakeService(deps: {
       const inserted = await deps.requests.insert(
         {
           id, status, action: input.action, resource: input.resource, requester, onBehalfOf,
-          justification: input.justification ?? null, context, risk: input.risk ?? null, environment: input.environment ?? null,
+          justification: input.justification ?? null, context, risk: input.risk ?? null, environment: environment ?? null,
           callbackUrl: input.callbackUrl ?? null, traceId: input.traceId ?? null, parentRequestId: input.parentRequestId ?? null,
-          apiKeyId: principal.id, apiKeyName: principal.name, keyOwnerEmail: principal.ownerEmail, idempotencyKey: idempotencyKey ?? null,
-          bodyHash, policyRule: decision.rule, policyOutcome: decision.outcome, policyHash: policy.hash,
-          requirement: decision.requirement ?? null, approvalsRequired: decision.requirement?.approvals ?? 0, expiresAt, createdAt: now,
+          apiKeyId: principal.id, apiKeyName: principal.name, keyOwner: principal.owner,
+          requesterPerson: people.requester, onBehalfOfPerson: people.onBehalfOf, keyOwnerPerson: people.keyOwner, pinnedFields: pinnedView.pinned,
+          idempotencyKey: idempotencyKey ?? null, bodyHash, policyRule: decision.rule, policyOutcome: decision.outcome, policyHash: policy.hash,
+          requirement, approvalsRequired: requirement?.approvals ?? 0, expiresAt, createdAt: now,
           decidedAt: status === 'pending' ? null : now, decidedBy: status === 'pending' ? null : 'policy', decisionReason: decidedReason,
         },
         events,
@@ -168,7 +228,7 @@ export function createIntakeService(deps: {
       // After the commit: scheduling failures are logged, not surfaced; the reconciler re-derives the jobs from Postgres.
       try {
         if (status === 'pending') {
-          await deps.jobs.requestOpened({ id, targets: decision.requirement?.channels ?? [], expiresAt });
+          await deps.jobs.requestOpened({ id, targets: requirement?.channels ?? [], expiresAt });
         } else if (input.callbackUrl) {
           await deps.jobs.requestChanged(id, stateVersion(status, 0));
         }

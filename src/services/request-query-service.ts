@@ -26,9 +26,11 @@ export interface RequestDetail {
   parentRequestId: string | null;
   callbackUrl: string | null;
   submittedBy: { apiKey: string; owner: string | null };
+  people: { requester: string | null; onBehalfOf: string | null; keyOwner: string | null };
+  pinnedFields: string[];
   policy: { rule: string; outcome: string; hash: string; requirement: Requirement | null };
   approvals: { required: number; received: number };
-  votes: { approver: PersonIdentity; personKey: string; channel: string; decision: 'approve' | 'deny'; reason: string | null; at: string }[];
+  votes: { approver: PersonIdentity; personKey: string; channel: string; decision: 'approve' | 'deny'; reason: string | null; at: string; attestedBy: string | null }[];
   deliveries: { kind: string; target: string; status: string; attempts: number; lastError: string | null; updatedAt: string }[];
   createdAt: string;
   expiresAt: string;
@@ -57,9 +59,9 @@ export function canRead(principal: ApiPrincipal, detail: Pick<RequestDetail, 'su
   return seesAllRequests(principal) || detail.submittedBy.apiKey === principal.name;
 }
 
-/** Keys with `decide` or `audit` see every request; others only their own submissions. */
+/** Keys with `decide`, `attest` or `audit` see every request; others only their own submissions. */
 export function seesAllRequests(principal: ApiPrincipal): boolean {
-  return principal.scopes.includes('audit') || principal.scopes.includes('decide');
+  return principal.scopes.includes('audit') || principal.scopes.includes('decide') || principal.scopes.includes('attest');
 }
 
 /** Opaque list cursor: the last item's creation time and id. */
@@ -107,11 +109,22 @@ export function createRequestQueryService(deps: {
       traceId: r.traceId,
       parentRequestId: r.parentRequestId,
       callbackUrl: r.callbackUrl,
-      submittedBy: { apiKey: r.apiKeyName, owner: r.keyOwnerEmail },
+      submittedBy: { apiKey: r.apiKeyName, owner: r.keyOwner },
+      people: { requester: r.requesterPerson, onBehalfOf: r.onBehalfOfPerson, keyOwner: r.keyOwnerPerson },
+      pinnedFields: r.pinnedFields,
       policy: { rule: r.policyRule, outcome: r.policyOutcome, hash: r.policyHash, requirement: r.requirement },
       approvals: { required: r.approvalsRequired, received: countApprovals(r.votes) },
-      votes: r.votes.map((v) => ({ approver: v.approver, personKey: v.personKey, channel: v.channel, decision: v.decision, reason: v.reason, at: v.at.toISOString() })),
-      deliveries: r.deliveries.map((d) => ({ kind: d.kind, target: d.target, status: d.status, attempts: d.attempts, lastError: d.lastError, updatedAt: d.updatedAt.toISOString() })),
+      votes: r.votes.map((v) => ({ approver: v.approver, personKey: v.personKey, channel: v.channel, decision: v.decision, reason: v.reason, at: v.at.toISOString(), attestedBy: v.attestedBy ?? null })),
+      deliveries: r.deliveries.map((d) => ({
+        kind: d.kind,
+        target: d.target,
+        status: d.status,
+        attempts: d.attempts,
+        // A callback's failure detail would tell the agent what answers at the URL it chose (a port and status oracle
+        // into our network): the agent sees only that it failed; the detail is in the audit trail and the logs.
+        lastError: d.kind === 'callback' && d.lastError ? 'callback failed (details in the audit trail)' : d.lastError,
+        updatedAt: d.updatedAt.toISOString(),
+      })),
       createdAt: r.createdAt.toISOString(),
       expiresAt: r.expiresAt.toISOString(),
       decidedAt: r.decidedAt?.toISOString() ?? null,

@@ -38,7 +38,14 @@ export interface NewRequest {
   parentRequestId: string | null;
   apiKeyId: string;
   apiKeyName: string;
-  keyOwnerEmail: string | null;
+  /** The submitting key's owner reference, as the key held it. */
+  keyOwner: string | null;
+  /** Person ids resolved at intake: what self-approval compares (with a re-resolution at vote time). */
+  requesterPerson: string | null;
+  onBehalfOfPerson: string | null;
+  keyOwnerPerson: string | null;
+  /** Fields taken from the key rather than the agent's body. */
+  pinnedFields: string[];
   idempotencyKey: string | null;
   bodyHash: string;
   policyRule: string;
@@ -80,7 +87,10 @@ export interface LockedRequest {
   status: RequestStatus;
   requester: PersonIdentity;
   onBehalfOf: PersonIdentity | null;
-  keyOwnerEmail: string | null;
+  keyOwner: string | null;
+  requesterPerson: string | null;
+  onBehalfOfPerson: string | null;
+  keyOwnerPerson: string | null;
   apiKeyId: string;
   expiresAt: Date;
   requirement: Requirement | null;
@@ -164,11 +174,12 @@ export interface RequestStore {
 const INSERT_SQL = `WITH ins AS (
   INSERT INTO approval_request (id, status, action, resource, requester_id, requester_type, requester_email, requester,
     on_behalf_of, justification, context, risk, environment, callback_url, trace_id, parent_request_id, api_key_id,
-    api_key_name, key_owner_email, idempotency_key, body_hash, policy_rule, policy_outcome, policy_hash, requirement,
-    approvals_required, expires_at, created_at, decided_at, decided_by, decision_reason)
+    api_key_name, key_owner, idempotency_key, body_hash, policy_rule, policy_outcome, policy_hash, requirement,
+    approvals_required, expires_at, created_at, decided_at, decided_by, decision_reason, requester_person,
+    on_behalf_of_person, key_owner_person, pinned_fields)
   VALUES ($1::uuid, $2::"RequestStatus", $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12::"Risk", $13, $14,
     $15, $16::uuid, $17::uuid, $18, $19, $20, $21, $22, $23::"PolicyOutcome", $24, $25::jsonb, $26, $27::timestamptz,
-    $28::timestamptz, $29::timestamptz, $30, $31)
+    $28::timestamptz, $29::timestamptz, $30, $31, $33, $34, $35, $36::text[])
   ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
   RETURNING id
 ), ev AS (
@@ -179,12 +190,12 @@ SELECT (SELECT id FROM ins) AS id, (SELECT count(*)::int FROM ev) AS events`;
 
 // Two statements on purpose: under READ COMMITTED a sub-select in the locking statement would read the votes as of
 // the statement's snapshot, taken BEFORE it waited for the lock, and miss the vote that the previous holder committed.
-const LOCK_SQL = `SELECT id, status, requester, on_behalf_of, key_owner_email, api_key_id, expires_at, requirement,
-    approvals_required, outcome_report, policy_outcome
+const LOCK_SQL = `SELECT id, status, requester, on_behalf_of, key_owner, requester_person, on_behalf_of_person, key_owner_person,
+    api_key_id, expires_at, requirement, approvals_required, outcome_report, policy_outcome
   FROM approval_request WHERE id = $1::uuid FOR UPDATE`;
-const VOTES_SQL = `SELECT person_key, approver, channel, decision, reason, created_at FROM vote WHERE request_id = $1::uuid ORDER BY created_at`;
-const VOTE_INSERT_SQL = `INSERT INTO vote (id, request_id, person_key, approver, channel, decision, reason, created_at)
-  VALUES ($1::uuid, $2::uuid, $3, $4::jsonb, $5, $6::"VoteDecision", $7, $8::timestamptz)`;
+const VOTES_SQL = `SELECT person_key, approver, channel, decision, reason, created_at, attested_by FROM vote WHERE request_id = $1::uuid ORDER BY created_at`;
+const VOTE_INSERT_SQL = `INSERT INTO vote (id, request_id, person_key, approver, channel, decision, reason, created_at, attested_by)
+  VALUES ($1::uuid, $2::uuid, $3, $4::jsonb, $5, $6::"VoteDecision", $7, $8::timestamptz, $9)`;
 const TRANSITION_SQL = `UPDATE approval_request SET status = $2::"RequestStatus", decided_at = $3::timestamptz, decided_by = $4, decision_reason = $5
   WHERE id = $1::uuid AND status = 'pending'`;
 
@@ -193,7 +204,10 @@ interface LockedRow {
   status: RequestStatus;
   requester: PersonIdentity;
   on_behalf_of: PersonIdentity | null;
-  key_owner_email: string | null;
+  key_owner: string | null;
+  requester_person: string | null;
+  on_behalf_of_person: string | null;
+  key_owner_person: string | null;
   api_key_id: string;
   expires_at: Date;
   requirement: Requirement | null;
@@ -208,11 +222,12 @@ interface VoteRow {
   decision: VoteDecision;
   reason: string | null;
   created_at: Date;
+  attested_by: string | null;
 }
 
 const include = { votes: { orderBy: { createdAt: 'asc' as const } }, deliveries: { orderBy: { createdAt: 'asc' as const } } };
 type PrismaRow = NonNullable<Awaited<ReturnType<Database['approvalRequest']['findUnique']>>> & {
-  votes: { personKey: string; approver: unknown; channel: string; decision: string; reason: string | null; createdAt: Date }[];
+  votes: { personKey: string; approver: unknown; channel: string; decision: string; reason: string | null; createdAt: Date; attestedBy: string | null }[];
   deliveries: { kind: string; target: string; status: string; attempts: number; lastError: string | null; updatedAt: Date }[];
 };
 
@@ -234,7 +249,11 @@ function toRecord(row: PrismaRow): RequestRecord {
     parentRequestId: row.parentRequestId,
     apiKeyId: row.apiKeyId,
     apiKeyName: row.apiKeyName,
-    keyOwnerEmail: row.keyOwnerEmail,
+    keyOwner: row.keyOwner,
+    requesterPerson: row.requesterPerson,
+    onBehalfOfPerson: row.onBehalfOfPerson,
+    keyOwnerPerson: row.keyOwnerPerson,
+    pinnedFields: row.pinnedFields ?? [],
     policyRule: row.policyRule,
     policyOutcome: row.policyOutcome as PolicyDecision['outcome'],
     policyHash: row.policyHash,
@@ -253,6 +272,7 @@ function toRecord(row: PrismaRow): RequestRecord {
       decision: v.decision as VoteDecision,
       reason: v.reason,
       at: v.createdAt,
+      attestedBy: v.attestedBy,
     })),
     deliveries: row.deliveries.map((d) => ({ kind: d.kind, target: d.target, status: d.status, attempts: d.attempts, lastError: d.lastError, updatedAt: d.updatedAt })),
   };
@@ -271,7 +291,7 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
         await runQuery(tx, {
           name: 'cs_vote_insert',
           text: VOTE_INSERT_SQL,
-          values: [randomUUID(), request.id, v.personKey, JSON.stringify(v.approver), v.channel, v.decision, v.reason ?? null, v.at],
+          values: [randomUUID(), request.id, v.personKey, JSON.stringify(v.approver), v.channel, v.decision, v.reason ?? null, v.at, v.attestedBy ?? null],
         });
       },
       async transition(to, at, decidedBy, reason) {
@@ -295,9 +315,9 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
           r.id, r.status, r.action, r.resource, r.requester.id, r.requester.type, r.requester.email ?? null,
           JSON.stringify(r.requester), json(r.onBehalfOf), r.justification, JSON.stringify(r.context),
           r.risk, r.environment, r.callbackUrl, r.traceId, r.parentRequestId,
-          r.apiKeyId, r.apiKeyName, r.keyOwnerEmail, r.idempotencyKey, r.bodyHash, r.policyRule, r.policyOutcome, r.policyHash,
+          r.apiKeyId, r.apiKeyName, r.keyOwner, r.idempotencyKey, r.bodyHash, r.policyRule, r.policyOutcome, r.policyHash,
           json(r.requirement), r.approvalsRequired, r.expiresAt, r.createdAt, r.decidedAt, r.decidedBy, r.decisionReason,
-          auditRowsParam(events),
+          auditRowsParam(events), r.requesterPerson, r.onBehalfOfPerson, r.keyOwnerPerson, r.pinnedFields,
         ],
       });
       return Boolean(rows[0]?.id);
@@ -324,14 +344,17 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
           status: row.status,
           requester: row.requester,
           onBehalfOf: row.on_behalf_of,
-          keyOwnerEmail: row.key_owner_email,
+          keyOwner: row.key_owner,
+          requesterPerson: row.requester_person,
+          onBehalfOfPerson: row.on_behalf_of_person,
+          keyOwnerPerson: row.key_owner_person,
           apiKeyId: row.api_key_id,
           expiresAt: new Date(row.expires_at),
           requirement: row.requirement,
           approvalsRequired: row.approvals_required,
           outcomeReport: row.outcome_report,
           policyOutcome: row.policy_outcome,
-          votes: votes.rows.map((v) => ({ personKey: v.person_key, approver: v.approver, channel: v.channel, decision: v.decision, reason: v.reason, at: new Date(v.created_at) })),
+          votes: votes.rows.map((v) => ({ personKey: v.person_key, approver: v.approver, channel: v.channel, decision: v.decision, reason: v.reason, at: new Date(v.created_at), attestedBy: v.attested_by })),
         };
         return fn(transactionOn(tx, request));
       });

@@ -6,6 +6,7 @@
  *   delivery-store  cards, notifications and callbacks owed, and their outcomes
  *   audit-store     the append-only, hash-chained audit trail
  *   api-key-store   API keys (digests only)
+ *   people-store    the people directory: people, their identities, its version
  *   teams-conversation-store  where the Teams adapter may speak
  *
  * Prisma keeps the schema, the migrations and the ordinary typed reads and writes; the measured hot paths (intake
@@ -16,6 +17,7 @@ import { createApiKeyStore, type ApiKeyStore } from './api-key-store';
 import { createAuditStore, type AuditStore } from './audit-store';
 import { createDatabase, runQuery, type Database } from './database';
 import { createDeliveryStore, type DeliveryStore } from './delivery-store';
+import { createPeopleStore, type PeopleStore } from './people-store';
 import { createRequestStore, type RequestStore } from './request-store';
 import { createTeamsConversationStore, type TeamsConversationStore } from './teams-conversation-store';
 
@@ -24,6 +26,7 @@ export interface Store {
   deliveries: DeliveryStore;
   audit: AuditStore;
   apiKeys: ApiKeyStore;
+  people: PeopleStore;
   teamsConversations: TeamsConversationStore;
   /** One round trip to the server (readiness). */
   ping(): Promise<void>;
@@ -41,6 +44,7 @@ export function createStore(opts: { url: string; poolSize: number; onError?: (er
     deliveries: createDeliveryStore({ db }),
     audit: createAuditStore({ db }),
     apiKeys: createApiKeyStore({ db }),
+    people: createPeopleStore({ db }),
     teamsConversations: createTeamsConversationStore({ db }),
     async ping() {
       await runQuery(pool, 'SELECT 1');

@@ -24,7 +24,8 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-  t = await startTestApp({ env: { CALLBACK_SIGNING_SECRET: SECRET } });
+  // The receiver is on loopback, which callbacks may only reach when an operator lists the host.
+  t = await startTestApp({ env: { CALLBACK_SIGNING_SECRET: SECRET, CALLBACK_ALLOWED_HOSTS: '127.0.0.1' } });
 });
 afterAll(async () => {
   await t?.close();
@@ -61,7 +62,8 @@ it('records a 404 as a permanent failure after one attempt', async () => {
   script.set('/gone', [404]);
   const { body } = await t.submit(baseRequest({ action: 'table.read', environment: 'dev', callbackUrl: `${receiverUrl}/gone` }));
   const [d] = await t.waitFor(async () => (await deliveries(body.id)).filter((x: { status: string }) => x.status === 'failed').length && deliveries(body.id), 10_000, 'failed callback');
-  expect(d).toMatchObject({ attempts: 1, lastError: 'http_404: callback answered HTTP 404' });
+  // The agent learns that its callback failed, not what answered at the URL it chose; the detail is the auditor's.
+  expect(d).toMatchObject({ attempts: 1, lastError: 'callback failed (details in the audit trail)' });
   const events = (await t.call('GET', `/v1/audit?requestId=${body.id}&type=delivery.failed`)).body.items;
-  expect(events[0].data).toMatchObject({ kind: 'callback', permanent: true });
+  expect(events[0].data).toMatchObject({ kind: 'callback', permanent: true, error: 'http_404: callback answered HTTP 404' });
 });

@@ -76,7 +76,7 @@ describe('refused input writes nothing', () => {
   });
 
   it('a revoked key is 401', async () => {
-    const { secret } = await t.app.services.apiKeys.create({ name: 'short-lived', scopes: ['submit', 'read'], ownerEmail: null, actor: 'test' });
+    const { secret } = await t.app.services.apiKeys.create({ name: 'short-lived', scopes: ['submit', 'read'], owner: 'ops-lead@example.com', actor: 'test' });
     expect((await t.submit(baseRequest(), { key: secret })).status).toBe(202);
     expect(await t.app.services.apiKeys.revoke('short-lived', 'test')).toBe(true);
     const res = await t.submit(baseRequest(), { key: secret });
@@ -101,7 +101,7 @@ describe('idempotency', () => {
     expect(different.body.error.code).toBe('idempotency_conflict');
     expect(await counts()).toEqual(before);
     // The same key from another client is a different request.
-    const otherClient = await t.submit(baseRequest(), { key: t.keys.admin, headers: { 'idempotency-key': key } });
+    const otherClient = await t.submit(baseRequest(), { key: t.keys.agent2, headers: { 'idempotency-key': key } });
     expect(otherClient.body.id).not.toBe(first.body.id);
   });
 

@@ -36,9 +36,9 @@ it('reports every configuration problem at once, never echoing secrets', () => {
 
 it('parses API_KEYS and names the bad entry without printing its secret', () => {
   expect(parseBootstrapKeys('ci:abcdefghijklmnop:submit+read+audit:Ops@Example.com')).toEqual([
-    { name: 'ci', secret: 'abcdefghijklmnop', scopes: ['submit', 'read', 'audit'], ownerEmail: 'ops@example.com' },
+    { name: 'ci', secret: 'abcdefghijklmnop', scopes: ['submit', 'read', 'audit'], owner: 'ops@example.com' },
   ]);
-  expect(parseBootstrapKeys('bot:abcdefghijklmnop')[0].scopes).toEqual(['submit', 'read']);
+  expect(parseBootstrapKeys('bot:abcdefghijklmnop::ops@example.com')[0].scopes).toEqual(['submit', 'read']);
   expect(() => parseBootstrapKeys('x:short,y:abcdefghijklmnop:fly')).toThrow(/entry 1 \(x\): secret[\s\S]*entry 2 \(y\): unknown scope/);
   expect(() => parseBootstrapKeys('x:supersecretvalue123:fly')).not.toThrow(/supersecretvalue123/);
 });

@@ -1,4 +1,6 @@
 /** The API channel end to end: intake, policy outcomes, votes and every rule the core enforces. */
+import { chatPresented } from '../../src/channels/chat-identity';
+import { parseBootstrapKeys } from '../../src/services/api-key-service';
 import { baseRequest, startTestApp, type TestApp } from '../support/start-app';
 
 let t: TestApp;
@@ -82,7 +84,8 @@ describe('decisions', () => {
     expect(twice.body.error.code).toBe('already_voted');
 
     // Alice clicking in Slack is resolved to her email by the adapter: still the same person.
-    const viaSlack = await t.app.services.decisions.vote(body.id, { approver: { email: 'alice@example.com', slackUserId: 'U0000ALICE' }, channel: 'slack', decision: 'approve' });
+    const alice = { email: 'alice@example.com', slackUserId: 'U0000ALICE' };
+    const viaSlack = await t.app.services.decisions.vote(body.id, { presented: chatPresented('slack', alice), approver: alice, channel: 'slack', decision: 'approve' });
     expect(viaSlack).toMatchObject({ outcome: 'refused', refusal: 'already_voted' });
 
     const second = await vote(body.id, { email: 'bob@example.com' }, 'approve');
@@ -121,17 +124,19 @@ describe('decisions', () => {
 
   it('refuses self-approval even when the person is an approver, matched on a shared Slack id', async () => {
     const { body } = await t.submit(baseRequest({ onBehalfOf: { email: 'alice@example.com', slackUserId: 'U0000ALICE' } }));
-    const res = await t.app.services.decisions.vote(body.id, { approver: { slackUserId: 'U0000ALICE' }, channel: 'slack', decision: 'approve' });
+    const res = await t.app.services.decisions.vote(body.id, { presented: chatPresented('slack', { slackUserId: 'U0000ALICE' }), approver: { slackUserId: 'U0000ALICE' }, channel: 'slack', decision: 'approve' });
     expect(res).toMatchObject({ outcome: 'refused', refusal: 'self_approval' });
     const byEmail = await vote(body.id, { email: 'Alice@Example.com' }, 'approve');
     expect(byEmail.body.error.code).toBe('self_approval');
   });
 
-  it('refuses a key that submitted the request from deciding it, whoever it names', async () => {
-    const { body } = await t.submit(baseRequest(), { key: t.keys.admin });
-    const res = await vote(body.id, { email: 'alice@example.com' }, 'approve', undefined, t.keys.admin);
+  it('never lets a key that can submit also decide, so it cannot approve its own requests by naming someone else', async () => {
+    expect(() => parseBootstrapKeys('both:0123456789abcdefgh:submit+decide:ops@example.com')).toThrow(/never holds `submit` together with `decide`/);
+    await expect(t.app.services.apiKeys.create({ name: 'both', scopes: ['submit', 'attest'], owner: 'ops@example.com', actor: 'test' })).rejects.toMatchObject({ code: 'invalid_key' });
+    const { body } = await t.submit(baseRequest());
+    const res = await vote(body.id, { email: 'alice@example.com' }, 'approve', undefined, t.keys.agent);
     expect(res.status).toBe(403);
-    expect(res.body.error.code).toBe('self_approval');
+    expect(res.body.error.code).toBe('forbidden');
   });
 
   it('refuses approvers outside the rule groups and records the refusal', async () => {
@@ -184,7 +189,7 @@ describe('decisions', () => {
 
   it('lets only the submitting key cancel, once, and then refuses votes', async () => {
     const { body } = await t.submit(baseRequest());
-    const other = await t.call('POST', `/v1/requests/${body.id}/cancel`, { key: t.keys.admin, body: {} });
+    const other = await t.call('POST', `/v1/requests/${body.id}/cancel`, { key: t.keys.agent2, body: {} });
     expect(other.status).toBe(403);
     const res = await t.call('POST', `/v1/requests/${body.id}/cancel`, { key: t.keys.agent, body: { reason: 'no longer needed' } });
     expect(res.status).toBe(200);

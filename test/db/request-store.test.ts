@@ -59,6 +59,6 @@ it('rolls the whole change back when the work inside fails', async () => {
 });
 
 it('maps a taken API key name to key_exists (SQLSTATE 23505, not a message)', async () => {
-  await store.apiKeys.create({ id: randomUUID(), name: 'dup', secretHash: 'a', scopes: [], ownerEmail: null, source: 'cli' });
-  await expect(store.apiKeys.create({ id: randomUUID(), name: 'dup', secretHash: 'b', scopes: [], ownerEmail: null, source: 'cli' })).rejects.toMatchObject({ code: 'key_exists' });
+  await store.apiKeys.create({ id: randomUUID(), name: 'dup', secretHash: 'a', scopes: [], owner: null, source: 'cli' });
+  await expect(store.apiKeys.create({ id: randomUUID(), name: 'dup', secretHash: 'b', scopes: [], owner: null, source: 'cli' })).rejects.toMatchObject({ code: 'key_exists' });
 });

@@ -1,60 +1,79 @@
-import { evaluateVote, type ApprovalSubject, type CountedVote } from '../../src/domain/approval';
+import { evaluateVote, type ApprovalSubject, type CountedVote, type Voter } from '../../src/domain/approval';
 
 const now = new Date('2026-11-21T12:00:00Z');
 const subject = (over: Partial<ApprovalSubject> = {}): ApprovalSubject => ({
   id: 'r1',
   status: 'pending',
-  requester: { id: 'agent-1', email: 'agent@example.com' },
-  onBehalfOf: { email: 'owner@example.com', slackUserId: 'U0000OWNER' },
-  keyOwnerEmail: 'keyowner@example.com',
+  parties: { requester: ['agent@example.com'], onBehalfOf: ['owner'], keyOwner: ['keyowner'] },
   apiKeyId: 'key-1',
   expiresAt: new Date(now.getTime() + 60_000),
-  requirement: { approvers: ['g'], members: ['alice@example.com', 'bob@example.com', 'slack:U0000CAROL', 'owner@example.com'], approvals: 2, channels: [], reason: 'on-deny' },
+  requirement: { approvers: ['g'], members: ['alice', 'bob', 'carol', 'owner'], approvals: 2, channels: [], reason: 'on-deny' },
   ...over,
 });
+/** A voter the directory knows as `personId`. */
+const as = (personId: string, over: Partial<Voter> = {}): Voter => ({ personId, known: true, approver: { name: personId }, ...over });
 const vote = (personKey: string, decision: 'approve' | 'deny' = 'approve', channel: CountedVote['channel'] = 'api'): CountedVote => ({
-  personKey, approver: { email: personKey }, channel, decision, at: now,
+  personKey, approver: { name: personKey }, channel, decision, at: now,
 });
 
 describe('evaluateVote', () => {
   it('counts distinct people toward the quorum', () => {
-    const first = evaluateVote(subject(), [], { approver: { email: 'alice@example.com' }, channel: 'slack', decision: 'approve' }, now);
+    const first = evaluateVote(subject(), [], { voter: as('alice'), channel: 'slack', decision: 'approve' }, now);
     expect(first).toMatchObject({ outcome: 'accepted', status: 'pending', approvals: 1 });
-    const second = evaluateVote(subject(), [vote('alice@example.com')], { approver: { slackUserId: 'U0000CAROL' }, channel: 'slack', decision: 'approve' }, now);
+    const second = evaluateVote(subject(), [vote('alice')], { voter: as('carol'), channel: 'slack', decision: 'approve' }, now);
     expect(second).toMatchObject({ outcome: 'accepted', status: 'approved', approvals: 2 });
   });
 
   it('refuses a second vote by the same person on another channel', () => {
-    const res = evaluateVote(subject(), [vote('alice@example.com', 'approve', 'slack')], { approver: { email: 'Alice@Example.com', teamsUserId: 'T1' }, channel: 'teams', decision: 'deny', reason: 'x' }, now);
+    const res = evaluateVote(subject(), [vote('alice', 'approve', 'slack')], { voter: as('alice'), channel: 'teams', decision: 'deny', reason: 'x' }, now);
     expect(res).toMatchObject({ outcome: 'refused', refusal: 'already_voted' });
   });
 
   it.each([
-    [{ email: 'agent@example.com' }, 'the requester'],
-    [{ slackUserId: 'U0000OWNER' }, 'on behalf of'],
-    [{ email: 'KEYOWNER@example.com' }, 'owner of the API key'],
-  ])('refuses self-approval for %o', (approver, words) => {
-    const res = evaluateVote(subject(), [], { approver, channel: 'api', decision: 'approve' }, now);
+    ['agent@example.com', 'the requester'],
+    ['owner', 'on behalf of'],
+    ['keyowner', 'owner of the API key'],
+  ])('refuses self-approval for %s', (personId, words) => {
+    const res = evaluateVote(subject(), [], { voter: as(personId), channel: 'api', decision: 'approve' }, now);
     expect(res.outcome).toBe('refused');
     expect(res.outcome === 'refused' && res.refusal).toBe('self_approval');
     expect(res.outcome === 'refused' && res.message).toContain(words);
   });
 
-  it('refuses the submitting API key', () => {
-    const res = evaluateVote(subject(), [], { approver: { email: 'bob@example.com' }, channel: 'api', decision: 'approve', apiKeyId: 'key-1' }, now);
-    expect(res).toMatchObject({ outcome: 'refused', refusal: 'self_approval' });
+  it('refuses the submitting API key, and any key of the same owner', () => {
+    const viaSubmitter = as('bob', { viaKey: { id: 'key-1', name: 'agent', ownerPersonId: 'someone', attested: true } });
+    expect(evaluateVote(subject(), [], { voter: viaSubmitter, channel: 'api', decision: 'approve' }, now)).toMatchObject({ outcome: 'refused', refusal: 'self_approval' });
+    const sibling = as('bob', { viaKey: { id: 'key-2', name: 'portal', ownerPersonId: 'keyowner', attested: true } });
+    expect(evaluateVote(subject(), [], { voter: sibling, channel: 'api', decision: 'approve' }, now)).toMatchObject({ outcome: 'refused', refusal: 'self_approval' });
+  });
+
+  it('lets a decide key vote only as its owner', () => {
+    const owner = as('bob', { viaKey: { id: 'key-3', name: 'bob-key', ownerPersonId: 'bob', attested: false } });
+    expect(evaluateVote(subject(), [], { voter: owner, claimedPersonId: 'carol', channel: 'api', decision: 'approve' }, now)).toMatchObject({ refusal: 'approver_mismatch' });
+    expect(evaluateVote(subject(), [], { voter: owner, claimedPersonId: 'bob', channel: 'api', decision: 'approve' }, now)).toMatchObject({ outcome: 'accepted' });
+  });
+
+  it('records who attested a vote', () => {
+    const res = evaluateVote(subject(), [], { voter: as('bob', { viaKey: { id: 'key-2', name: 'portal', ownerPersonId: 'portal-admin', attested: true } }), channel: 'api', decision: 'approve' }, now);
+    expect(res.outcome === 'accepted' && res.vote.attestedBy).toBe('portal');
   });
 
   it('denies on one eligible deny with a reason, and requires the reason', () => {
-    expect(evaluateVote(subject(), [], { approver: { email: 'bob@example.com' }, channel: 'api', decision: 'deny' }, now)).toMatchObject({ refusal: 'reason_required' });
-    expect(evaluateVote(subject(), [vote('alice@example.com')], { approver: { email: 'bob@example.com' }, channel: 'api', decision: 'deny', reason: 'no' }, now)).toMatchObject({ status: 'denied' });
+    expect(evaluateVote(subject(), [], { voter: as('bob'), channel: 'api', decision: 'deny' }, now)).toMatchObject({ refusal: 'reason_required' });
+    expect(evaluateVote(subject(), [vote('alice')], { voter: as('bob'), channel: 'api', decision: 'deny', reason: 'no' }, now)).toMatchObject({ status: 'denied' });
   });
 
-  it('refuses after expiry, on final requests and for non-members, in that order of precedence', () => {
+  it('refuses after expiry, on final requests, unknown people and non-members, in that order of precedence', () => {
     const late = new Date(now.getTime() + 61_000);
-    expect(evaluateVote(subject(), [], { approver: { email: 'bob@example.com' }, channel: 'api', decision: 'approve' }, late)).toMatchObject({ refusal: 'expired', expireNow: true });
-    expect(evaluateVote(subject({ status: 'approved' }), [], { approver: { email: 'agent@example.com' }, channel: 'api', decision: 'approve' }, now)).toMatchObject({ refusal: 'already_decided' });
-    expect(evaluateVote(subject(), [], { approver: { email: 'mallory@example.com' }, channel: 'api', decision: 'approve' }, now)).toMatchObject({ refusal: 'not_eligible' });
-    expect(evaluateVote(subject(), [], { approver: {}, channel: 'api', decision: 'approve' }, now)).toMatchObject({ refusal: 'unidentified' });
+    expect(evaluateVote(subject(), [], { voter: as('bob'), channel: 'api', decision: 'approve' }, late)).toMatchObject({ refusal: 'expired', expireNow: true });
+    expect(evaluateVote(subject({ status: 'approved' }), [], { voter: as('agent@example.com'), channel: 'api', decision: 'approve' }, now)).toMatchObject({ refusal: 'already_decided' });
+    expect(evaluateVote(subject(), [], { voter: as('slack:U0000OWNER', { known: false }), channel: 'slack', decision: 'approve' }, now)).toMatchObject({ refusal: 'unknown_approver' });
+    expect(evaluateVote(subject(), [], { voter: as('mallory'), channel: 'api', decision: 'approve' }, now)).toMatchObject({ refusal: 'not_eligible' });
+    expect(evaluateVote(subject(), [], { voter: null, channel: 'api', decision: 'approve' }, now)).toMatchObject({ refusal: 'unidentified' });
+  });
+
+  it('refuses self-approval before it says the person is unknown', () => {
+    const res = evaluateVote(subject({ parties: { requester: [], onBehalfOf: ['frank@example.com'], keyOwner: [] } }), [], { voter: as('frank@example.com', { known: false }), channel: 'api', decision: 'approve' }, now);
+    expect(res).toMatchObject({ refusal: 'self_approval' });
   });
 });

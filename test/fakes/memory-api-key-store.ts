@@ -1,6 +1,8 @@
 /** An in-memory {@link ApiKeyStore} for fast tests of the API key service (Unleash's fake-store pattern). */
 import { AppError } from '../../src/domain/app-error';
-import type { ApiKeyRecord, ApiKeyStore } from '../../src/store/api-key-store';
+import type { ApiKeyRecord, ApiKeyStore, NewApiKey } from '../../src/store/api-key-store';
+
+const NO_SETTINGS = { pinnedRequesterId: null, pinnedRequesterType: null, pinnedEnvironment: null, callbackHosts: [], rateLimitPerMinute: null, maxPending: null, longPolls: null };
 
 export function createMemoryApiKeyStore(): ApiKeyStore & { rows: ApiKeyRecord[]; lookups: number } {
   const rows: ApiKeyRecord[] = [];
@@ -14,14 +16,14 @@ export function createMemoryApiKeyStore(): ApiKeyStore & { rows: ApiKeyRecord[];
     async findByName(name: string) {
       return rows.find((r) => r.name === name) ?? null;
     },
-    async upsertFromEnv(k: { id: string; name: string; secretHash: string; scopes: string[]; ownerEmail: string | null }) {
+    async upsertFromEnv(k: { id: string; name: string; secretHash: string; scopes: string[]; owner: string | null }) {
       const existing = rows.find((r) => r.name === k.name);
-      if (existing) Object.assign(existing, { secretHash: k.secretHash, scopes: k.scopes, ownerEmail: k.ownerEmail });
-      else rows.push({ ...k, source: 'env', createdAt: new Date(), revokedAt: null });
+      if (existing) Object.assign(existing, { secretHash: k.secretHash, scopes: k.scopes, owner: k.owner });
+      else rows.push({ ...NO_SETTINGS, ...k, source: 'env', createdAt: new Date(), revokedAt: null });
     },
-    async create(k: { id: string; name: string; secretHash: string; scopes: string[]; ownerEmail: string | null; source: string }) {
+    async create(k: NewApiKey) {
       if (rows.some((r) => r.name === k.name)) throw new AppError('key_exists', `An API key named ${k.name} already exists.`);
-      const row = { ...k, createdAt: new Date(), revokedAt: null };
+      const row: ApiKeyRecord = { ...NO_SETTINGS, ...k, createdAt: new Date(), revokedAt: null };
       rows.push(row);
       return row;
     },

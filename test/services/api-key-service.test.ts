@@ -12,10 +12,10 @@ function setup(cacheMs = 0) {
 describe('API key service', () => {
   it('stores only a digest and authenticates the secret it printed', async () => {
     const { keys, service, events } = setup();
-    const { secret, principal } = await service.create({ name: 'agent', scopes: ['submit', 'read'], ownerEmail: 'Ops@Example.com', actor: 'test' });
+    const { secret, principal } = await service.create({ name: 'agent', scopes: ['submit', 'read'], owner: 'Ops@Example.com', actor: 'test' });
     expect(keys.rows[0].secretHash).toBe(hashSecret(secret));
     expect(JSON.stringify(keys.rows)).not.toContain(secret);
-    expect(principal.ownerEmail).toBe('ops@example.com');
+    expect(principal.owner).toBe('ops@example.com');
     expect(await service.authenticate(`Bearer ${secret}`)).toMatchObject({ name: 'agent', scopes: ['submit', 'read'] });
     expect(events.map((e) => e.type)).toEqual(['api_key.created']);
   });
@@ -27,7 +27,7 @@ describe('API key service', () => {
 
   it('keeps a key bootstrapped from API_KEYS only while the configuration lists it', async () => {
     const { service } = setup();
-    await service.bootstrap([{ name: 'ci', secret: 'abcdefghijklmnopq', scopes: ['submit'], ownerEmail: null }]);
+    await service.bootstrap([{ name: 'ci', secret: 'abcdefghijklmnopq', scopes: ['submit'], owner: 'ops@example.com' }]);
     expect((await service.authenticate('Bearer abcdefghijklmnopq')).name).toBe('ci');
     await service.bootstrap([]);
     await expect(service.authenticate('Bearer abcdefghijklmnopq')).rejects.toMatchObject({ code: 'unauthorized' });
@@ -35,13 +35,13 @@ describe('API key service', () => {
 
   it('refuses to bootstrap over a key created with the CLI', async () => {
     const { service } = setup();
-    await service.create({ name: 'shared', scopes: ['read'], ownerEmail: null, actor: 'test' });
-    await expect(service.bootstrap([{ name: 'shared', secret: 'abcdefghijklmnopq', scopes: ['read'], ownerEmail: null }])).rejects.toThrow(/created with the CLI/);
+    await service.create({ name: 'shared', scopes: ['read'], owner: 'ops@example.com', actor: 'test' });
+    await expect(service.bootstrap([{ name: 'shared', secret: 'abcdefghijklmnopq', scopes: ['read'], owner: 'ops@example.com' }])).rejects.toThrow(/created with the CLI/);
   });
 
   it('caches look-ups, and a revocation takes effect at once on this node', async () => {
     const { keys, service } = setup(60_000);
-    const { secret } = await service.create({ name: 'agent', scopes: ['read'], ownerEmail: null, actor: 'test' });
+    const { secret } = await service.create({ name: 'agent', scopes: ['read'], owner: 'ops@example.com', actor: 'test' });
     await service.authenticate(`Bearer ${secret}`);
     await service.authenticate(`Bearer ${secret}`);
     expect(keys.lookups).toBe(1);
@@ -52,7 +52,7 @@ describe('API key service', () => {
 
   it('answers key_exists for a taken name', async () => {
     const { service } = setup();
-    await service.create({ name: 'agent', scopes: ['read'], ownerEmail: null, actor: 'test' });
-    await expect(service.create({ name: 'agent', scopes: ['read'], ownerEmail: null, actor: 'test' })).rejects.toMatchObject({ code: 'key_exists' });
+    await service.create({ name: 'agent', scopes: ['read'], owner: 'ops@example.com', actor: 'test' });
+    await expect(service.create({ name: 'agent', scopes: ['read'], owner: 'ops@example.com', actor: 'test' })).rejects.toMatchObject({ code: 'key_exists' });
   });
 });

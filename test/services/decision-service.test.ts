@@ -2,7 +2,8 @@
  * The decision service's logic on an in-memory store: what each change writes, which state version it announces, and
  * what it refuses. The same rules run against PostgreSQL in test/api/request-lifecycle.test.ts.
  */
-import { createDecisionService } from '../../src/services/decision-service';
+import { Directory } from '../../src/domain/people';
+import { createDecisionService, type VoteInput } from '../../src/services/decision-service';
 import { createMemoryRequestStore, type MemoryRequest } from '../fakes/memory-request-store';
 
 const now = new Date('2026-11-28T12:00:00Z');
@@ -12,8 +13,23 @@ function setup(over: Partial<MemoryRequest> = {}) {
   const changed: [string, string][] = [];
   const published: [string, string][] = [];
   const decided: string[] = [];
+  const people = Directory.build([], [
+    { kind: 'email', value: 'alice@example.com' },
+    { kind: 'email', value: 'bob@example.com' },
+  ]);
+  if (!people.ok) throw new Error(people.problems.join('; '));
+  const dir = people.directory;
   const service = createDecisionService({
     requests: store,
+    directory: {
+      current: () => dir,
+      identify: async (p) => {
+        const person = dir.identify(p, { linkByEmail: true }).person;
+        const alsoKnownAs = (p.asserted ?? []).map((i) => dir.personIdOf(i));
+        return { person, personId: person?.id ?? alsoKnownAs[0] ?? null, alsoKnownAs };
+      },
+      personIdOf: (ref) => (ref ? (dir.resolveRef(ref)?.id ?? ref) : null),
+    },
     jobs: { requestChanged: async (id, version) => void changed.push([id, version]) },
     events: { publishChanged: async (id, status) => void published.push([id, status]) },
     clock: () => now,
@@ -24,7 +40,10 @@ function setup(over: Partial<MemoryRequest> = {}) {
     status: 'pending',
     requester: { id: 'agent-1', email: 'agent@example.com' },
     onBehalfOf: { email: 'frank@example.com' },
-    keyOwnerEmail: 'owner@example.com',
+    keyOwner: 'owner@example.com',
+    requesterPerson: 'agent@example.com',
+    onBehalfOfPerson: 'frank@example.com',
+    keyOwnerPerson: 'owner@example.com',
     apiKeyId: 'key-1',
     expiresAt: new Date(now.getTime() + 60_000),
     requirement: { approvers: ['g'], members: ['alice@example.com', 'bob@example.com'], approvals: 2, channels: [], reason: 'on-deny' },
@@ -40,12 +59,19 @@ function setup(over: Partial<MemoryRequest> = {}) {
   return { store, service, changed, published, decided };
 }
 
+/** A vote through the API by an attesting integration naming `email`. */
+const byEmail = (email: string, rest: Omit<VoteInput, 'presented' | 'approver'>): VoteInput => ({
+  presented: { asserted: [{ kind: 'email', value: email }] },
+  approver: { email },
+  ...rest,
+});
+
 describe('decision service', () => {
   it('counts a quorum of two and announces each new state version after the change', async () => {
     const { store, service, changed, published, decided } = setup();
-    const first = await service.vote('r1', { approver: { email: 'alice@example.com' }, channel: 'api', decision: 'approve' });
+    const first = await service.vote('r1', byEmail('alice@example.com', { channel: 'api', decision: 'approve' }));
     expect(first).toMatchObject({ outcome: 'accepted', status: 'pending', approvals: 1, approvalsRequired: 2 });
-    const second = await service.vote('r1', { approver: { email: 'bob@example.com' }, channel: 'slack', decision: 'approve' });
+    const second = await service.vote('r1', byEmail('bob@example.com', { channel: 'slack', decision: 'approve' }));
     expect(second).toMatchObject({ outcome: 'accepted', status: 'approved', approvals: 2 });
     expect(changed).toEqual([['r1', 'pending:1'], ['r1', 'approved:2']]);
     expect(published.map(([, s]) => s)).toEqual(['pending', 'approved']);
@@ -56,7 +82,7 @@ describe('decision service', () => {
 
   it('records a refusal without announcing a change', async () => {
     const { store, service, changed } = setup();
-    const res = await service.vote('r1', { approver: { email: 'frank@example.com' }, channel: 'api', decision: 'approve' });
+    const res = await service.vote('r1', byEmail('frank@example.com', { channel: 'api', decision: 'approve' }));
     expect(res).toMatchObject({ outcome: 'refused', refusal: 'self_approval', status: 'pending' });
     expect(changed).toEqual([]);
     expect(store.audit.map((e) => e.type)).toEqual(['vote.refused']);
@@ -65,7 +91,7 @@ describe('decision service', () => {
 
   it('expires an overdue request when a vote reveals it, and announces the expiry', async () => {
     const { store, service, changed } = setup({ expiresAt: new Date(now.getTime() - 1) });
-    const res = await service.vote('r1', { approver: { email: 'alice@example.com' }, channel: 'teams', decision: 'approve' });
+    const res = await service.vote('r1', byEmail('alice@example.com', { channel: 'teams', decision: 'approve' }));
     expect(res).toMatchObject({ outcome: 'refused', refusal: 'expired', status: 'expired' });
     expect(changed).toEqual([['r1', 'expired:0']]);
     expect(store.audit.map((e) => [e.type, e.data.detectedBy])).toEqual([['vote.refused', undefined], ['request.expired', 'vote']]);
@@ -105,6 +131,6 @@ describe('decision service', () => {
 
   it('answers not_found for an unknown request', async () => {
     const { service } = setup();
-    await expect(service.vote('nope', { approver: { email: 'alice@example.com' }, channel: 'api', decision: 'approve' })).rejects.toMatchObject({ code: 'not_found' });
+    await expect(service.vote('nope', byEmail('alice@example.com', { channel: 'api', decision: 'approve' }))).rejects.toMatchObject({ code: 'not_found' });
   });
 });

@@ -20,6 +20,10 @@ export const DATA_CHANNEL = 'C0000DATA';
 
 export const SLACK_POLICY = `
 version: 1
+people:
+  - id: mallory
+    name: Mallory Outsider
+    identities: [mallory@example.com]
 groups:
   approvers: [alice@example.com, bob@example.com, carol@example.com, "slack:U0000ERIN"]
   auditors: [dave@example.com]

@@ -15,6 +15,11 @@ import { createTestDatabase, type TestDatabase } from './test-database';
 
 export const TEST_POLICY = `
 version: 1
+people:
+  # Known to the directory, in no approver group: refused as not eligible (an unknown identity is refused as unknown).
+  - id: mallory
+    name: Mallory Outsider
+    identities: [mallory@example.com]
 groups:
   approvers:
     - alice@example.com
@@ -53,8 +58,13 @@ default:
   reason: none
 `;
 
+/**
+ * The test API keys. `agent` and `agent2` submit for the same owner (ops-lead); `approver` is an approval portal that
+ * attests its users' votes; `admin` reads everything and manages the directory; `reader` only reads.
+ */
 export const KEYS = {
   agent: 'agent-secret-0123456789abcdef',
+  agent2: 'agent2-secret-0123456789abcdef',
   approver: 'portal-secret-0123456789abcdef',
   admin: 'admin-secret-0123456789abcdef',
   reader: 'reader-secret-0123456789abcdef',
@@ -108,8 +118,9 @@ export async function startTestApp(
     POLICY_FILE: policyFile,
     API_KEYS: [
       `agent:${KEYS.agent}:submit+read:ops-lead@example.com`,
-      `portal:${KEYS.approver}:read+decide`,
-      `admin:${KEYS.admin}:submit+read+decide+audit`,
+      `agent2:${KEYS.agent2}:submit+read:ops-lead@example.com`,
+      `portal:${KEYS.approver}:read+attest:portal-admin@example.com`,
+      `admin:${KEYS.admin}:read+audit+admin`,
       `reader:${KEYS.reader}:read`,
     ].join(','),
     API_KEY_CACHE_MS: '0',

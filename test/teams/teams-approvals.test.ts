@@ -2,6 +2,7 @@
  * Teams approvals end to end: the real app and workers, botbuilder's real CloudAdapter, and a fake Bot Connector that
  * receives what Teams would. Activities come from realistic fixtures (test/fixtures/teams).
  */
+import { chatPresented } from '../../src/channels/chat-identity';
 import { baseRequest } from '../support/start-app';
 import type { RecordedCall } from '../fakes/fake-bot-connector';
 import { botInstalled, botRemoved, cardAction, CHANNEL_ID, channelMessage, personalInstall, personalMessage, TEAMS_USERS, TENANT_ID } from '../fakes/teams-activities';
@@ -175,7 +176,8 @@ describe('cards and decisions', () => {
   it('counts a person who voted in Slack and clicks in Teams once (quorum 2)', async () => {
     const { id, activityId } = await submitAndWaitForCard(baseRequest());
     // Alice's vote arriving through the Slack adapter: the same core call with her Slack identity.
-    const slackVote = await h.t.app.services.decisions.vote(id, { approver: { email: 'alice@example.com', slackUserId: 'U0000ALICE', name: 'Alice (Slack)' }, channel: 'slack', decision: 'approve' });
+    const aliceInSlack = { email: 'alice@example.com', slackUserId: 'U0000ALICE', name: 'Alice (Slack)' };
+    const slackVote = await h.t.app.services.decisions.vote(id, { presented: chatPresented('slack', aliceInSlack), approver: aliceInSlack, channel: 'slack', decision: 'approve' });
     expect(slackVote).toMatchObject({ outcome: 'accepted', status: 'pending', approvals: 1 });
 
     const again = await h.send(cardAction(h.fake.url, TEAMS_USERS.alice, { verb: 'approve', requestId: id, replyToId: activityId }));
@@ -265,7 +267,7 @@ describe('cards and decisions', () => {
 
   it('answers a refresh with the current card', async () => {
     const { id, activityId } = await submitAndWaitForCard(baseRequest());
-    await h.t.app.services.decisions.vote(id, { approver: { email: 'bob@example.com', name: 'Bob' }, channel: 'api', decision: 'approve' });
+    await h.t.app.services.decisions.vote(id, { presented: { asserted: [{ kind: 'email', value: 'bob@example.com' }] }, approver: { email: 'bob@example.com', name: 'Bob' }, channel: 'api', decision: 'approve' });
     const res = await h.send(cardAction(h.fake.url, TEAMS_USERS.erin, { verb: 'refresh', requestId: id, replyToId: activityId }));
     expect(res.body).toMatchObject({ statusCode: 200, type: 'application/vnd.microsoft.card.adaptive' });
     expect(cardText(res.body.value)).toContain('Approvals: 1 of 2 needed');

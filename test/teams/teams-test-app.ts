@@ -12,6 +12,10 @@ import { startTestApp, type TestApp } from '../support/start-app';
 /** The test policy with cards routed to the Teams channel the bot is installed in. */
 export const TEAMS_POLICY = `
 version: 1
+people:
+  - id: mallory
+    name: Mallory Outsider
+    identities: [mallory@example.com]
 groups:
   approvers:
     - alice@example.com

@@ -9,9 +9,9 @@ import { authErrors, errorEnvelope, identityFields, personOut, requestIdParams }
 
 const requesterSchema = z
   .object({
-    id: z.string().trim().min(1).max(200),
+    id: z.string().trim().min(1).max(200).optional().describe('Required unless the API key pins it.'),
     ...identityFields,
-    type: z.enum(REQUESTER_TYPES),
+    type: z.enum(REQUESTER_TYPES).optional().describe('Required unless the API key pins it.'),
     model: z.string().trim().min(1).max(200).optional(),
   })
   .strict();
@@ -88,6 +88,10 @@ export const requestDetail = z
     parentRequestId: z.string().nullable(),
     callbackUrl: z.string().nullable(),
     submittedBy: z.object({ apiKey: z.string(), owner: z.string().nullable() }),
+    people: z
+      .object({ requester: z.string().nullable(), onBehalfOf: z.string().nullable(), keyOwner: z.string().nullable() })
+      .describe('Person ids the request was resolved to at intake (what self-approval compares).'),
+    pinnedFields: z.array(z.string()).describe('Fields taken from the submitting key; every other field is asserted by the agent.'),
     policy: z.object({
       rule: z.string(),
       outcome: z.string(),
@@ -98,7 +102,15 @@ export const requestDetail = z
     }),
     approvals: z.object({ required: z.number(), received: z.number() }),
     votes: z.array(
-      z.object({ approver: personOut, personKey: z.string(), channel: z.string(), decision: z.enum(['approve', 'deny']), reason: z.string().nullable(), at: z.string() }),
+      z.object({
+        approver: personOut,
+        personKey: z.string().describe('The voter’s person id.'),
+        channel: z.string(),
+        decision: z.enum(['approve', 'deny']),
+        reason: z.string().nullable(),
+        at: z.string(),
+        attestedBy: z.string().nullable().describe('The API key that attested this vote for the person, if one did.'),
+      }),
     ),
     deliveries: z.array(
       z.object({ kind: z.string(), target: z.string(), status: z.string(), attempts: z.number(), lastError: z.string().nullable(), updatedAt: z.string() }),
@@ -132,13 +144,17 @@ export const listRequestsQuery = z
 
 export const requestPage = z.object({ items: z.array(requestDetail), nextCursor: z.string().nullable() }).meta({ id: 'RequestPage' });
 
-/** `POST /v1/requests/:id/decisions` body. */
+/**
+ * `POST /v1/requests/:id/decisions` body. A `decide` key votes as its owner: `approver` may be left out (or must name
+ * that person). An `attest` key names the person its integration authenticated.
+ */
 export const decisionBody = z
   .object({
     approver: z
       .object(identityFields)
       .strict()
-      .refine((p) => p.email || p.slackUserId || p.teamsUserId, { message: 'needs at least one of email, slackUserId or teamsUserId' }),
+      .refine((p) => p.email || p.slackUserId || p.teamsUserId, { message: 'needs at least one of email, slackUserId or teamsUserId' })
+      .optional(),
     decision: z.enum(['approve', 'deny']),
     reason: z.string().trim().min(1).max(2000).optional(),
   })
@@ -185,7 +201,7 @@ export const requestRoutes = {
   decide: {
     method: 'POST',
     url: '/v1/requests/:id/decisions',
-    scope: 'decide',
+    scope: ['decide', 'attest'],
     schema: { params: requestIdParams, body: decisionBody, response: { 201: voteAccepted, 404: errorEnvelope, 409: errorEnvelope, 422: errorEnvelope, ...authErrors } },
   },
   cancel: {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { AppError, requestNotFound } from '../../domain/app-error';
 import type { AuditActor } from '../../domain/audit-event';
+import { identitiesOf } from '../../domain/identity';
 import type { ApiPrincipal } from '../../services/api-key-service';
 import type { DecisionService } from '../../services/decision-service';
 import type { IntakeService } from '../../services/intake-service';
@@ -22,7 +23,7 @@ export interface RequestRouteDeps {
 
 /** How an API key appears in the audit trail when it acts itself (cancel, outcome report). */
 function keyActor(principal: ApiPrincipal): AuditActor {
-  return { key: `key:${principal.name}`, ids: principal.ownerEmail ? [principal.ownerEmail] : [] };
+  return { key: `key:${principal.name}`, ids: principal.owner ? [principal.owner] : [] };
 }
 
 export function registerRequestRoutes(instance: FastifyInstance, deps: RequestRouteDeps): void {
@@ -81,8 +82,15 @@ export function registerRequestRoutes(instance: FastifyInstance, deps: RequestRo
     handler: async (req, reply) => {
       const id = req.params.id.toLowerCase();
       const { approver, decision, reason } = req.body;
+      const key = req.principal;
+      // Everything the body says about the approver is the integration's claim; the directory decides who that is.
+      const presented = { asserted: identitiesOf(approver), ...(approver?.name ? { name: approver.name } : {}) };
       // The locked transaction answers 404 for an unknown id before recording anything.
-      const result = await deps.decisions.vote(id, { approver, channel: 'api', decision, reason, apiKeyId: req.principal.id }, req.log);
+      const result = await deps.decisions.vote(
+        id,
+        { presented, approver: approver ?? {}, channel: 'api', decision, reason, viaKey: { id: key.id, name: key.name, owner: key.owner, attest: key.scopes.includes('attest') } },
+        req.log,
+      );
       if (result.outcome === 'refused') throw new AppError(result.refusal, result.message, { requestId: id, status: result.status });
       void reply.status(201);
       return result;
