@@ -16,6 +16,7 @@ import type { AnyChatPlatform, ChannelModule, ChatPorts } from './channels/chann
 import type { ChannelKind, ChatChannel } from './ports/chat-channel';
 import { createQueues } from './queue/queues';
 import { createReconciler } from './queue/reconciler';
+import { createRedisLimits } from './queue/redis-limits';
 import { createRedisRequestEvents } from './queue/redis-request-events';
 import { startWorkers, type Workers } from './queue/workers';
 import { createCallbackChannel } from './deliveries/callback-channel';
@@ -60,6 +61,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   for (const q of [queues.delivery, queues.timers]) q.on('error', (err) => log.warn({ err: { message: err.message }, queue: q.name }, 'queue error'));
   metrics.watchQueues([queues.delivery, queues.timers]);
   const events = createRedisRequestEvents({ publisher: producer, subscriber, prefix: config.REDIS_PREFIX });
+  const limits = createRedisLimits({ redis: producer, prefix: config.REDIS_PREFIX });
 
   const audit = createAuditService({ audit: store.audit });
   const directory = createDirectoryService({ people: store.people, audit, policy, log: log.child({ component: 'directory' }), clock });
@@ -67,13 +69,13 @@ export async function createApp(config: Config, opts: AppOptions) {
   const apiKeys = createApiKeyService({ keys: store.apiKeys, audit, cacheMs: config.API_KEY_CACHE_MS, clock });
   const queries = createRequestQueryService({ requests: store.requests, events, baseUrl, clock });
   const decisions = createDecisionService({
-    requests: store.requests, directory, jobs: queues.jobs, events, clock, log,
+    requests: store.requests, directory, jobs: queues.jobs, events, pending: limits.pending, clock, log,
     onVote: (channel, result) => metrics.votes.inc({ channel, result }),
     onDecision: (status) => metrics.decisions.inc({ status }),
   });
   const intake = createIntakeService({
-    requests: store.requests, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, clock,
-    config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, callbacksEnabled: Boolean(config.CALLBACK_SIGNING_SECRET), baseUrl },
+    requests: store.requests, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, pending: limits.pending, clock,
+    config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, callbacksEnabled: Boolean(config.CALLBACK_SIGNING_SECRET), baseUrl, maxPendingPerKey: config.MAX_PENDING_PER_KEY },
     onSubmitted: (outcome) => {
       metrics.intake.inc({ outcome });
       if (outcome !== 'require') metrics.decisions.inc({ status: outcome === 'approve' ? 'approved' : 'denied' });
@@ -111,13 +113,15 @@ export async function createApp(config: Config, opts: AppOptions) {
     callback: createCallbackChannel({ secret: config.CALLBACK_SIGNING_SECRET, timeoutMs: config.CALLBACK_TIMEOUT_MS, hosts: callbackHosts, clock }),
     callbackHostsOf: async (name) => (await store.apiKeys.findByName(name))?.callbackHosts ?? [],
   });
-  const reconcile = createReconciler({ requests: store.requests, jobs: queues.jobs, decisions, channelCount: channels.size, log });
+  const reconcile = createReconciler({ requests: store.requests, pending: limits.pending, jobs: queues.jobs, decisions, channelCount: channels.size, log });
 
   const shutdown = new AbortController();
   const serveApi = config.RUN_MODE !== 'worker';
   const runWorkers = config.RUN_MODE !== 'api';
-  const server = buildServer({
+  const server = await buildServer({
     log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, directory, intake, decisions, queries,
+    limits: { redis: producer, prefix: config.REDIS_PREFIX, intakePerMinute: config.INTAKE_RATE_LIMIT_PER_MINUTE, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE },
+    longPolls: { gate: limits.longPolls, perKey: config.LONG_POLLS_PER_KEY },
     maxWaitSeconds: config.MAX_WAIT_SECONDS, shutdown: shutdown.signal, opsOnly: !serveApi,
     observeIntake: (status, seconds) => metrics.intakeDuration.observe({ status: String(status) }, seconds),
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),

@@ -76,5 +76,7 @@ export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
   else if (e.status >= 500) req.log.warn({ err: { message: (err as Error)?.message } }, e.message);
   else req.log.info({ code: e.code, status: e.status }, e.message);
   if (e.status === 503) reply.header('retry-after', '2');
+  const retryAfter = e.details?.retryAfterSeconds;
+  if (e.status === 429 && typeof retryAfter === 'number') reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfter))));
   void reply.status(e.status).send(errorBody(e));
 }

@@ -3,7 +3,9 @@
  * the scope each route requires (declared in the contract, checked here before the body is even read).
  */
 import type { FastifyRequest } from 'fastify';
+import { AppError } from '../domain/app-error';
 import { requireScope, type ApiKeyService, type ApiPrincipal, type Scope } from '../services/api-key-service';
+import type { HttpLimits } from './limits';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -21,9 +23,22 @@ declare module 'fastify' {
  * unauthenticated or unauthorised caller cannot make us parse (or store) anything, and a missing scope is a 403
  * whatever the body holds.
  */
-export function authenticateRequest(apiKeys: Pick<ApiKeyService, 'authenticate'>) {
+export function authenticateRequest(apiKeys: Pick<ApiKeyService, 'authenticate' | 'cached'>, throttle?: Pick<HttpLimits, 'refuseThrottled' | 'countFailure'>) {
   return async (req: FastifyRequest): Promise<void> => {
-    req.principal = await apiKeys.authenticate(req.headers.authorization);
+    const header = req.headers.authorization;
+    // A key this node recognised moments ago costs nothing; anything else is first checked against the address's
+    // failure count, so guessing keys is throttled before it reaches the database.
+    let principal = apiKeys.cached(header);
+    if (!principal) {
+      await throttle?.refuseThrottled(req);
+      try {
+        principal = await apiKeys.authenticate(header);
+      } catch (err) {
+        if (err instanceof AppError && err.code === 'unauthorized') await throttle?.countFailure(req);
+        throw err;
+      }
+    }
+    req.principal = principal;
     const scope = req.routeOptions.config.scope;
     if (scope) requireScope(req.principal, scope);
   };

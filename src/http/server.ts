@@ -10,16 +10,19 @@ import type pino from 'pino';
 import type { ApiKeyService } from '../services/api-key-service';
 import type { AuditService } from '../services/audit-service';
 import { errorHandler } from './error-handler';
+import { registerLimits, type LimitSettings } from './limits';
 import { authenticateRequest } from './principal';
 import type { DirectoryService } from '../services/directory-service';
 import { registerAuditRoutes } from './routes/audit-routes';
 import { registerPeopleRoutes } from './routes/people-routes';
 import { registerRequestRoutes, type RequestRouteDeps } from './routes/request-routes';
 
-export interface ServerDeps extends RequestRouteDeps {
+export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   log: pino.Logger;
+  /** Rate-limit settings (Redis-backed, shared by every node). */
+  limits: Omit<LimitSettings, 'redis' | 'prefix'> & { redis: LimitSettings['redis']; prefix: string };
   bodyLimit: number;
-  apiKeys: Pick<ApiKeyService, 'authenticate'>;
+  apiKeys: Pick<ApiKeyService, 'authenticate' | 'cached'>;
   audit: AuditService;
   directory: DirectoryService;
   ready: () => Promise<Record<string, 'ok' | string>>;
@@ -28,7 +31,7 @@ export interface ServerDeps extends RequestRouteDeps {
   opsOnly?: boolean;
 }
 
-export function buildServer(deps: ServerDeps) {
+export async function buildServer(deps: ServerDeps) {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit,
@@ -62,10 +65,11 @@ export function buildServer(deps: ServerDeps) {
   });
 
   if (!deps.opsOnly) {
+    const limits = await registerLimits(app, deps.limits);
     void app.register(async (v1) => {
       v1.decorateRequest('principal');
-      v1.addHook('onRequest', authenticateRequest(deps.apiKeys));
-      registerRequestRoutes(v1, deps);
+      v1.addHook('onRequest', authenticateRequest(deps.apiKeys, limits));
+      registerRequestRoutes(v1, { ...deps, limits });
       registerAuditRoutes(v1, { audit: deps.audit });
       registerPeopleRoutes(v1, { directory: deps.directory });
     });
@@ -73,4 +77,4 @@ export function buildServer(deps: ServerDeps) {
   return app;
 }
 
-export type HttpServer = ReturnType<typeof buildServer>;
+export type HttpServer = Awaited<ReturnType<typeof buildServer>>;

@@ -15,11 +15,19 @@ export interface JobQueue {
   isAvailable(): boolean;
 }
 
+/** A subscription to one request's changes, taken BEFORE the request is read so that no change can slip between. */
+export interface RequestWatch {
+  /** Resolves at the first change after the watch began, or after `timeoutMs`; never rejects. True when it changed. */
+  changed(timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  /** Releases the watch (idempotent). */
+  close(): void;
+}
+
 /** Wakes long-polling readers (`GET /v1/requests/:id?wait=`) on any node when a request changes. */
 export interface RequestEvents {
   publishChanged(requestId: string, status: string): Promise<void>;
-  /** Resolves when `requestId` changes or after `timeoutMs`, whichever comes first; never rejects. */
-  waitForChange(requestId: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** Starts watching a request; a change published from now on (on any node) resolves `changed`. */
+  watch(requestId: string): RequestWatch;
 }
 
 /**

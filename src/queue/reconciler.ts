@@ -7,6 +7,7 @@
 import type pino from 'pino';
 import { stateVersion } from '../domain/request-lifecycle';
 import type { JobQueue } from '../ports/job-queue';
+import type { PendingCounter } from '../ports/limits';
 import type { DecisionService } from '../services/decision-service';
 import type { RequestStore } from '../store/request-store';
 
@@ -20,7 +21,8 @@ export interface ReconcileReport {
 const BATCH = 1000;
 
 export function createReconciler(deps: {
-  requests: Pick<RequestStore, 'overdueIds' | 'awaitingCards' | 'decidedOwingDeliveries'>;
+  requests: Pick<RequestStore, 'overdueIds' | 'awaitingCards' | 'decidedOwingDeliveries' | 'pendingCountsByKey'>;
+  pending: Pick<PendingCounter, 'resync'>;
   jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged'>;
   decisions: Pick<DecisionService, 'expireIfDue'>;
   /** How many chat platforms are configured: each owes the requester one notification row. */
@@ -38,6 +40,9 @@ export function createReconciler(deps: {
     // Requests decided in the last week that still owe a notification, a callback or a final card render.
     const owed = await deps.requests.decidedOwingDeliveries(deps.channelCount, BATCH);
     for (const r of owed) await deps.jobs.requestChanged(r.id, stateVersion(r.status, r.voteCount));
+
+    // The per-key pending counters follow PostgreSQL (a node that died between intake and release leaves them high).
+    await deps.pending.resync(await deps.requests.pendingCountsByKey());
 
     const report = { expired, opened: pending.length, changed: owed.length };
     if (expired || pending.length || owed.length) deps.log.info(report, 'reconciled queues with Postgres');

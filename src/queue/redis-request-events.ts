@@ -1,46 +1,77 @@
 /**
  * Long-poll wake-ups across nodes over Redis pub/sub. One subscriber connection per process fans messages out to the
- * waiting handlers; a lost message only delays a waiter until its next periodic re-read.
+ * watches of this process. A waiting long-poll costs no query: it reads the request once, then sleeps until a change
+ * is published or its wait ends. A watch is taken before that first read, so a change committed between the read
+ * and the wait still wakes it. Pub/sub is at-most-once: a message lost while the subscriber reconnects means a client
+ * sees `pending` at the end of its wait and asks again (its next read is fresh).
  */
 import type { Redis } from 'ioredis';
-import type { RequestEvents } from '../ports/job-queue';
+import type { RequestEvents, RequestWatch } from '../ports/job-queue';
 
-export function createRedisRequestEvents(opts: { publisher: Redis; subscriber: Redis; prefix: string }): RequestEvents & { close(): Promise<void> } {
+export function createRedisRequestEvents(opts: { publisher: Redis; subscriber: Redis; prefix: string }): RequestEvents & { close(): Promise<void>; watching(): number } {
   const channel = `${opts.prefix}:request-changed`;
-  const waiters = new Map<string, Set<() => void>>();
+  /** Per request, the wake-up of every watch on it. */
+  const watches = new Map<string, Set<() => void>>();
   let subscribed: Promise<unknown> | undefined;
 
   opts.subscriber.on('message', (ch: string, requestId: string) => {
     if (ch !== channel) return;
-    const set = waiters.get(requestId);
-    if (!set) return;
-    waiters.delete(requestId);
-    for (const wake of set) wake();
+    for (const wake of watches.get(requestId) ?? []) wake();
   });
 
   return {
     async publishChanged(requestId) {
       await opts.publisher.publish(channel, requestId);
     },
-    async waitForChange(requestId, timeoutMs, signal) {
+
+    watch(requestId): RequestWatch {
       subscribed ??= opts.subscriber.subscribe(channel).catch(() => (subscribed = undefined));
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', done);
-          waiters.get(requestId)?.delete(done);
-          resolve();
-        };
-        const timer = setTimeout(done, Math.max(0, timeoutMs));
-        signal?.addEventListener('abort', done, { once: true });
-        let set = waiters.get(requestId);
-        if (!set) waiters.set(requestId, (set = new Set()));
-        set.add(done);
-      });
+      let fired = false;
+      let resolveWaiter: ((changed: boolean) => void) | undefined;
+      const wake = () => {
+        fired = true;
+        resolveWaiter?.(true);
+      };
+      let set = watches.get(requestId);
+      if (!set) watches.set(requestId, (set = new Set()));
+      set.add(wake);
+      const close = () => {
+        const s = watches.get(requestId);
+        s?.delete(wake);
+        if (s?.size === 0) watches.delete(requestId);
+        resolveWaiter?.(fired);
+      };
+      return {
+        changed(timeoutMs, signal) {
+          if (fired) return Promise.resolve(true);
+          return new Promise<boolean>((resolve) => {
+            const timer = setTimeout(() => finish(false), Math.max(0, timeoutMs));
+            const onAbort = () => finish(false);
+            const finish = (changed: boolean) => {
+              clearTimeout(timer);
+              signal?.removeEventListener('abort', onAbort);
+              resolveWaiter = undefined;
+              resolve(changed);
+            };
+            resolveWaiter = finish;
+            if (signal?.aborted) return finish(false);
+            signal?.addEventListener('abort', onAbort, { once: true });
+          });
+        },
+        close,
+      };
     },
+
+    /** How many watches are open (for metrics and the long-poll bench). */
+    watching() {
+      let n = 0;
+      for (const s of watches.values()) n += s.size;
+      return n;
+    },
+
     async close() {
-      for (const set of waiters.values()) for (const wake of set) wake();
-      waiters.clear();
+      for (const s of watches.values()) for (const wake of s) wake();
+      watches.clear();
     },
   };
 }

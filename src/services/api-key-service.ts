@@ -128,6 +128,8 @@ export function parseBootstrapKeys(text: string | undefined): BootstrapKey[] {
 export interface ApiKeyService {
   /** Resolves an `Authorization` header to a principal; throws `unauthorized` when absent, unknown or revoked. */
   authenticate(header: string | undefined): Promise<ApiPrincipal>;
+  /** The principal this header resolved to within the cache window, without any I/O; undefined when not cached. */
+  cached(header: string | undefined): ApiPrincipal | undefined;
   /** Upserts the API_KEYS entries; keys revoked with the CLI stay revoked. */
   bootstrap(keys: BootstrapKey[]): Promise<{ revokedNames: string[] }>;
   /**
@@ -215,7 +217,18 @@ export function createApiKeyService(deps: {
 
   const unauthorized = (message: string) => new AppError('unauthorized', message);
 
+  const digestOf = (header: string | undefined): string | undefined => {
+    const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    return match ? hashSecret(match[1]) : undefined;
+  };
+
   return {
+    cached(header) {
+      const digest = digestOf(header);
+      const hit = digest ? cache.get(digest) : undefined;
+      return hit && hit.until > Date.now() && hit.principal ? hit.principal : undefined;
+    },
+
     async authenticate(header) {
       const match = header ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
       if (!match) throw unauthorized('Missing API key: send `Authorization: Bearer <key>`.');

@@ -12,6 +12,7 @@ import { displayName, identitiesOf, type PersonIdentity } from '../domain/identi
 import type { Directory, PresentedIdentity } from '../domain/people';
 import { expiryTransition, isFinal, isOverdue, stateVersion, type ExpiryDetector, type RequestStatus } from '../domain/request-lifecycle';
 import type { JobQueue, RequestEvents } from '../ports/job-queue';
+import type { PendingCounter } from '../ports/limits';
 import type { LockedRequest, RequestStore, RequestTransaction } from '../store/request-store';
 import type { DirectoryService } from './directory-service';
 
@@ -155,6 +156,8 @@ export function createDecisionService(deps: {
   directory: Pick<DirectoryService, 'current' | 'identify' | 'personIdOf'>;
   jobs: Pick<JobQueue, 'requestChanged'>;
   events: Pick<RequestEvents, 'publishChanged'>;
+  /** Gets a key's pending slot back when its request leaves pending. */
+  pending: Pick<PendingCounter, 'release'>;
   clock?: () => Date;
   onVote?: (channel: string, result: string) => void;
   onDecision?: (status: string) => void;
@@ -163,10 +166,14 @@ export function createDecisionService(deps: {
   const clock = deps.clock ?? (() => new Date());
 
   /** After the commit: card updates, callbacks and long-poll wake-ups. Failures are logged; the reconciler catches up. */
-  async function afterChange(requestId: string, changed: Applied<unknown>['changed'], log?: Pick<pino.BaseLogger, 'warn'>): Promise<void> {
+  async function afterChange(requestId: string, apiKeyId: string, changed: Applied<unknown>['changed'], log?: Pick<pino.BaseLogger, 'warn'>): Promise<void> {
     if (!changed) return;
-    if (isFinal(changed.status)) deps.onDecision?.(changed.status);
     const warn = (what: string) => (err: unknown) => (log ?? deps.log)?.warn({ err, requestId }, what);
+    if (isFinal(changed.status)) {
+      deps.onDecision?.(changed.status);
+      // A request leaves pending exactly once (the transition is guarded), so its slot is given back exactly once.
+      await deps.pending.release(apiKeyId).catch(warn('could not release the key\'s pending slot; the reconciler resyncs it'));
+    }
     await Promise.all([
       deps.jobs.requestChanged(requestId, changed.version).catch(warn('could not enqueue card updates; the reconciler will')),
       deps.events.publishChanged(requestId, changed.status).catch(warn('could not publish change')),
@@ -176,8 +183,8 @@ export function createDecisionService(deps: {
   /** Runs one locked change, then its after-commit work; returns the change's answer. */
   async function run<T>(requestId: string, apply: (tx: RequestTransaction, now: Date) => Promise<Applied<T>>, log?: Pick<pino.BaseLogger, 'warn'>): Promise<T> {
     const now = clock();
-    const { answer, changed } = await deps.requests.change(requestId, (tx) => apply(tx, now));
-    await afterChange(requestId, changed, log);
+    const { answer, changed, apiKeyId } = await deps.requests.change(requestId, async (tx) => ({ ...(await apply(tx, now)), apiKeyId: tx.request.apiKeyId }));
+    await afterChange(requestId, apiKeyId, changed, log);
     return answer;
   }
 

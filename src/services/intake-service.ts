@@ -13,6 +13,7 @@ import type { Directory } from '../domain/people';
 import type { Policy, RequesterType, Risk } from '../domain/policy';
 import { policyDecisionReason, stateVersion, statusAfterPolicy } from '../domain/request-lifecycle';
 import type { JobQueue } from '../ports/job-queue';
+import type { PendingCounter } from '../ports/limits';
 import type { CallbackHostPolicy } from '../deliveries/callback-guard';
 import type { RequestStore } from '../store/request-store';
 import type { ApiPrincipal } from './api-key-service';
@@ -118,7 +119,9 @@ export function createIntakeService(deps: {
   /** Where callbacks may go; checked before anything is stored. */
   callbackHosts: Pick<CallbackHostPolicy, 'check'>;
   jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'isAvailable'>;
-  config: { defaultTtlSeconds: number; maxTtlSeconds: number; callbacksEnabled: boolean; baseUrl: string };
+  /** Pending requests per key, shared by every node. */
+  pending: PendingCounter;
+  config: { defaultTtlSeconds: number; maxTtlSeconds: number; callbacksEnabled: boolean; baseUrl: string; maxPendingPerKey: number };
   clock?: () => Date;
   onSubmitted?: (outcome: string) => void;
 }): IntakeService {
@@ -209,6 +212,16 @@ export function createIntakeService(deps: {
         events.push({ type: 'request.decided', requestId: id, actor: POLICY_ACTOR, channel: 'api', at: now, data: { status, by: 'policy', rule: decision.rule, reason: decidedReason } });
       }
 
+      // A pending request takes one of its key's slots before it is written; a routine or forbidden one takes none.
+      if (status === 'pending') {
+        const max = principal.limits.maxPending ?? deps.config.maxPendingPerKey;
+        if (!(await deps.pending.acquire(principal.id, max))) {
+          throw new AppError('too_many_pending', `This API key already has ${max} requests waiting for approvers; nothing was recorded. Retry when some are decided.`, { retryAfterSeconds: 30 });
+        }
+      }
+      const release = async () => {
+        if (status === 'pending') await deps.pending.release(principal.id).catch((err) => log?.warn({ err }, 'could not release a pending slot; the reconciler resyncs it'));
+      };
       const inserted = await deps.requests.insert(
         {
           id, status, action: input.action, resource: input.resource, requester, onBehalfOf,
@@ -221,8 +234,14 @@ export function createIntakeService(deps: {
           decidedAt: status === 'pending' ? null : now, decidedBy: status === 'pending' ? null : 'policy', decisionReason: decidedReason,
         },
         events,
-      );
-      if (!inserted) return replay(principal, idempotencyKey!, bodyHash);
+      ).catch(async (err: unknown) => {
+        await release();
+        throw err;
+      });
+      if (!inserted) {
+        await release();
+        return replay(principal, idempotencyKey!, bodyHash);
+      }
       deps.onSubmitted?.(decision.outcome);
 
       // After the commit: scheduling failures are logged, not surfaced; the reconciler re-derives the jobs from Postgres.

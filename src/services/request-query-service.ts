@@ -82,7 +82,7 @@ const PENDING_SCAN = 500;
 
 export function createRequestQueryService(deps: {
   requests: Pick<RequestStore, 'get' | 'list' | 'pendingForMembers'>;
-  events: Pick<RequestEvents, 'waitForChange'>;
+  events: Pick<RequestEvents, 'watch'>;
   baseUrl: string;
   clock?: () => Date;
 }): RequestQueryService {
@@ -146,13 +146,22 @@ export function createRequestQueryService(deps: {
 
     async getWhenDecided(id, waitMs, signal) {
       const deadline = Date.now() + waitMs;
-      let detail = toDetail(await load(id));
-      while (detail.status === 'pending' && Date.now() < deadline && !signal?.aborted) {
-        // Re-read at least every few seconds: a change published while we were between reads is never missed for long.
-        await deps.events.waitForChange(id, Math.min(deadline - Date.now(), 5_000), signal);
-        detail = toDetail(await load(id));
+      for (;;) {
+        // Watch first, read second: a change committed between the two still wakes us.
+        const watch = deps.events.watch(id);
+        try {
+          const detail = toDetail(await load(id));
+          if (detail.status !== 'pending' || signal?.aborted) return detail;
+          // Wait on the notification alone (no periodic re-reads: a waiting long-poll costs the database nothing), and
+          // at most until the request's own expiry, which no notification may announce in time.
+          const expiresAt = Date.parse(detail.expiresAt);
+          const changed = await watch.changed(Math.max(0, Math.min(deadline, expiresAt) - Date.now()), signal);
+          if (changed) continue;
+          return Date.now() >= expiresAt ? { ...detail, status: effectiveStatus({ status: detail.status, expiresAt: new Date(expiresAt) }, clock()) } : detail;
+        } finally {
+          watch.close();
+        }
       }
-      return detail;
     },
 
     async list(filter, page) {

@@ -160,6 +160,8 @@ export interface RequestStore {
   /** Pending, unexpired requests whose approvers include any of `memberKeys`, newest first (at most `scan` examined). */
   pendingForMembers(memberKeys: string[], now: Date, scan: number): Promise<RequestRecord[]>;
   changeSummary(id: string): Promise<ChangeSummary | null>;
+  /** How many pending requests each API key has (keys with none are absent). */
+  pendingCountsByKey(): Promise<Map<string, number>>;
   /** Ids of pending requests at or past their expiry, oldest expiry first. */
   overdueIds(limit: number): Promise<string[]>;
   /** Pending, unexpired requests with the card targets not yet settled (delivered, skipped or failed). */
@@ -400,6 +402,13 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
       );
       const r = rows[0];
       return r ? { status: r.status, policyOutcome: r.policy_outcome, callbackUrl: r.callback_url, voteCount: r.votes, postedCardTargets: r.cards } : null;
+    },
+
+    async pendingCountsByKey() {
+      const rows = await db.$queryRawUnsafe<{ api_key_id: string; n: number }[]>(
+        `SELECT api_key_id, count(*)::int AS n FROM approval_request WHERE status = 'pending' GROUP BY api_key_id`,
+      );
+      return new Map(rows.map((r) => [r.api_key_id, r.n]));
     },
 
     async overdueIds(limit) {

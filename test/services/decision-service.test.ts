@@ -13,6 +13,7 @@ function setup(over: Partial<MemoryRequest> = {}) {
   const changed: [string, string][] = [];
   const published: [string, string][] = [];
   const decided: string[] = [];
+  const released: string[] = [];
   const people = Directory.build([], [
     { kind: 'email', value: 'alice@example.com' },
     { kind: 'email', value: 'bob@example.com' },
@@ -32,6 +33,7 @@ function setup(over: Partial<MemoryRequest> = {}) {
     },
     jobs: { requestChanged: async (id, version) => void changed.push([id, version]) },
     events: { publishChanged: async (id, status) => void published.push([id, status]) },
+    pending: { release: async (keyId) => void released.push(keyId) },
     clock: () => now,
     onDecision: (s) => decided.push(s),
   });
@@ -56,7 +58,7 @@ function setup(over: Partial<MemoryRequest> = {}) {
     ...over,
   };
   store.requests.set(request.id, request);
-  return { store, service, changed, published, decided };
+  return { store, service, changed, published, decided, released };
 }
 
 /** A vote through the API by an attesting integration naming `email`. */
@@ -68,7 +70,7 @@ const byEmail = (email: string, rest: Omit<VoteInput, 'presented' | 'approver'>)
 
 describe('decision service', () => {
   it('counts a quorum of two and announces each new state version after the change', async () => {
-    const { store, service, changed, published, decided } = setup();
+    const { store, service, changed, published, decided, released } = setup();
     const first = await service.vote('r1', byEmail('alice@example.com', { channel: 'api', decision: 'approve' }));
     expect(first).toMatchObject({ outcome: 'accepted', status: 'pending', approvals: 1, approvalsRequired: 2 });
     const second = await service.vote('r1', byEmail('bob@example.com', { channel: 'slack', decision: 'approve' }));
@@ -76,6 +78,8 @@ describe('decision service', () => {
     expect(changed).toEqual([['r1', 'pending:1'], ['r1', 'approved:2']]);
     expect(published.map(([, s]) => s)).toEqual(['pending', 'approved']);
     expect(decided).toEqual(['approved']);
+    // The key's pending slot comes back once, when the request leaves pending.
+    expect(released).toEqual(['key-1']);
     expect(store.requests.get('r1')).toMatchObject({ status: 'approved', decidedBy: 'alice@example.com, bob@example.com' });
     expect(store.audit.map((e) => e.type)).toEqual(['vote.cast', 'vote.cast', 'request.decided']);
   });

@@ -8,13 +8,18 @@ import type { ApiPrincipal } from '../../services/api-key-service';
 import type { DecisionService } from '../../services/decision-service';
 import type { IntakeService } from '../../services/intake-service';
 import { canRead, seesAllRequests, type RequestQueryService } from '../../services/request-query-service';
+import type { LongPollGate } from '../../ports/limits';
 import { requestRoutes, waitQuery } from '../contract/contract';
+import type { HttpLimits } from '../limits';
 import { fromContract } from './route-options';
 
 export interface RequestRouteDeps {
   intake: IntakeService;
   decisions: DecisionService;
   queries: RequestQueryService;
+  limits: Pick<HttpLimits, 'intake'>;
+  /** Concurrent long-polls per key (LONG_POLLS_PER_KEY, or the key's own override). */
+  longPolls: { gate: LongPollGate; perKey: number };
   maxWaitSeconds: number;
   /** Aborted when the server starts shutting down: long-polls answer at once with the current state. */
   shutdown: AbortSignal;
@@ -31,6 +36,8 @@ export function registerRequestRoutes(instance: FastifyInstance, deps: RequestRo
 
   app.route({
     ...fromContract(requestRoutes.submitRequest),
+    // After authentication (the instance's hook), before the body is parsed: a flood costs one counter each.
+    onRequest: async (req) => deps.limits.intake(req),
     handler: async (req, reply) => {
       const started = process.hrtime.bigint();
       const { answer, replayed } = await deps.intake.submit(req.principal, req.body, { idempotencyKey: req.headers['idempotency-key'], log: req.log });
@@ -51,6 +58,12 @@ export function registerRequestRoutes(instance: FastifyInstance, deps: RequestRo
       let detail = await deps.queries.get(id);
       if (!canRead(req.principal, detail)) throw requestNotFound(id);
       if (wait && detail.status === 'pending') {
+        const key = req.principal;
+        const max = key.limits.longPolls ?? deps.longPolls.perKey;
+        // The slot outlives a crashed node only briefly: it expires a little after the longest wait.
+        if (!(await deps.longPolls.gate.enter(key.id, max, (wait + 10) * 1000))) {
+          throw new AppError('too_many_long_polls', `This API key already holds ${max} open long-polls; wait for one to answer, or poll without \`wait\`.`, { retryAfterSeconds: 1 });
+        }
         // Stop waiting when the client goes away or the server shuts down.
         const abort = new AbortController();
         const stop = () => abort.abort();
@@ -60,6 +73,7 @@ export function registerRequestRoutes(instance: FastifyInstance, deps: RequestRo
           detail = await deps.queries.getWhenDecided(id, wait * 1000, abort.signal);
         } finally {
           deps.shutdown.removeEventListener('abort', stop);
+          await deps.longPolls.gate.leave(key.id).catch((err) => req.log.warn({ err }, 'could not release a long-poll slot; it expires on its own'));
         }
       }
       return detail;
