@@ -59,7 +59,12 @@ export interface CallbackHostPolicy {
   lookupFor(target: CallbackTarget): net.LookupFunction;
 }
 
-export function createCallbackHostPolicy(opts: { allowedHosts: readonly string[] }): CallbackHostPolicy {
+export function createCallbackHostPolicy(opts: {
+  allowedHosts: readonly string[];
+  /** The resolver (node's `dns.lookup`); a test passes one that answers what an attacker's DNS would. */
+  resolve?: typeof dns.lookup;
+}): CallbackHostPolicy {
+  const resolve = opts.resolve ?? dns.lookup;
   const global = opts.allowedHosts.map((h) => h.trim().toLowerCase()).filter(Boolean);
   return {
     check(text, keyHosts) {
@@ -91,7 +96,7 @@ export function createCallbackHostPolicy(opts: { allowedHosts: readonly string[]
 
     lookupFor(target) {
       return (hostname, options, callback) => {
-        dns.lookup(hostname, { ...(options as dns.LookupOptions), all: true }, (err, addresses: LookupAddress[]) => {
+        resolve(hostname, { ...(options as dns.LookupOptions), all: true }, (err: NodeJS.ErrnoException | null, addresses: LookupAddress[]) => {
           if (err) return void callback(err, '', 4);
           if (!target.listed) {
             const bad = addresses.map((a) => ({ a, reason: forbiddenAddressReason(a.address) })).find((x) => x.reason);

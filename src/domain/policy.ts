@@ -257,10 +257,12 @@ export function compilePolicy(document: unknown, sourceText: string): PolicyPars
         // A rule that matches on risk reads a missing risk as missingRisk (the highest, unless the policy says
         // otherwise): leaving risk out must never steer a request past the rules written for risky ones.
         const withRisk = subject.risk ? subject : { ...subject, risk: p.missingRisk };
-        // The default rule matches everything, so find() always returns.
-        const matched = compiled.find((r) => r.test(r.matchesRisk ? withRisk : subject))!;
-        const rule = matched.spec;
-        const assumed = matched.matchesRisk && !subject.risk ? { assumedRisk: p.missingRisk } : {};
+        // The default rule matches everything, so the loop always finds one.
+        let index = 0;
+        while (!compiled[index].test(compiled[index].matchesRisk ? withRisk : subject)) index++;
+        const rule = compiled[index].spec;
+        // Recorded whenever a rule tried on the way read the assumed risk, so the trail says why it did or did not match.
+        const assumed = !subject.risk && compiled.slice(0, index + 1).some((r) => r.matchesRisk) ? { assumedRisk: p.missingRisk } : {};
         if (rule.outcome === 'approve') return { rule: rule.name, outcome: 'approve', ...assumed };
         if (rule.outcome === 'deny') return { rule: rule.name, outcome: 'deny', message: rule.message, ...assumed };
         const members = [...new Set(rule.approvers.flatMap((g) => groups[g] ?? []))];

@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { AppError } from '../domain/app-error';
 
 /** A check created by @fastify/rate-limit's `createRateLimit` (one Redis script per call). */
-type RateCheck = (req: FastifyRequest, opts?: { increment?: boolean }) => Promise<{ isAllowed: boolean; isExceeded?: boolean; ttlInSeconds?: number }>;
+type RateCheck = (req: FastifyRequest, opts?: { increment?: boolean }) => Promise<{ isAllowed: boolean; isExceeded?: boolean; remaining?: number; ttlInSeconds?: number }>;
 
 export interface LimitSettings {
   redis: Redis;
@@ -55,7 +55,8 @@ export async function registerLimits(app: FastifyInstance, s: LimitSettings): Pr
     async refuseThrottled(req) {
       if (s.authFailuresPerMinute === 0) return;
       const r = await authCheck(req, { increment: false });
-      if (r.isExceeded) {
+      // A peek does not count this attempt: the address is out of tries once the failures reached the limit.
+      if (!r.isAllowed && (r.remaining ?? 1) <= 0) {
         throw new AppError('too_many_auth_failures', `Too many failed authentications from this address; retry in ${r.ttlInSeconds ?? 60} s.`, { retryAfterSeconds: r.ttlInSeconds ?? 60 });
       }
     },

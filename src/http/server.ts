@@ -47,6 +47,11 @@ export async function buildServer(deps: ServerDeps) {
   // serialised as they are rather than re-validated on every response (which would cost the hot paths CPU).
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(errorHandler);
+  // While shutting down, every answer (long-polls released by the shutdown above all) closes its connection: a
+  // keep-alive socket left open would hold server.close() for the whole keep-alive timeout.
+  app.addHook('onSend', async (_req, reply) => {
+    if (deps.shutdown.aborted) void reply.header('connection', 'close');
+  });
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'route_not_found', message: `No route ${req.method} ${req.url.split('?')[0]}.` } });
   });
