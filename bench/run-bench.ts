@@ -16,7 +16,7 @@
  *   4. optionally, the Slack button callback (bench/slack-callback-bench.ts, when present), at 50 connections.
  *
  * Env knobs: BENCH_DURATION (s per cell, default 8), BENCH_WARMUP (s, default 2), BENCH_CONNECTIONS (default 1,10,50),
- * BENCH_SCENARIOS (comma list of pending,auto,decision,slack; default all), BENCH_LOG_LEVEL (Countersign LOG_LEVEL,
+ * BENCH_SCENARIOS (comma list of pending,auto,decision,longpoll,slack; default all), BENCH_LOG_LEVEL (Countersign LOG_LEVEL,
  * default warn), BENCH_EXTRA_ENV (extra `K=V;K=V` for Countersign, for experiments), BENCH_NODE_ARGS (extra node flags
  * for Countersign, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`), BENCH_COUNTERSIGN_ENTRY (another entry point than
  * src/main.ts, e.g. a patched copy of src/ for an experiment), BENCH_KEEP_DATA=1 (keep the databases and Redis keys
@@ -30,6 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { applyMigrations } from '../src/store/migrate';
 import { hashSecret } from '../src/services/api-key-service';
+import { runLongPollBench, type LongPollResult } from './long-poll-bench';
 import {
   adminQuery,
   ChildServer,
@@ -65,7 +66,7 @@ const envInt = (name: string, def: number) => {
 const DURATION = envInt('BENCH_DURATION', 8);
 const WARMUP = envInt('BENCH_WARMUP', 3);
 const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '1,10,50').split(',').map(Number).filter((n) => n > 0);
-const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'pending,auto,decision,slack').split(',').map((s) => s.trim()));
+const SCENARIOS = new Set((process.env.BENCH_SCENARIOS ?? 'pending,auto,decision,longpoll,slack').split(',').map((s) => s.trim()));
 const LOG_LEVEL = process.env.BENCH_LOG_LEVEL ?? 'warn';
 const KEEP = process.env.BENCH_KEEP_DATA === '1';
 const APPROVERS = 20;
@@ -207,6 +208,10 @@ function countersignEnv(port: number, dbUrl: string, policyFile: string, extra: 
     REDIS_PREFIX: CS_PREFIX,
     POLICY_FILE: policyFile,
     API_KEYS: `bench-agent:${AGENT_SECRET}:submit+read:${AGENT_OWNER},bench-approver:${APPROVER_SECRET}:attest+read:bench-portal@example.com`,
+    // The limits stay on (their checks are part of the measured path) but high enough never to refuse the load.
+    INTAKE_RATE_LIMIT_PER_MINUTE: '1000000',
+    MAX_PENDING_PER_KEY: '1000000',
+    LONG_POLLS_PER_KEY: '100000',
     LOG_LEVEL,
     RUN_MODE: 'api',
     ...extra,
@@ -685,6 +690,20 @@ async function main(): Promise<void> {
     if (exhausted) console.log('  note: a decision cell ran out of pending requests and stopped early');
   }
 
+  let longPoll: LongPollResult | undefined;
+  if (SCENARIOS.has('longpoll')) {
+    console.log('\n▶ Long-polls: 2,000 clients waiting on one pending request (?wait=60)');
+    longPoll = await runLongPollBench({
+      baseUrl: targets[0].base, pid: cs.proc.pid!, dbUrl: csUrl, dbName: CS_DB, submitHeaders, pendingBody: PENDING_BODY,
+      decide: { headers: decideHeaders, body: () => JSON.stringify({ approver: { email: 'approver-1@example.com' }, decision: 'approve' }) },
+    });
+    console.log(
+      `  countersign ${fmtInt(longPoll.waiters)} waiters  memory +${fmt(longPoll.rssHoldingMiB - longPoll.rssBeforeMiB, 1)} MiB (${fmt(longPoll.rssBeforeMiB, 0)} → ${fmt(longPoll.rssHoldingMiB, 0)} MiB RSS)` +
+        `  database transactions in ${longPoll.windowSeconds} s: ${longPoll.xactsHolding} while holding, ${longPoll.xactsIdle} idle` +
+        `  all ${fmtInt(longPoll.answered)} answered ${fmtInt(longPoll.allAnsweredMs)} ms after the decision`,
+    );
+  }
+
   const serverWarnings = { countersign: cs.warnings, baseline: base.warnings };
   if (cs.warnings) console.log(`\nnote: Countersign logged ${cs.warnings} warning/error lines during the run; last ones:\n${cs.output(5)}`);
   await cs.stop();
@@ -699,7 +718,11 @@ async function main(): Promise<void> {
   console.log('\nTargets (reported, not asserted):');
   for (const c of checks) console.log(`  ${c.met === null ? '–' : c.met ? '✓' : '✗'} ${c.target}: ${c.measured}`);
 
-  const md = markdown(machine, checks, slack, startedAt);
+  const md =
+    markdown(machine, checks, slack, startedAt) +
+    (longPoll
+      ? `\n\nLong-polls: ${fmtInt(longPoll.waiters)} clients waiting on one pending request cost ${fmt(longPoll.rssHoldingMiB - longPoll.rssBeforeMiB, 1)} MiB of the node's resident memory (${fmt(longPoll.rssBeforeMiB, 0)} → ${fmt(longPoll.rssHoldingMiB, 0)} MiB) and ${longPoll.xactsHolding} database transactions in ${longPoll.windowSeconds} s of waiting (${longPoll.xactsIdle} in an idle window as long, the node's own background work); all ${fmtInt(longPoll.answered)} had their answer ${fmtInt(longPoll.allAnsweredMs)} ms after the decision.`
+      : '');
   console.log('\n--- Markdown (for the README) ---\n');
   console.log(md);
 
@@ -723,6 +746,7 @@ async function main(): Promise<void> {
           }),
         checks,
         slack,
+        longPoll: longPoll ?? null,
         serverWarnings,
         markdown: md,
       },

@@ -62,6 +62,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   metrics.watchQueues([queues.delivery, queues.timers]);
   const events = createRedisRequestEvents({ publisher: producer, subscriber, prefix: config.REDIS_PREFIX });
   const limits = createRedisLimits({ redis: producer, prefix: config.REDIS_PREFIX });
+  metrics.watchLongPolls(() => events.watching());
 
   const audit = createAuditService({ audit: store.audit });
   const directory = createDirectoryService({ people: store.people, audit, policy, log: log.child({ component: 'directory' }), clock });

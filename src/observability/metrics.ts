@@ -9,12 +9,23 @@ export interface Metrics {
   votes: Counter<'channel' | 'result'>;
   decisions: Counter<'status'>;
   watchQueues(queues: Queue[]): void;
+  /** Reports how many long-polls this node holds (read at scrape time). */
+  watchLongPolls(count: () => number): void;
 }
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'countersign_process_' });
   let watched: Queue[] = [];
+  let longPolls: () => number = () => 0;
+  new Gauge({
+    name: 'countersign_long_polls_waiting',
+    help: 'Long-polls (GET /v1/requests/:id?wait=) this node is holding open',
+    registers: [registry],
+    collect() {
+      this.set(longPolls());
+    },
+  });
   new Gauge({
     name: 'countersign_queue_jobs',
     help: 'Jobs in each BullMQ queue by state',
@@ -43,6 +54,9 @@ export function createMetrics(): Metrics {
     decisions: new Counter({ name: 'countersign_decisions_total', help: 'Requests reaching a final state after intake, by outcome', labelNames: ['status'], registers: [registry] }),
     watchQueues(queues) {
       watched = queues;
+    },
+    watchLongPolls(count) {
+      longPolls = count;
     },
   };
 }

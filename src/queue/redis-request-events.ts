@@ -13,6 +13,7 @@ export function createRedisRequestEvents(opts: { publisher: Redis; subscriber: R
   /** Per request, the wake-up of every watch on it. */
   const watches = new Map<string, Set<() => void>>();
   let subscribed: Promise<unknown> | undefined;
+  let sleeping = 0;
 
   opts.subscriber.on('message', (ch: string, requestId: string) => {
     if (ch !== channel) return;
@@ -47,9 +48,11 @@ export function createRedisRequestEvents(opts: { publisher: Redis; subscriber: R
           return new Promise<boolean>((resolve) => {
             const timer = setTimeout(() => finish(false), Math.max(0, timeoutMs));
             const onAbort = () => finish(false);
+            sleeping++;
             const finish = (changed: boolean) => {
               clearTimeout(timer);
               signal?.removeEventListener('abort', onAbort);
+              if (resolveWaiter === finish) sleeping--;
               resolveWaiter = undefined;
               resolve(changed);
             };
@@ -62,11 +65,9 @@ export function createRedisRequestEvents(opts: { publisher: Redis; subscriber: R
       };
     },
 
-    /** How many watches are open (for metrics and the long-poll bench). */
+    /** How many long-polls are asleep waiting for a change (for metrics and the long-poll bench). */
     watching() {
-      let n = 0;
-      for (const s of watches.values()) n += s.size;
-      return n;
+      return sleeping;
     },
 
     async close() {

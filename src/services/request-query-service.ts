@@ -45,8 +45,11 @@ export type ListFilter = RequestListFilter;
 
 export interface RequestQueryService {
   get(id: string): Promise<RequestDetail>;
-  /** Like {@link get} but waits (up to `waitMs`) for a pending request to change state. */
-  getWhenDecided(id: string, waitMs: number, signal?: AbortSignal): Promise<RequestDetail>;
+  /**
+   * Like {@link get} but waits (up to `waitMs`) for a pending request to change state. `authorize` sees the request
+   * first (throw to refuse); `beforeWait` runs once, only when there is something to wait for (throw to refuse).
+   */
+  getWhenDecided(id: string, waitMs: number, opts?: { signal?: AbortSignal; authorize?: (detail: RequestDetail) => void; beforeWait?: () => Promise<void> }): Promise<RequestDetail>;
   list(filter: ListFilter, page: { limit: number; cursor?: string }): Promise<{ items: RequestDetail[]; nextCursor: string | null }>;
   /** The channel-neutral card content for chat adapters. */
   view(id: string): Promise<ApprovalView>;
@@ -87,6 +90,22 @@ export function createRequestQueryService(deps: {
   clock?: () => Date;
 }): RequestQueryService {
   const clock = deps.clock ?? (() => new Date());
+
+  /**
+   * Reads shared by every caller within one turn of the event loop: the waiters one change wakes all resume in the turn
+   * that delivered the notification, so they share a read that started after the change. The entry is dropped at the
+   * end of that turn, so a later caller never gets a read that started before a later change.
+   */
+  const sharedReads = new Map<string, Promise<RequestRecord>>();
+  function reloadShared(id: string): Promise<RequestRecord> {
+    let p = sharedReads.get(id);
+    if (!p) {
+      p = load(id);
+      sharedReads.set(id, p);
+      setImmediate(() => sharedReads.delete(id));
+    }
+    return p;
+  }
 
   async function load(id: string): Promise<RequestRecord> {
     const record = isUuid(id) ? await deps.requests.get(id) : null;
@@ -144,14 +163,22 @@ export function createRequestQueryService(deps: {
       return toDetail(await load(id));
     },
 
-    async getWhenDecided(id, waitMs, signal) {
+    async getWhenDecided(id, waitMs, opts = {}) {
+      const { signal } = opts;
       const deadline = Date.now() + waitMs;
-      for (;;) {
+      let waiting = false;
+      for (let first = true; ; first = false) {
         // Watch first, read second: a change committed between the two still wakes us.
         const watch = deps.events.watch(id);
         try {
-          const detail = toDetail(await load(id));
-          if (detail.status !== 'pending' || signal?.aborted) return detail;
+          // Every waiter woken by the same change shares one fresh read instead of each reading the request again.
+          const detail = toDetail(first ? await load(id) : await reloadShared(id));
+          if (first) opts.authorize?.(detail);
+          if (detail.status !== 'pending' || signal?.aborted || Date.now() >= deadline) return detail;
+          if (!waiting) {
+            await opts.beforeWait?.();
+            waiting = true;
+          }
           // Wait on the notification alone (no periodic re-reads: a waiting long-poll costs the database nothing), and
           // at most until the request's own expiry, which no notification may announce in time.
           const expiresAt = Date.parse(detail.expiresAt);

@@ -7,7 +7,7 @@ import { identitiesOf } from '../../domain/identity';
 import type { ApiPrincipal } from '../../services/api-key-service';
 import type { DecisionService } from '../../services/decision-service';
 import type { IntakeService } from '../../services/intake-service';
-import { canRead, seesAllRequests, type RequestQueryService } from '../../services/request-query-service';
+import { canRead, seesAllRequests, type RequestDetail, type RequestQueryService } from '../../services/request-query-service';
 import type { LongPollGate } from '../../ports/limits';
 import { requestRoutes, waitQuery } from '../contract/contract';
 import type { HttpLimits } from '../limits';
@@ -55,28 +55,38 @@ export function registerRequestRoutes(instance: FastifyInstance, deps: RequestRo
     handler: async (req) => {
       const id = req.params.id.toLowerCase();
       const { wait } = req.query;
-      let detail = await deps.queries.get(id);
-      if (!canRead(req.principal, detail)) throw requestNotFound(id);
-      if (wait && detail.status === 'pending') {
-        const key = req.principal;
-        const max = key.limits.longPolls ?? deps.longPolls.perKey;
-        // The slot outlives a crashed node only briefly: it expires a little after the longest wait.
-        if (!(await deps.longPolls.gate.enter(key.id, max, (wait + 10) * 1000))) {
-          throw new AppError('too_many_long_polls', `This API key already holds ${max} open long-polls; wait for one to answer, or poll without \`wait\`.`, { retryAfterSeconds: 1 });
-        }
-        // Stop waiting when the client goes away or the server shuts down.
-        const abort = new AbortController();
-        const stop = () => abort.abort();
-        req.raw.on('close', stop);
-        deps.shutdown.addEventListener('abort', stop, { once: true });
-        try {
-          detail = await deps.queries.getWhenDecided(id, wait * 1000, abort.signal);
-        } finally {
-          deps.shutdown.removeEventListener('abort', stop);
-          await deps.longPolls.gate.leave(key.id).catch((err) => req.log.warn({ err }, 'could not release a long-poll slot; it expires on its own'));
-        }
+      const key = req.principal;
+      const authorize = (detail: RequestDetail) => {
+        if (!canRead(key, detail)) throw requestNotFound(id);
+      };
+      if (!wait) {
+        const detail = await deps.queries.get(id);
+        authorize(detail);
+        return detail;
       }
-      return detail;
+      // Stop waiting when the client goes away or the server shuts down.
+      const abort = new AbortController();
+      const stop = () => abort.abort();
+      req.raw.on('close', stop);
+      deps.shutdown.addEventListener('abort', stop, { once: true });
+      let entered = false;
+      try {
+        return await deps.queries.getWhenDecided(id, wait * 1000, {
+          signal: abort.signal,
+          authorize,
+          beforeWait: async () => {
+            const max = key.limits.longPolls ?? deps.longPolls.perKey;
+            // The slot outlives a crashed node only briefly: it expires a little after the longest wait.
+            if (!(await deps.longPolls.gate.enter(key.id, max, (wait + 10) * 1000))) {
+              throw new AppError('too_many_long_polls', `This API key already holds ${max} open long-polls; wait for one to answer, or poll without \`wait\`.`, { retryAfterSeconds: 1 });
+            }
+            entered = true;
+          },
+        });
+      } finally {
+        deps.shutdown.removeEventListener('abort', stop);
+        if (entered) await deps.longPolls.gate.leave(key.id).catch((err) => req.log.warn({ err }, 'could not release a long-poll slot; it expires on its own'));
+      }
     },
   });
 
