@@ -109,7 +109,7 @@ export const policySchema = z
         if (!isIdentity(parsed)) return;
         const key = formatIdentity({ ...parsed, scope: undefined });
         const other = claimed.get(key);
-        if (other && other !== person.id) ctx.addIssue({ code: 'custom', path: ['people', i, 'identities', j], message: `identity ${text} is claimed by two people: "${other}" and "${person.id}"` });
+        if (other && other !== person.id) ctx.addIssue({ code: 'custom', path: ['people', i, 'identities', j], message: `identity ${key} is claimed by two people: "${other}" and "${person.id}"` });
         claimed.set(key, person.id);
       });
     });

@@ -131,7 +131,15 @@ export async function startTestApp(
   });
   const log = createLogger(config.LOG_LEVEL);
   const app = await createApp(config, { log, platforms: opts.platforms });
-  const address = await app.start();
+  let address: string;
+  try {
+    address = await app.start();
+  } catch (err) {
+    // A start-up refusal (configuration, directory) must not leave connections behind that keep the test run alive.
+    await app.stop().catch(() => undefined);
+    if (!opts.keepDatabase && !opts.database) await database.drop();
+    throw err;
+  }
   const baseUrl = address.replace('0.0.0.0', '127.0.0.1');
 
   async function call(method: string, pathname: string, o: { key?: string; body?: unknown; headers?: Record<string, string>; raw?: string } = {}) {
