@@ -48,13 +48,6 @@ export function identityKeys(person: PersonIdentity | undefined | null): string[
   return keys;
 }
 
-/** Normalises a policy member entry (`Alice@Example.com`, `slack:U1`, `teams:GUID`) to its identity key. */
-export function normalizeMemberKey(member: string): string {
-  const m = member.trim();
-  if (m.startsWith('slack:')) return `slack:${m.slice('slack:'.length).trim()}`;
-  if (m.startsWith('teams:')) return `teams:${m.slice('teams:'.length).trim().toLowerCase()}`;
-  return m.toLowerCase();
-}
 
 /** The identities a person record carries, most specific first (Slack, Teams, then email), for the directory. */
 export function identitiesOf(person: PersonIdentity | undefined | null): Identity[] {
