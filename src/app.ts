@@ -20,6 +20,7 @@ import { createRedisRequestEvents } from './queue/redis-request-events';
 import { startWorkers, type Workers } from './queue/workers';
 import { createCallbackChannel } from './deliveries/callback-channel';
 import { createDeliveryService } from './deliveries/delivery-service';
+import { createEvidence } from './evidence/evidence';
 import { createApiKeyService, parseBootstrapKeys } from './services/api-key-service';
 import { createAuditService } from './services/audit-service';
 import { createChatCommandService } from './services/chat-command-service';
@@ -59,6 +60,8 @@ export async function createApp(config: Config, opts: AppOptions) {
   const events = createRedisRequestEvents({ publisher: producer, subscriber, prefix: config.REDIS_PREFIX });
 
   const audit = createAuditService({ audit: store.audit });
+  // Evidence (src/evidence): the signing key, the transparency log over the audit trail, its sealer and sinks.
+  const evidence = createEvidence({ config, store: store.log, baseUrl, log: log.child({ component: 'evidence' }), clock });
   const apiKeys = createApiKeyService({ keys: store.apiKeys, audit, cacheMs: config.API_KEY_CACHE_MS, clock });
   const queries = createRequestQueryService({ requests: store.requests, events, baseUrl, clock });
   const decisions = createDecisionService({
@@ -106,7 +109,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   const serveApi = config.RUN_MODE !== 'worker';
   const runWorkers = config.RUN_MODE !== 'api';
   const server = buildServer({
-    log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, intake, decisions, queries,
+    log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, auditLog: evidence.auditLog, intake, decisions, queries,
     maxWaitSeconds: config.MAX_WAIT_SECONDS, shutdown: shutdown.signal, opsOnly: !serveApi,
     observeIntake: (status, seconds) => metrics.intakeDuration.observe({ status: String(status) }, seconds),
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
@@ -123,12 +126,14 @@ export async function createApp(config: Config, opts: AppOptions) {
   let workers: Workers | undefined;
 
   return {
-    config, db: store.db, store, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries }, reconcile, channels, policy,
+    config, db: store.db, store, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries }, reconcile, channels, policy, evidence,
 
     /** Connects, bootstraps keys, reconciles, starts workers and listens. Resolves with the bound address. */
     async start(): Promise<string> {
       await waitForRedis(producer, 10_000);
       await store.connect();
+      const role = await store.connectedRole();
+      if (role.canRewriteAudit) log.warn({ role: role.role }, 'connected to PostgreSQL as a role that can rewrite the audit trail (owner or superuser): give DATABASE_URL the runtime role (README, Migrations)');
       const { revokedNames } = await apiKeys.bootstrap(bootstrapKeys);
       for (const name of revokedNames) log.warn({ apiKey: name }, 'API key from API_KEYS was revoked with the CLI and stays revoked; remove it from API_KEYS');
       if (runWorkers) {
@@ -139,6 +144,7 @@ export async function createApp(config: Config, opts: AppOptions) {
         });
         await queues.timers.upsertJobScheduler('reconcile', { every: config.RECONCILE_INTERVAL_MS }, { name: 'reconcile' });
         await reconcile().catch((err) => log.error({ err }, 'start-up reconciliation failed'));
+        evidence.sealer.start();
       }
       if (serveApi) for (const m of modules) await m.start?.();
       const address = await server.listen({ port: config.PORT, host: config.HOST });
@@ -147,6 +153,7 @@ export async function createApp(config: Config, opts: AppOptions) {
           address, runMode: config.RUN_MODE, policy: { file: config.POLICY_FILE, hash: policy().hash, rules: policy().rules.length },
           channels: ['api', ...modules.map((m) => m.channel.kind)],
           apiKeysFromEnv: bootstrapKeys.length,
+          auditLog: { origin: evidence.auditLog.origin, verifierKey: evidence.key.verifierKey(evidence.auditLog.origin), checkpointDir: evidence.checkpointDir },
         },
         modules.length
           ? `Countersign listening; channels: api, ${modules.map((m) => m.channel.kind).join(', ')}`
@@ -162,6 +169,7 @@ export async function createApp(config: Config, opts: AppOptions) {
       await server.close();
       for (const m of modules) await m.stop?.().catch((err) => log.warn({ err }, 'channel stop failed'));
       await workers?.close();
+      await evidence.sealer.stop();
       await queues.close();
       // Shutdown goes on whatever one part says: a connection that fails to close is already gone. Say so, then move on.
       const closing = (what: string) => (err: unknown) => log.warn({ err, what }, 'could not close cleanly during shutdown');

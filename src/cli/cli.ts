@@ -8,13 +8,17 @@ import { loadConfig } from '../config/config';
 import { createAuditService } from '../services/audit-service';
 import { createApiKeyService, parseScopes } from '../services/api-key-service';
 import { createStore } from '../store/store';
+import { runVerifyCommand, VERIFY_USAGE } from './verify-command';
 
 const USAGE = `Usage:
   npm run cli -- keys create --name <name> [--scopes submit+read+decide+audit] [--owner <email>]
   npm run cli -- keys revoke --name <name>
-  npm run cli -- keys list`;
+  npm run cli -- keys list
+${VERIFY_USAGE}`;
 
 export async function runCli(argv: string[], out: (s: string) => void = console.log, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // Offline: no configuration, no database (src/cli/verify-command.ts).
+  if (argv[0] === 'verify') return runVerifyCommand(argv.slice(1), out);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

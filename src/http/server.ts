@@ -8,6 +8,7 @@ import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pino from 'pino';
 import type { ApiKeyService } from '../services/api-key-service';
+import type { TransparencyLog } from '../evidence/transparency-log';
 import type { AuditService } from '../services/audit-service';
 import { errorHandler } from './error-handler';
 import { authenticateRequest } from './principal';
@@ -19,6 +20,8 @@ export interface ServerDeps extends RequestRouteDeps {
   bodyLimit: number;
   apiKeys: Pick<ApiKeyService, 'authenticate'>;
   audit: AuditService;
+  /** The transparency log: checkpoints, proofs, verification. */
+  auditLog: TransparencyLog;
   ready: () => Promise<Record<string, 'ok' | string>>;
   metrics: () => Promise<{ contentType: string; body: string }>;
   /** Serve only health/readiness/metrics (RUN_MODE=worker). */
@@ -63,7 +66,7 @@ export function buildServer(deps: ServerDeps) {
       v1.decorateRequest('principal');
       v1.addHook('onRequest', authenticateRequest(deps.apiKeys));
       registerRequestRoutes(v1, deps);
-      registerAuditRoutes(v1, { audit: deps.audit });
+      registerAuditRoutes(v1, { audit: deps.audit, log: deps.auditLog });
     });
   }
   return app;

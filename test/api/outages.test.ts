@@ -29,7 +29,7 @@ it('answers 503 at once while Redis is unreachable, and writes nothing', async (
 it('answers 503 quickly while Postgres is unreachable, and serves again when it is back', async () => {
   const proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 });
   const viaProxy = await startTestApp({
-    env: { DATABASE_URL: t.database.url.replace(':5432/', `:${proxy.port}/`), RUN_MODE: 'api' },
+    env: { DATABASE_URL: t.database.appUrl.replace(':5432/', `:${proxy.port}/`), RUN_MODE: 'api' },
     database: t.database,
     keepDatabase: true,
   });
