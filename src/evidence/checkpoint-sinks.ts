@@ -137,6 +137,7 @@ export function createCheckpointPublisher(deps: {
   const now = deps.now ?? Date.now;
   const state = new Map(deps.sinks.map((s) => [s.name, { watermark: 0, failures: 0, retryAt: 0 }]));
   let running: Promise<void> | null = null;
+  let queued: Promise<void> | null = null;
 
   async function publishSink(sink: CheckpointSink): Promise<void> {
     const st = state.get(sink.name)!;
@@ -168,13 +169,25 @@ export function createCheckpointPublisher(deps: {
   return {
     sinks: deps.sinks,
     publishPending() {
-      running ??= (async () => {
-        try {
-          await Promise.all(deps.sinks.map((s) => publishSink(s).catch((err) => deps.log.error({ sink: s.name, err: { message: (err as Error).message } }, 'checkpoint publication failed'))));
-        } finally {
+      // One round at a time; a call during a round gets a round of its own after it, so a checkpoint committed just
+      // before the call is always covered by the promise it returns.
+      if (running) {
+        queued ??= running.then(() => {
+          queued = null;
+          return this.publishPending();
+        });
+        return queued;
+      }
+      running = Promise.all(
+        deps.sinks.map((s) => publishSink(s).catch((err) => deps.log.error({ sink: s.name, err: { message: (err as Error).message } }, 'checkpoint publication failed'))),
+      ).then(
+        () => {
           running = null;
-        }
-      })();
+        },
+        () => {
+          running = null;
+        },
+      );
       return running;
     },
   };

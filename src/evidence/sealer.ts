@@ -11,7 +11,7 @@ export interface Sealer {
   start(): void;
   /** Stops the clock and waits for the seal and publication in progress. */
   stop(): Promise<void>;
-  /** One seal now (tests, shutdown), then publication. */
+  /** One seal now, then publication, both awaited (operators' tools, tests). */
   sealNow(): Promise<SealResult>;
 }
 
@@ -26,9 +26,10 @@ export function createSealer(deps: {
   let current: Promise<unknown> = Promise.resolve();
   let failures = 0;
 
-  async function sealAndPublish(): Promise<SealResult> {
+  async function sealAndPublish(waitForPublication: boolean): Promise<SealResult> {
     const result = await deps.log.seal();
-    void deps.publisher.publishPending();
+    const publishing = deps.publisher.publishPending();
+    if (waitForPublication) await publishing;
     return result;
   }
 
@@ -36,7 +37,7 @@ export function createSealer(deps: {
     if (stopped) return;
     timer = setTimeout(() => {
       const started = Date.now();
-      current = sealAndPublish().then(
+      current = sealAndPublish(false).then(
         () => {
           if (failures > 0) deps.logger.warn({ failures }, 'sealing works again');
           failures = 0;
@@ -64,7 +65,7 @@ export function createSealer(deps: {
       if (wasRunning) await deps.publisher.publishPending();
     },
     sealNow() {
-      const run = current.catch(() => undefined).then(sealAndPublish);
+      const run = current.catch(() => undefined).then(() => sealAndPublish(true));
       current = run;
       return run;
     },

@@ -112,7 +112,9 @@ interface CheckpointRow {
   created_at: Date;
 }
 
-const CHECKPOINT_COLUMNS = 'tree_size::text AS tree_size, root_hash, origin, note, key_id, prev_hash, horizon::text AS horizon, created_at';
+// Selected from `audit_checkpoint c`. ORDER BY must name c.tree_size: the bare name is the text alias below, which
+// would sort '6' after '24'.
+const CHECKPOINT_COLUMNS = 'c.tree_size::text AS tree_size, c.root_hash, c.origin, c.note, c.key_id, c.prev_hash, c.horizon::text AS horizon, c.created_at';
 
 function toCheckpoint(r: CheckpointRow): StoredCheckpoint {
   return {
@@ -130,7 +132,7 @@ function toCheckpoint(r: CheckpointRow): StoredCheckpoint {
 export const nodeKey = (level: number, index: number) => `${level}/${index}`;
 
 async function latest(sql: Sql): Promise<StoredCheckpoint | null> {
-  const { rows } = await runQuery<CheckpointRow>(sql, { name: 'cs_log_latest', text: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoint ORDER BY tree_size DESC LIMIT 1` });
+  const { rows } = await runQuery<CheckpointRow>(sql, { name: 'cs_log_latest', text: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoint c ORDER BY c.tree_size DESC LIMIT 1` });
   return rows[0] ? toCheckpoint(rows[0]) : null;
 }
 
@@ -219,7 +221,7 @@ export function createLogStore(deps: { pool: SqlPool }): LogStore {
         await runQuery(client, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         const snap: LogSnapshot = {
           async checkpoints() {
-            const { rows } = await runQuery<CheckpointRow>(client, `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoint ORDER BY tree_size`);
+            const { rows } = await runQuery<CheckpointRow>(client, `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoint c ORDER BY c.tree_size`);
             return rows.map(toCheckpoint);
           },
           async leaves(fromIndex, limit) {
@@ -256,14 +258,14 @@ export function createLogStore(deps: { pool: SqlPool }): LogStore {
     latestCheckpoint: () => latest(pool),
 
     async checkpointAt(treeSize) {
-      const { rows } = await runQuery<CheckpointRow>(pool, { name: 'cs_log_checkpoint_at', text: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoint WHERE tree_size = $1::bigint`, values: [String(treeSize)] });
+      const { rows } = await runQuery<CheckpointRow>(pool, { name: 'cs_log_checkpoint_at', text: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoint c WHERE c.tree_size = $1::bigint`, values: [String(treeSize)] });
       return rows[0] ? toCheckpoint(rows[0]) : null;
     },
 
     async listCheckpoints({ limit, beforeSize }) {
       const { rows } = await runQuery<CheckpointRow>(pool, {
         name: 'cs_log_list_checkpoints',
-        text: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoint WHERE $1::bigint IS NULL OR tree_size < $1::bigint ORDER BY tree_size DESC LIMIT $2`,
+        text: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoint c WHERE $1::bigint IS NULL OR c.tree_size < $1::bigint ORDER BY c.tree_size DESC LIMIT $2`,
         values: [beforeSize === undefined ? null : String(beforeSize), limit],
       });
       return rows.map(toCheckpoint);
