@@ -176,8 +176,9 @@ export function createLogStore(deps: { pool: SqlPool }): LogStore {
           horizon: rows[0].horizon,
           latestCheckpoint: () => latest(sql),
           async unsealedEvents(sinceTxid, limit) {
+            // Unnamed on purpose: a cached generic plan would not know the horizon is recent and might scan the
+            // whole trail; the plan for this literal range is made afresh each time (once per seal).
             const res = await runQuery<UnsealedEvent>(sql, {
-              name: 'cs_log_unsealed',
               text: `SELECT e.seq::text AS seq, e.payload FROM audit_event e
                      WHERE e.txid >= $1::bigint AND NOT EXISTS (SELECT 1 FROM audit_leaf l WHERE l.seq = e.seq)
                      ORDER BY e.seq LIMIT $2`,
