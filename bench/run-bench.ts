@@ -439,7 +439,7 @@ async function measureCell(scenario: ScenarioKey, t: Target, opts: LoadOptions):
   };
   let r: LoadResult;
   let sealLag: SealLag | undefined;
-  if (t.key === 'countersign' && scenario !== 'decision' && lagClient) ({ result: r, lag: sealLag } = await withSealLag(lagClient, run));
+  if (t.key === 'countersign' && scenario !== 'decision' && sealer && lagClient) ({ result: r, lag: sealLag } = await withSealLag(lagClient, run));
   else r = await run();
   const foreign = foreignLoad(before, after, OUR_DBS);
   const cpu = cpuBreakdown(before, after, t.server.proc.pid, DB_OF[t.key]);
@@ -800,10 +800,13 @@ async function main(): Promise<void> {
   const [csPort, basePort, minPort] = [await freePort(), await freePort(), await freePort()];
   const [cs, base, min] = await Promise.all([startCountersign('countersign', csPort, csUrl, policyFile), startBaseline(basePort, baseUrl), startBaseline(minPort, minUrl, 'minimal')]);
   csRuntimeUrl = csUrl;
-  sealer = await startSealer(csUrl);
+  // BENCH_SEALER=0 leaves the sealer out, to see what sealing as you go costs the intake.
+  if (process.env.BENCH_SEALER !== '0') sealer = await startSealer(csUrl);
   lagClient = new pg.Client({ connectionString: csUrl });
   lagClient.on('error', () => undefined);
   await lagClient.connect();
+  // The same plan as the sealer's own query (src/store/log-store.ts): walk the txid index, probe audit_leaf.
+  await lagClient.query('SET enable_hashjoin = off; SET enable_mergejoin = off; SET enable_seqscan = off');
   console.log(`servers ready: countersign on :${csPort} (db ${CS_DB}) with its sealer, bare baseline on :${basePort} (db ${BASE_DB}), minimal durable write on :${minPort} (db ${MIN_DB})`);
 
   const targets: Target[] = [
@@ -840,11 +843,11 @@ async function main(): Promise<void> {
   const verify = (await (await fetch(`http://127.0.0.1:${csPort}/v1/audit/verify`, { headers: { authorization: `Bearer ${AUDITOR_SECRET}` } })).json()) as { ok?: boolean; checked?: number; checkpoints?: number; firstProblem?: unknown };
   console.log(`\naudit log after the run: ${verify.ok ? 'verifies' : 'DOES NOT VERIFY'} (${fmtInt(verify.checked ?? NaN)} events, ${fmtInt(verify.checkpoints ?? NaN)} signed checkpoints)${verify.ok ? '' : ` ${JSON.stringify(verify.firstProblem)}`}`);
 
-  const serverWarnings = { countersign: cs.warnings, baseline: base.warnings, minimal: min.warnings, sealer: sealer.warnings };
+  const serverWarnings = { countersign: cs.warnings, baseline: base.warnings, minimal: min.warnings, sealer: sealer?.warnings ?? null };
   if (cs.warnings) console.log(`\nnote: Countersign logged ${cs.warnings} warning/error lines during the run; last ones:\n${cs.output(5)}`);
-  if (sealer.warnings) console.log(`\nnote: the sealer logged ${sealer.warnings} warning/error lines during the run; last ones:\n${sealer.output(5)}`);
+  if (sealer?.warnings) console.log(`\nnote: the sealer logged ${sealer.warnings} warning/error lines during the run; last ones:\n${sealer.output(5)}`);
   await lagClient.end().catch(() => undefined);
-  await Promise.all([cs.stop(), base.stop(), min.stop(), sealer.stop()]);
+  await Promise.all([cs.stop(), base.stop(), min.stop(), sealer?.stop()]);
 
   const slack: SlackSection = SCENARIOS.has('slack') ? await runSlackSection(policyFile) : { status: 'skipped', message: 'not selected (BENCH_SCENARIOS)' };
   if (slack.status !== 'measured') console.log(`\nSlack callback: ${slack.message}`);

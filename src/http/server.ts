@@ -10,6 +10,7 @@ import type pino from 'pino';
 import type { ApiKeyService } from '../services/api-key-service';
 import type { TransparencyLog } from '../evidence/transparency-log';
 import type { AuditService } from '../services/audit-service';
+import { lazyChildLogger } from '../observability/logger';
 import { errorHandler } from './error-handler';
 import { authenticateRequest } from './principal';
 import { registerAuditRoutes } from './routes/audit-routes';
@@ -35,6 +36,7 @@ export function buildServer(deps: ServerDeps) {
     requestIdHeader: 'x-request-id',
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     genReqId: () => randomUUID(),
+    childLoggerFactory: (logger, bindings, opts) => lazyChildLogger(logger as pino.Logger, bindings, opts) as FastifyBaseLogger,
     // Long-polls last up to MAX_WAIT_SECONDS; keep sockets alive a little longer than that.
     keepAliveTimeout: 72_000,
     return503OnClosing: true,

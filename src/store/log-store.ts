@@ -176,12 +176,18 @@ export function createLogStore(deps: { pool: SqlPool }): LogStore {
           horizon: rows[0].horizon,
           latestCheckpoint: () => latest(sql),
           async unsealedEvents(sinceTxid, limit) {
-            // Unnamed on purpose: a cached generic plan would not know the horizon is recent and might scan the
-            // whole trail; the plan for this literal range is made afresh each time (once per seal).
+            // The candidates are the recent events, at or above the horizon: walk the txid index from there and probe
+            // each in audit_leaf's seq index, whatever the statistics say (fresh tables have none, and a plan that
+            // hashes all of audit_leaf or walks all of audit_event costs more with every seal as the log grows).
+            // These settings last until the end of this transaction. Leaves are taken in (txid, seq) order.
+            await runQuery(sql, 'SET LOCAL enable_hashjoin = off');
+            await runQuery(sql, 'SET LOCAL enable_mergejoin = off');
+            await runQuery(sql, 'SET LOCAL enable_seqscan = off');
+            // Unnamed on purpose: a cached generic plan would not know where the horizon lies.
             const res = await runQuery<UnsealedEvent>(sql, {
               text: `SELECT e.seq::text AS seq, e.payload FROM audit_event e
                      WHERE e.txid >= $1::bigint AND NOT EXISTS (SELECT 1 FROM audit_leaf l WHERE l.seq = e.seq)
-                     ORDER BY e.seq LIMIT $2`,
+                     ORDER BY e.txid, e.seq LIMIT $2`,
               values: [sinceTxid, limit],
             });
             return res.rows;
