@@ -96,53 +96,79 @@ export function openCheckpoint(note: string, keys: readonly NoteVerifier[]): { c
 }
 
 /**
- * Checks a set of signed checkpoints: signatures, one origin, increasing sizes, `prev` links. With `complete`, the set
- * must be the whole history (the database's table), so a `prev` naming a size that is not there is a problem; a set
- * of published files may have gaps.
+ * Checks signed checkpoints one at a time, in increasing tree size: signature by a trusted key, one origin, `prev`
+ * links. With `complete`, the sequence must be the whole history (the database's table), so a `prev` naming a size
+ * that was not given is a problem; a set of published files may have gaps. Memory stays flat however long the log.
  */
+export function createCheckpointChain(keys: readonly NoteVerifier[], opts: { complete: boolean; origin?: string }) {
+  let origin = opts.origin;
+  let before: VerifiedCheckpoint | undefined;
+  let count = 0;
+  return {
+    get count() {
+      return count;
+    },
+    get latest() {
+      return before;
+    },
+    /** Checks the next checkpoint (sizes must not decrease): the verified checkpoint, or the problem with it. */
+    push(note: string): { checkpoint: VerifiedCheckpoint } | { problem: LogProblem } {
+      const opened = openCheckpoint(note, keys);
+      if ('problem' in opened) return opened;
+      const c = opened.checkpoint;
+      const at = { checkpoint: c.treeSize };
+      origin ??= c.origin;
+      if (c.origin !== origin) return { problem: problem('origin_mismatch', `checkpoint ${c.treeSize} is for log ${c.origin}, not ${origin}`, { ...at, expected: origin, found: c.origin }) };
+      if (before && c.treeSize < before.treeSize) return { problem: problem('malformed_checkpoint', `checkpoint ${c.treeSize} given after checkpoint ${before.treeSize}`, at) };
+      if (before && before.treeSize === c.treeSize) {
+        if (!before.rootHash.equals(c.rootHash)) {
+          return { problem: problem('fork', `two signed checkpoints of size ${c.treeSize} have different roots`, { ...at, expected: before.rootHash.toString('base64'), found: c.rootHash.toString('base64') }) };
+        }
+        return { checkpoint: c };
+      }
+      if (!c.prev) {
+        if (before) return { problem: problem('prev_mismatch', `checkpoint ${c.treeSize} claims to be the first, but checkpoint ${before.treeSize} precedes it`, at) };
+      } else if (c.prev.treeSize >= c.treeSize) {
+        return { problem: problem('prev_mismatch', `checkpoint ${c.treeSize} names a previous checkpoint of size ${c.prev.treeSize}`, at) };
+      } else if (before && c.prev.treeSize === before.treeSize) {
+        if (!c.prev.textHash.equals(before.textHash)) {
+          return {
+            problem: problem('prev_mismatch', `checkpoint ${c.treeSize} does not follow the checkpoint ${before.treeSize} given`, {
+              ...at, expected: c.prev.textHash.toString('base64'), found: before.textHash.toString('base64'),
+            }),
+          };
+        }
+      } else if (before && c.prev.treeSize < before.treeSize) {
+        return { problem: problem('prev_mismatch', `checkpoint ${c.treeSize} follows checkpoint ${c.prev.treeSize}, skipping checkpoint ${before.treeSize}`, at) };
+      } else if (opts.complete) {
+        return { problem: problem('checkpoint_missing', `checkpoint ${c.prev.treeSize}, which checkpoint ${c.treeSize} follows, is missing`, { checkpoint: c.prev.treeSize }) };
+      }
+      before = c;
+      count++;
+      return { checkpoint: c };
+    },
+  };
+}
+
+/** {@link createCheckpointChain} over a whole set, in any order. */
 export function checkCheckpoints(
   notes: readonly string[],
   keys: readonly NoteVerifier[],
   opts: { complete: boolean; origin?: string },
 ): { checkpoints: VerifiedCheckpoint[]; problem: LogProblem | null } {
-  const checkpoints: VerifiedCheckpoint[] = [];
+  const opened: VerifiedCheckpoint[] = [];
   for (const note of notes) {
-    const opened = openCheckpoint(note, keys);
-    if ('problem' in opened) return { checkpoints, problem: opened.problem };
-    checkpoints.push(opened.checkpoint);
+    const o = openCheckpoint(note, keys);
+    if ('problem' in o) return { checkpoints: opened, problem: o.problem };
+    opened.push(o.checkpoint);
   }
-  checkpoints.sort((a, b) => a.treeSize - b.treeSize);
-  const origin = opts.origin ?? checkpoints[0]?.origin;
-  for (let i = 0; i < checkpoints.length; i++) {
-    const c = checkpoints[i];
-    const at = { checkpoint: c.treeSize };
-    if (c.origin !== origin) return { checkpoints, problem: problem('origin_mismatch', `checkpoint ${c.treeSize} is for log ${c.origin}, not ${origin}`, { ...at, expected: origin, found: c.origin }) };
-    const before = checkpoints[i - 1];
-    if (before && before.treeSize === c.treeSize) {
-      if (!before.rootHash.equals(c.rootHash)) {
-        return { checkpoints, problem: problem('fork', `two signed checkpoints of size ${c.treeSize} have different roots`, { ...at, expected: before.rootHash.toString('base64'), found: c.rootHash.toString('base64') }) };
-      }
-      continue;
-    }
-    if (!c.prev) {
-      if (before) return { checkpoints, problem: problem('prev_mismatch', `checkpoint ${c.treeSize} claims to be the first, but checkpoint ${before.treeSize} precedes it`, at) };
-      continue;
-    }
-    if (c.prev.treeSize >= c.treeSize) return { checkpoints, problem: problem('prev_mismatch', `checkpoint ${c.treeSize} names a previous checkpoint of size ${c.prev.treeSize}`, at) };
-    if (before && c.prev.treeSize === before.treeSize) {
-      if (!c.prev.textHash.equals(before.textHash)) {
-        return {
-          checkpoints,
-          problem: problem('prev_mismatch', `checkpoint ${c.treeSize} does not follow the checkpoint ${before.treeSize} given`, {
-            ...at, expected: c.prev.textHash.toString('base64'), found: before.textHash.toString('base64'),
-          }),
-        };
-      }
-    } else if (before && c.prev.treeSize < before.treeSize) {
-      return { checkpoints, problem: problem('prev_mismatch', `checkpoint ${c.treeSize} follows checkpoint ${c.prev.treeSize}, skipping checkpoint ${before.treeSize}`, at) };
-    } else if (opts.complete) {
-      return { checkpoints, problem: problem('checkpoint_missing', `checkpoint ${c.prev.treeSize}, which checkpoint ${c.treeSize} follows, is missing`, { checkpoint: c.prev.treeSize }) };
-    }
+  opened.sort((a, b) => a.treeSize - b.treeSize);
+  const chain = createCheckpointChain(keys, opts);
+  const checkpoints: VerifiedCheckpoint[] = [];
+  for (const c of opened) {
+    const r = chain.push(c.note);
+    if ('problem' in r) return { checkpoints, problem: r.problem };
+    if (checkpoints[checkpoints.length - 1]?.treeSize !== c.treeSize) checkpoints.push(r.checkpoint);
   }
   return { checkpoints, problem: null };
 }
@@ -158,18 +184,26 @@ export interface LeafInput {
 }
 
 /**
- * Rebuilds the tree leaf by leaf (in leaf order) and compares its root with every checkpoint as it reaches its size.
- * `push` and `finish` return the first problem, after which the verifier should not be fed further.
+ * Rebuilds the tree leaf by leaf (in leaf order) and compares its root with each checkpoint as it reaches its size.
+ * Checkpoints are given up front or one by one with `expect` (in increasing size, before their leaves), so neither
+ * the leaves nor the checkpoints need to be held in memory. `push` and `finish` return the first problem, after
+ * which the verifier should not be fed further.
  */
-export function createTreeVerifier(checkpoints: readonly VerifiedCheckpoint[]) {
+export function createTreeVerifier(initial: readonly VerifiedCheckpoint[] = []) {
   const tree = new CompactTree();
-  const sizes = checkpoints.filter((c, i) => i === 0 || c.treeSize !== checkpoints[i - 1].treeSize);
-  let next = 0;
-  while (next < sizes.length && sizes[next].treeSize === 0) next++;
+  const pending: VerifiedCheckpoint[] = [];
+  let latest = 0;
   let rangeStart = { leafIndex: 0, seq: null as string | null };
-  const latest = sizes[sizes.length - 1]?.treeSize ?? 0;
+
+  function expect(c: VerifiedCheckpoint): void {
+    if (c.treeSize <= latest || c.treeSize <= tree.size) return;
+    pending.push(c);
+    latest = c.treeSize;
+  }
+  for (const c of initial) expect(c);
 
   return {
+    expect,
     get checked() {
       return tree.size;
     },
@@ -190,14 +224,15 @@ export function createTreeVerifier(checkpoints: readonly VerifiedCheckpoint[]) {
       }
       if (tree.size === rangeStart.leafIndex) rangeStart = { leafIndex: tree.size, seq: leaf.seq };
       tree.append(h);
-      if (next < sizes.length && tree.size === sizes[next].treeSize) {
-        const c = sizes[next++];
+      if (pending.length && tree.size === pending[0].treeSize) {
+        const c = pending.shift()!;
         const root = tree.root();
         if (!root.equals(c.rootHash)) {
+          const intact = rangeStart.leafIndex === 0 ? 'no earlier checkpoint vouches for any leaf' : `leaves 0..${rangeStart.leafIndex - 1} do`;
           return problem(
             'root_mismatch',
-            `the events at leaves ${rangeStart.leafIndex}..${c.treeSize - 1} do not rebuild the root checkpoint ${c.treeSize} signed; ` +
-              `leaves 0..${rangeStart.leafIndex - 1} do, so the first difference is at or after event seq ${rangeStart.seq} (leaf ${rangeStart.leafIndex})`,
+            `the events at leaves ${rangeStart.leafIndex}..${c.treeSize - 1} do not rebuild the root checkpoint ${c.treeSize} signed; ${intact}, ` +
+              `so the first difference is at or after event seq ${rangeStart.seq} (leaf ${rangeStart.leafIndex})`,
             { leafIndex: String(rangeStart.leafIndex), seq: rangeStart.seq, checkpoint: c.treeSize, expected: c.rootHash.toString('base64'), found: root.toString('base64') },
           );
         }

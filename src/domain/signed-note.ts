@@ -106,10 +106,18 @@ export function parseSignerKey(s: string): { name: string; seed: Buffer } {
   return { name, seed: key.subarray(1) };
 }
 
+/** Key objects of the raw keys verifiers hold, so checking a long run of checkpoints parses each key once. */
+const keyObjects = new WeakMap<Buffer, KeyObject>();
+
 /** A node:crypto public key object from the raw 32 bytes. */
 export function ed25519PublicKey(raw: Buffer): KeyObject {
   if (raw.length !== 32) throw new NoteError('malformed_key', 'an Ed25519 public key has 32 bytes');
-  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  let key = keyObjects.get(raw);
+  if (!key) {
+    key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+    keyObjects.set(raw, key);
+  }
+  return key;
 }
 
 /** The raw 32 bytes of an Ed25519 public key object. */

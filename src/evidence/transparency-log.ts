@@ -12,8 +12,8 @@
 import { checkpointTextHash, formatCheckpoint } from '../domain/checkpoint';
 import { AppError } from '../domain/app-error';
 import {
-  checkCheckpoints,
   checkpointSummary,
+  createCheckpointChain,
   createTreeVerifier,
   openCheckpoint,
   problem,
@@ -42,6 +42,8 @@ import { noteVerifiers, type SigningKey, type TrustedKey } from './signing-key';
 export const SEAL_BATCH = 10_000;
 /** Leaves verification reads per round trip. */
 const VERIFY_BATCH = 5_000;
+/** Checkpoints verification reads per round trip. */
+const CHECKPOINT_PAGE = 1_000;
 
 export interface CheckpointView {
   treeSize: number;
@@ -258,61 +260,82 @@ export function createTransparencyLog(deps: {
       // Read what was published first: the sealer publishes only after its commit, so the snapshot below holds it.
       const publishedNote = deps.latestPublished ? await deps.latestPublished().catch(() => null) : null;
       return store.withSnapshot(async (snap): Promise<Verification> => {
-        const stored = await snap.checkpoints();
-        const logOrigin = stored[0]?.origin ?? origin;
+        const [first] = await snap.checkpoints(-1, 1);
+        const latestRow = await snap.latestCheckpoint();
+        const logOrigin = first?.origin ?? origin;
         const keys = verifiers(logOrigin);
-        const { checkpoints, problem: checkpointProblem } = checkCheckpoints(stored.map((c) => c.note), keys, { complete: true, origin: logOrigin });
-        const latest = checkpoints[checkpoints.length - 1] as VerifiedCheckpoint | undefined;
         let published: Verification['published'] = null;
-        const report = (checked: number, unsealed: number, firstProblem: LogProblem | null): Verification => ({
-          ok: firstProblem === null,
-          checked,
-          treeSize: latest?.treeSize ?? 0,
-          checkpoints: checkpoints.length,
-          unsealed,
-          checkpoint: checkpointSummary(latest),
-          published,
-          firstProblem,
-        });
+        let latestVerified: VerifiedCheckpoint | undefined;
         // Only the signed notes count: the tree_size and root_hash columns beside them are conveniences anyone could edit.
-        if (checkpointProblem) return report(0, 0, checkpointProblem);
+        const chain = createCheckpointChain(keys, { complete: true, origin: logOrigin });
+        const tree = createTreeVerifier();
+        const report = (unsealed: number, firstProblem: LogProblem | null): Verification => {
+          const latest = latestVerified ?? chain.latest;
+          return {
+            ok: firstProblem === null,
+            checked: tree.checked,
+            treeSize: latest?.treeSize ?? 0,
+            checkpoints: chain.count,
+            unsealed,
+            checkpoint: checkpointSummary(latest),
+            published,
+            firstProblem,
+          };
+        };
 
+        if (latestRow) {
+          const opened = openCheckpoint(latestRow.note, keys);
+          if ('problem' in opened) return report(0, opened.problem);
+          latestVerified = opened.checkpoint;
+        }
         if (publishedNote) {
           const opened = openCheckpoint(publishedNote, keys);
-          if ('problem' in opened) return report(0, 0, { ...opened.problem, message: `published checkpoint: ${opened.problem.message}` });
+          if ('problem' in opened) return report(0, { ...opened.problem, message: `published checkpoint: ${opened.problem.message}` });
           const p = opened.checkpoint;
           published = { treeSize: p.treeSize, rootHash: b64(p.rootHash) };
-          const same = checkpoints.find((c) => c.treeSize === p.treeSize);
-          if (!same) {
-            return report(0, 0, problem(
-              !latest || p.treeSize > latest.treeSize ? 'behind_published' : 'checkpoint_missing',
-              `checkpoint ${p.treeSize} was published outside the database but the database does not hold it (latest: ${latest?.treeSize ?? 0}): events were removed`,
+          const row = await snap.checkpointAt(p.treeSize);
+          const same = row ? openCheckpoint(row.note, keys) : null;
+          if (!same || 'problem' in same) {
+            return report(0, problem(
+              !latestVerified || p.treeSize > latestVerified.treeSize ? 'behind_published' : 'checkpoint_missing',
+              `checkpoint ${p.treeSize} was published outside the database but the database does not hold it (latest: ${latestVerified?.treeSize ?? 0}): events were removed`,
               { checkpoint: p.treeSize, expected: b64(p.rootHash) },
             ));
           }
-          if (!same.rootHash.equals(p.rootHash)) {
-            return report(0, 0, problem('published_mismatch', `the database's checkpoint ${p.treeSize} differs from the one published`, { checkpoint: p.treeSize, expected: b64(p.rootHash), found: b64(same.rootHash) }));
+          if (!same.checkpoint.rootHash.equals(p.rootHash)) {
+            return report(0, problem('published_mismatch', `the database's checkpoint ${p.treeSize} differs from the one published`, { checkpoint: p.treeSize, expected: b64(p.rootHash), found: b64(same.checkpoint.rootHash) }));
           }
         }
 
-        const verifier = createTreeVerifier(checkpoints);
-        const size = latest?.treeSize ?? 0;
-        for (let from = 0; from < size; ) {
-          const leaves = await snap.leaves(from, Math.min(VERIFY_BATCH, size - from));
-          if (leaves.length === 0) break;
-          for (const l of leaves) {
-            const found = verifier.push(l);
-            if (found) return report(verifier.checked, 0, found);
+        // Checkpoints and leaves are both read in pages, so memory stays flat however long the log.
+        let buffered: Awaited<ReturnType<typeof snap.leaves>> = [];
+        let next = 0;
+        for (let after = -1; ; ) {
+          const page = await snap.checkpoints(after, CHECKPOINT_PAGE);
+          if (page.length === 0) break;
+          for (const row of page) {
+            const r = chain.push(row.note);
+            if ('problem' in r) return report(0, r.problem);
+            tree.expect(r.checkpoint);
+            while (tree.checked < r.checkpoint.treeSize) {
+              if (next >= buffered.length) {
+                buffered = await snap.leaves(tree.checked, VERIFY_BATCH);
+                next = 0;
+                if (buffered.length === 0) break;
+              }
+              const found = tree.push(buffered[next++]);
+              if (found) return report(0, found);
+            }
           }
-          from = leaves[leaves.length - 1].leafIndex + 1;
+          after = page[page.length - 1].treeSize;
         }
-        const end = verifier.finish();
-        if (end) return report(verifier.checked, 0, end);
-        const unsealed = await snap.unsealed(latest ? stored[stored.length - 1].horizon : '0');
-        if (latest && unsealed.overdue) {
-          return report(verifier.checked, unsealed.pending, problem('not_sealed', `event seq ${unsealed.overdue.seq} committed before checkpoint ${latest.treeSize} was sealed, yet it is not in the log`, { seq: unsealed.overdue.seq, checkpoint: latest.treeSize }));
+        const end = tree.finish();
+        if (end) return report(0, end);
+        const unsealed = await snap.unsealed(latestRow ? latestRow.horizon : '0');
+        if (latestRow && unsealed.overdue) {
+          return report(unsealed.pending, problem('not_sealed', `event seq ${unsealed.overdue.seq} committed before checkpoint ${latestRow.treeSize} was sealed, yet it is not in the log`, { seq: unsealed.overdue.seq, checkpoint: latestRow.treeSize }));
         }
-        return report(verifier.checked, unsealed.pending, null);
+        return report(unsealed.pending, null);
       });
     },
   };

@@ -69,8 +69,10 @@ export interface SealTransaction {
 
 /** Reads available inside verification's snapshot. */
 export interface LogSnapshot {
-  /** Every checkpoint, by tree size. */
-  checkpoints(): Promise<StoredCheckpoint[]>;
+  /** Up to `limit` checkpoints with a tree size above `afterSize`, by tree size. */
+  checkpoints(afterSize: number, limit: number): Promise<StoredCheckpoint[]>;
+  latestCheckpoint(): Promise<StoredCheckpoint | null>;
+  checkpointAt(treeSize: number): Promise<StoredCheckpoint | null>;
   /** Up to `limit` leaves from `fromIndex` on, with their event's payload (null when the event row is gone). */
   leaves(fromIndex: number, limit: number): Promise<{ leafIndex: number; seq: string; leafHash: Buffer; payload: string | null }[]>;
   /**
@@ -133,6 +135,11 @@ export const nodeKey = (level: number, index: number) => `${level}/${index}`;
 
 async function latest(sql: Sql): Promise<StoredCheckpoint | null> {
   const { rows } = await runQuery<CheckpointRow>(sql, { name: 'cs_log_latest', text: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoint c ORDER BY c.tree_size DESC LIMIT 1` });
+  return rows[0] ? toCheckpoint(rows[0]) : null;
+}
+
+async function checkpointAt(sql: Sql, treeSize: number): Promise<StoredCheckpoint | null> {
+  const { rows } = await runQuery<CheckpointRow>(sql, { name: 'cs_log_checkpoint_at', text: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoint c WHERE c.tree_size = $1::bigint`, values: [String(treeSize)] });
   return rows[0] ? toCheckpoint(rows[0]) : null;
 }
 
@@ -227,10 +234,16 @@ export function createLogStore(deps: { pool: SqlPool }): LogStore {
       try {
         await runQuery(client, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         const snap: LogSnapshot = {
-          async checkpoints() {
-            const { rows } = await runQuery<CheckpointRow>(client, `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoint c ORDER BY c.tree_size`);
+          async checkpoints(afterSize, limit) {
+            const { rows } = await runQuery<CheckpointRow>(client, {
+              name: 'cs_log_verify_checkpoints',
+              text: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoint c WHERE c.tree_size > $1::bigint ORDER BY c.tree_size LIMIT $2`,
+              values: [String(afterSize), limit],
+            });
             return rows.map(toCheckpoint);
           },
+          latestCheckpoint: () => latest(client),
+          checkpointAt: (treeSize) => checkpointAt(client, treeSize),
           async leaves(fromIndex, limit) {
             const { rows } = await runQuery<{ leaf_index: string; seq: string; leaf_hash: Buffer; payload: string | null }>(client, {
               name: 'cs_log_verify_leaves',
@@ -264,10 +277,7 @@ export function createLogStore(deps: { pool: SqlPool }): LogStore {
 
     latestCheckpoint: () => latest(pool),
 
-    async checkpointAt(treeSize) {
-      const { rows } = await runQuery<CheckpointRow>(pool, { name: 'cs_log_checkpoint_at', text: `SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoint c WHERE c.tree_size = $1::bigint`, values: [String(treeSize)] });
-      return rows[0] ? toCheckpoint(rows[0]) : null;
-    },
+    checkpointAt: (treeSize) => checkpointAt(pool, treeSize),
 
     async listCheckpoints({ limit, beforeSize }) {
       const { rows } = await runQuery<CheckpointRow>(pool, {
