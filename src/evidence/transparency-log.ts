@@ -121,6 +121,7 @@ export function createTransparencyLog(deps: {
   let highest: { treeSize: number; root: Buffer } | null = null;
   let swept = false;
   let highestLoaded = false;
+  let originNoted = false;
 
   const trusted: TrustedKey[] = [{ publicKeyRaw: key.publicKeyRaw, kid: key.kid, status: 'current' }, ...deps.retiredKeys];
   const verifiers = (forOrigin: string): NoteVerifier[] => noteVerifiers(trusted, forOrigin);
@@ -158,7 +159,11 @@ export function createTransparencyLog(deps: {
     await loadHighest();
     const res = await store.withSealLock(async (tx) => {
       const latest = await tx.latestCheckpoint();
-      if (latest) origin = latest.origin;
+      if (latest && latest.origin !== origin) {
+        if (!originNoted) deps.log.warn({ configured: origin, log: latest.origin }, "the log's origin is fixed by its first checkpoint; CHECKPOINT_ORIGIN (or PUBLIC_BASE_URL) now says otherwise and is ignored");
+        originNoted = true;
+        origin = latest.origin;
+      }
       if (highest && (!latest || latest.treeSize < highest.treeSize)) {
         throw new Error(`the database's latest checkpoint (${latest?.treeSize ?? 0}) is older than checkpoint ${highest.treeSize}, already signed and published: refusing to fork the log`);
       }
