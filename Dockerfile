@@ -22,6 +22,10 @@ COPY --from=build --chown=node:node /app/dist ./dist
 COPY --from=build --chown=node:node /app/prisma ./prisma
 COPY --chown=node:node package.json policy.example.yaml ./
 COPY --chown=node:node adapters ./adapters
+# DATA_DIR (default ./.countersign): a generated signing key and the file checkpoint sink. Mount a volume here, or
+# better, give SIGNING_KEY_FILE from a secret and CHECKPOINT_DIR on write-once storage (README, Audit trail).
+RUN mkdir -p /app/.countersign && chown node:node /app/.countersign
+VOLUME /app/.countersign
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=30s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"

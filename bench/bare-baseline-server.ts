@@ -5,9 +5,10 @@
  * as Countersign's hot paths, with `pg` (named prepared statements, like Countersign's adapter) and BullMQ:
  *
  * - `POST /v1/requests`: one statement inserting the `approval_request` row and its `audit_event` rows (2 for a pending
- *   request, 3 for a routine auto-approval; the audit insert fires the same hash-chain trigger), same columns as
- *   src/services/intake-service.ts; then, for a pending request, the `card.post` delivery job and the delayed `expire`
- *   timer job, with the same queue names, prefix, job ids and default job options as src/queue/queues.ts.
+ *   request, 3 for a routine auto-approval), same columns as src/services/intake-service.ts; then, for a pending
+ *   request, the `card.post` delivery job and the delayed `expire` timer job, with the same queue names, prefix, job
+ *   ids and default job options as src/queue/queues.ts. (Until the transparency log replaced the per-row hash chain,
+ *   the audit insert also fired the chain trigger and wrote a `chain` column; the statement is otherwise unchanged.)
  * - `POST /v1/requests/:id/decisions`: one transaction that locks the request (same lock query as the decision
  *   service), inserts the vote, moves the request to approved when enough approvals are in, appends the audit events;
  *   then the `request.changed` delivery job and the pub/sub wake-up, as Countersign does after commit.
@@ -54,18 +55,17 @@ const delivery = new Queue('delivery', { connection: producer, prefix: PREFIX, d
 const timers = new Queue('timers', { connection: producer, prefix: PREFIX, defaultJobOptions: { ...defaultJobOptions, attempts: 5 } });
 for (const q of [delivery, timers]) q.on('error', () => undefined);
 
-const chainFor = (id: string) => parseInt(id.replace(/-/g, '').slice(-4), 16) % 16;
 const targetKey = (t: string) => createHash('sha1').update(t).digest('hex').slice(0, 16);
 
-interface AuditRow { chain: number; request_id: string; type: string; actor: string; actor_ids: string[]; channel: string; at: string; payload: string }
+interface AuditRow { request_id: string; type: string; actor: string; actor_ids: string[]; channel: string; at: string; payload: string }
 function auditRow(requestId: string, type: string, actor: string, ids: string[], at: string, data: unknown): AuditRow {
   const payload = JSON.stringify({ v: 1, type, requestId, actor: { key: actor, ids }, channel: 'api', at, data });
-  return { chain: chainFor(requestId), request_id: requestId, type, actor, actor_ids: ids, channel: 'api', at, payload };
+  return { request_id: requestId, type, actor, actor_ids: ids, channel: 'api', at, payload };
 }
 
-const auditInsert = (param: string, from = '') => `INSERT INTO audit_event (chain, request_id, type, actor, actor_ids, channel, at, payload)
-    SELECT e.chain, e.request_id, e.type, e.actor, e.actor_ids, e.channel, e.at, e.payload
-    FROM jsonb_to_recordset(${param}::jsonb) AS e(chain smallint, request_id uuid, type text, actor text, actor_ids text[], channel text, at timestamptz, payload text)${from}`;
+const auditInsert = (param: string, from = '') => `INSERT INTO audit_event (request_id, type, actor, actor_ids, channel, at, payload)
+    SELECT e.request_id, e.type, e.actor, e.actor_ids, e.channel, e.at, e.payload
+    FROM jsonb_to_recordset(${param}::jsonb) AS e(request_id uuid, type text, actor text, actor_ids text[], channel text, at timestamptz, payload text)${from}`;
 
 // Column for column the statement of src/services/intake-service.ts.
 const INSERT_SQL = `WITH ins AS (

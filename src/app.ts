@@ -24,6 +24,7 @@ import { createCallbackHostPolicy } from './deliveries/callback-guard';
 import { identityKey } from './domain/people';
 import { createDirectoryService } from './services/directory-service';
 import { createDeliveryService } from './deliveries/delivery-service';
+import { createEvidence } from './evidence/evidence';
 import { createApiKeyService, parseBootstrapKeys } from './services/api-key-service';
 import { createAuditService } from './services/audit-service';
 import { createChatCommandService } from './services/chat-command-service';
@@ -67,6 +68,8 @@ export async function createApp(config: Config, opts: AppOptions) {
   const audit = createAuditService({ audit: store.audit });
   const directory = createDirectoryService({ people: store.people, audit, policy, log: log.child({ component: 'directory' }), clock });
   const callbackHosts = createCallbackHostPolicy({ allowedHosts: (config.CALLBACK_ALLOWED_HOSTS ?? '').split(',') });
+  // Evidence (src/evidence): the signing key, the transparency log over the audit trail, its sealer and sinks.
+  const evidence = createEvidence({ config, store: store.log, baseUrl, log: log.child({ component: 'evidence' }), clock });
   const apiKeys = createApiKeyService({ keys: store.apiKeys, audit, cacheMs: config.API_KEY_CACHE_MS, clock });
   const queries = createRequestQueryService({ requests: store.requests, events, baseUrl, clock });
   const decisions = createDecisionService({
@@ -120,7 +123,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   const serveApi = config.RUN_MODE !== 'worker';
   const runWorkers = config.RUN_MODE !== 'api';
   const server = await buildServer({
-    log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, directory, intake, decisions, queries,
+    log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, auditLog: evidence.auditLog, directory, intake, decisions, queries,
     limits: { redis: producer, prefix: config.REDIS_PREFIX, intakePerMinute: config.INTAKE_RATE_LIMIT_PER_MINUTE, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE },
     longPolls: { gate: limits.longPolls, perKey: config.LONG_POLLS_PER_KEY },
     maxWaitSeconds: config.MAX_WAIT_SECONDS, shutdown: shutdown.signal, opsOnly: !serveApi,
@@ -140,12 +143,14 @@ export async function createApp(config: Config, opts: AppOptions) {
   let directoryTimer: NodeJS.Timeout | undefined;
 
   return {
-    config, db: store.db, store, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries, directory }, reconcile, channels, policy,
+    config, db: store.db, store, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries, directory }, reconcile, channels, policy, evidence,
 
     /** Connects, bootstraps keys, reconciles, starts workers and listens. Resolves with the bound address. */
     async start(): Promise<string> {
       await waitForRedis(producer, 10_000);
       await store.connect();
+      const role = await store.connectedRole();
+      if (role.canRewriteAudit) log.warn({ role: role.role }, 'connected to PostgreSQL as a role that can rewrite the audit trail (owner or superuser): give DATABASE_URL the runtime role (README, Migrations)');
       await directory.load(policy());
       directoryTimer = setInterval(() => {
         directory.refresh().catch((err) => log.warn({ err }, 'could not refresh the people directory; keeping the current one'));
@@ -161,6 +166,7 @@ export async function createApp(config: Config, opts: AppOptions) {
         });
         await queues.timers.upsertJobScheduler('reconcile', { every: config.RECONCILE_INTERVAL_MS }, { name: 'reconcile' });
         await reconcile().catch((err) => log.error({ err }, 'start-up reconciliation failed'));
+        evidence.sealer.start();
       }
       if (serveApi) for (const m of modules) await m.start?.();
       const address = await server.listen({ port: config.PORT, host: config.HOST });
@@ -169,6 +175,7 @@ export async function createApp(config: Config, opts: AppOptions) {
           address, runMode: config.RUN_MODE, policy: { file: config.POLICY_FILE, hash: policy().hash, rules: policy().rules.length },
           channels: ['api', ...modules.map((m) => m.channel.kind)],
           apiKeysFromEnv: bootstrapKeys.length,
+          auditLog: { origin: evidence.auditLog.origin, verifierKey: evidence.key.verifierKey(evidence.auditLog.origin), checkpointDir: evidence.checkpointDir },
         },
         modules.length
           ? `Countersign listening; channels: api, ${modules.map((m) => m.channel.kind).join(', ')}`
@@ -185,6 +192,7 @@ export async function createApp(config: Config, opts: AppOptions) {
       await server.close();
       for (const m of modules) await m.stop?.().catch((err) => log.warn({ err }, 'channel stop failed'));
       await workers?.close();
+      await evidence.sealer.stop();
       await queues.close();
       // Shutdown goes on whatever one part says: a connection that fails to close is already gone. Say so, then move on.
       const closing = (what: string) => (err: unknown) => log.warn({ err, what }, 'could not close cleanly during shutdown');

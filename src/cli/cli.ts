@@ -21,6 +21,7 @@ import { createApiKeyService, parseScopes, type KeyPins } from '../services/api-
 import { createAuditService } from '../services/audit-service';
 import { createDirectoryService } from '../services/directory-service';
 import { createStore } from '../store/store';
+import { runVerifyCommand, VERIFY_USAGE } from './verify-command';
 
 const USAGE = `Usage:
   npm run cli -- keys create --name <name> [--scopes submit+read] [--owner <person id or identity>]
@@ -35,7 +36,9 @@ const USAGE = `Usage:
   npm run cli -- people list
 
 Scopes: submit, read, decide, attest, audit, admin (a key never holds submit with decide or attest; submit, decide and
-attest keys need an owner). Identities: email, slack:<user id>, teams:<aad object id>, idp:<issuer>|<subject>.`;
+attest keys need an owner). Identities: email, slack:<user id>, teams:<aad object id>, idp:<issuer>|<subject>.
+
+${VERIFY_USAGE}`;
 
 const COMMANDS: Record<string, string[]> = { keys: ['create', 'revoke', 'list'], people: ['add', 'link', 'unlink', 'remove', 'list'] };
 
@@ -47,6 +50,8 @@ function optionalInt(text: string | undefined, flag: string): number | undefined
 }
 
 export async function runCli(argv: string[], out: (s: string) => void = console.log, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  // Offline: no configuration, no database (src/cli/verify-command.ts).
+  if (argv[0] === 'verify') return runVerifyCommand(argv.slice(1), out);
   let parsed;
   try {
     parsed = parseArgs({

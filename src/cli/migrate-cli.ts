@@ -1,14 +1,15 @@
 /**
- * `npm run db:migrate` (and the first step of `npm start`): creates the database named by DATABASE_URL if it does not
- * exist yet, then applies prisma/migrations with the offline runner (src/store/migrate.ts). Works from src/ under tsx and from dist/src/
- * after `tsc`, and needs no network access.
+ * `npm run db:migrate` (and the first step of `npm start`): connects as the owner (MIGRATION_DATABASE_URL, default
+ * DATABASE_URL), creates the database if it does not exist yet, applies prisma/migrations with the offline runner
+ * (src/store/migrate.ts), then creates or re-grants the runtime role DATABASE_URL connects as, when that is another
+ * role. Works from src/ under tsx and from dist/src/ after `tsc`, and needs no network access.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import pino from 'pino';
-import { applyMigrations, ensureDatabaseExists, MigrationError, redactUrl } from '../store/migrate';
-
-const DEFAULT_DATABASE_URL = 'postgresql://postgres@127.0.0.1:5432/countersign';
+import { ConfigError, loadDatabaseUrls } from '../config/config';
+import { applyMigrations, credentialsOf, databaseNameOf, ensureDatabaseExists, MigrationError, redactUrl } from '../store/migrate';
+import type { RuntimeRole } from '../store/runtime-role';
 
 /**
  * The nearest ancestor of `startDir` holding `prisma/migrations`: the repo root whether this file runs from src/cli or
@@ -22,15 +23,39 @@ export function findMigrationsDir(startDir: string): string {
   }
 }
 
+/**
+ * The runtime role DATABASE_URL names, when it is not the migration role; undefined when both URLs use one role (the
+ * quick start), in which case the service runs as the owner.
+ */
+export function runtimeRoleOf(urls: { databaseUrl: string; migrationDatabaseUrl: string }): RuntimeRole | undefined {
+  const a = new URL(urls.databaseUrl);
+  const b = new URL(urls.migrationDatabaseUrl);
+  if (a.hostname !== b.hostname || (a.port || '5432') !== (b.port || '5432') || databaseNameOf(urls.databaseUrl) !== databaseNameOf(urls.migrationDatabaseUrl)) {
+    throw new ConfigError(['MIGRATION_DATABASE_URL: must name the same server and database as DATABASE_URL (only the role differs)']);
+  }
+  const runtime = credentialsOf(urls.databaseUrl);
+  return runtime.user === credentialsOf(urls.migrationDatabaseUrl).user ? undefined : { name: runtime.user, password: runtime.password };
+}
+
 async function main(): Promise<void> {
   const logger = pino({ name: 'db-migrate' });
-  const databaseUrl = process.env.DATABASE_URL || DEFAULT_DATABASE_URL;
-  const database = redactUrl(databaseUrl);
+  let database = '(unparsed)';
   try {
+    const urls = loadDatabaseUrls();
+    const databaseUrl = urls.migrationDatabaseUrl;
+    database = redactUrl(databaseUrl);
+    const runtimeRole = runtimeRoleOf(urls);
     const migrationsDir = findMigrationsDir(__dirname);
     if (await ensureDatabaseExists(databaseUrl)) logger.info({ database }, 'created database');
-    const { applied, alreadyApplied } = await applyMigrations({ databaseUrl, migrationsDir, logger });
-    logger.info({ database, applied: applied.length, alreadyApplied: alreadyApplied.length }, 'database is up to date');
+    const { applied, alreadyApplied } = await applyMigrations({ databaseUrl, migrationsDir, logger, runtimeRole });
+    logger.info({ database, applied: applied.length, alreadyApplied: alreadyApplied.length, runtimeRole: runtimeRole?.name ?? null }, 'database is up to date');
+    if (!runtimeRole) {
+      logger.warn(
+        { role: credentialsOf(databaseUrl).user },
+        'DATABASE_URL and MIGRATION_DATABASE_URL use the same role: the service runs as the owner of the audit tables, which may switch off ' +
+          'their append-only triggers. Give DATABASE_URL another role (README, Migrations) and db:migrate grants it only what the service needs.',
+      );
+    }
   } catch (error) {
     const e = error as Error & { code?: string };
     const code = error instanceof MigrationError ? error.code : (e.code ?? 'error');

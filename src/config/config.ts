@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { platforms } from '../platforms';
 import { ConfigError } from './config-error';
-import { envInt as int, envOptionalString as optionalString, type ConfigOf, type ConfigShape, type RawEnv } from './config-shape';
+import { envInt as int, envOptionalString as optionalString, hasValue, type ConfigOf, type ConfigShape, type RawEnv } from './config-shape';
 
 const coreShape = {
     // --- core service
@@ -17,7 +17,10 @@ const coreShape = {
     /** all = HTTP + workers; api = HTTP only; worker = queues and reconciler only (plus health/metrics). */
     RUN_MODE: z.enum(['all', 'api', 'worker']).default('all'),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** What the service connects as: the runtime role, which may append to the audit trail but never change it. */
     DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/countersign'),
+    /** What `npm run db:migrate` connects as: the owner of the tables. Defaults to DATABASE_URL. */
+    MIGRATION_DATABASE_URL: z.string().url().optional(),
     DATABASE_POOL_SIZE: int(1, 200).default(20),
     REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
     /** Prefix of every Redis key (BullMQ queues, pub/sub), so several deployments can share one Redis. */
@@ -57,6 +60,23 @@ const coreShape = {
     LONG_POLLS_PER_KEY: int(0, 100_000).default(100),
     /** Failed authentications one address may make per minute before it is refused with 429 (0: no limit). */
     AUTH_FAILURES_PER_MINUTE: int(0, 100_000).default(30),
+    // --- transparency log (src/evidence)
+    /** Where files the service creates live: a generated signing key, the file checkpoint sink. */
+    DATA_DIR: z.string().default('./.countersign'),
+    /** How soon after its commit an audit event is sealed into a signed checkpoint. */
+    AUDIT_SEAL_INTERVAL_MS: int(50, 60_000).default(1_000),
+    /** Ed25519 private key, PEM/PKCS#8 file. Neither this nor SIGNING_KEY: generated into DATA_DIR/signing-key.pem. */
+    SIGNING_KEY_FILE: optionalString,
+    /** Ed25519 private key inline: base64 PKCS#8 DER, base64 32-byte seed, PEM, or PRIVATE+KEY+… (a secret). */
+    SIGNING_KEY: optionalString,
+    /** Public keys still trusted after a rotation: comma-separated verifier keys (name+id+base64) or base64 keys. */
+    SIGNING_KEY_RETIRED: optionalString,
+    /** The log's origin line and key name; default: host of PUBLIC_BASE_URL + /audit. Fixed by the first checkpoint. */
+    CHECKPOINT_ORIGIN: optionalString,
+    /** File sink: each checkpoint is written once as <size>.checkpoint here. Default DATA_DIR/checkpoints. */
+    CHECKPOINT_DIR: optionalString,
+    /** Webhook sink: each checkpoint is POSTed here, signed (Ed25519 over the body). */
+    CHECKPOINT_WEBHOOK_URL: z.string().url().optional(),
 };
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
@@ -80,6 +100,8 @@ export const configSchema = z.object({ ...coreShape, ...platformShapes() });
 function coreProblems(env: RawEnv): string[] {
   const problems: string[] = [];
   if (Number(env.DEFAULT_TTL_SECONDS ?? 3600) > Number(env.MAX_TTL_SECONDS ?? 604800)) problems.push('DEFAULT_TTL_SECONDS: must not exceed MAX_TTL_SECONDS');
+  if (hasValue(env, 'SIGNING_KEY') && hasValue(env, 'SIGNING_KEY_FILE')) problems.push('SIGNING_KEY: set SIGNING_KEY or SIGNING_KEY_FILE, not both');
+  if (hasValue(env, 'CHECKPOINT_ORIGIN') && /[\s+]/.test(env.CHECKPOINT_ORIGIN!.trim())) problems.push('CHECKPOINT_ORIGIN: must contain neither spaces nor +');
   return problems;
 }
 
@@ -87,10 +109,24 @@ export type Config = z.output<typeof configSchema>;
 
 export { ConfigError };
 
+/** Empty strings mean "unset" (a blank line in .env), so defaults still apply. */
+function withoutBlanks(env: NodeJS.ProcessEnv): RawEnv {
+  return Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+}
+
+/**
+ * The two database URLs alone, for `npm run db:migrate`, which must not depend on the rest of the configuration
+ * (a half-configured chat platform must not stop migrations).
+ */
+export function loadDatabaseUrls(env: NodeJS.ProcessEnv = process.env): { databaseUrl: string; migrationDatabaseUrl: string } {
+  const parsed = z.object({ DATABASE_URL: coreShape.DATABASE_URL, MIGRATION_DATABASE_URL: coreShape.MIGRATION_DATABASE_URL }).safeParse(withoutBlanks(env));
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`));
+  return { databaseUrl: parsed.data.DATABASE_URL, migrationDatabaseUrl: parsed.data.MIGRATION_DATABASE_URL ?? parsed.data.DATABASE_URL };
+}
+
 /** Parses the environment. Throws {@link ConfigError} naming every bad key; secrets' values are never echoed. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  // Empty strings mean "unset" (a blank line in .env), so defaults still apply.
-  const cleaned: RawEnv = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const cleaned = withoutBlanks(env);
   const parsed = configSchema.safeParse(cleaned);
   const problems = [
     ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.') || '(config)'}: ${i.message}`)),

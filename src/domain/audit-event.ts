@@ -3,7 +3,7 @@
  * channel, when, and its data. The canonical payload (the exact bytes an auditor re-verifies) is built here too, so
  * the rule for what an event says lives beside the rules that produce events, not in the database layer.
  */
-import { canonicalJson } from './audit-chain';
+import { canonicalJson } from './canonical-json';
 import { identityKeys, type PersonIdentity } from './identity';
 
 export interface AuditActor {

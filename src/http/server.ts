@@ -8,7 +8,9 @@ import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pino from 'pino';
 import type { ApiKeyService } from '../services/api-key-service';
+import type { TransparencyLog } from '../evidence/transparency-log';
 import type { AuditService } from '../services/audit-service';
+import { lazyChildLogger } from '../observability/logger';
 import { errorHandler } from './error-handler';
 import { registerLimits, type LimitSettings } from './limits';
 import { authenticateRequest } from './principal';
@@ -25,6 +27,8 @@ export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   apiKeys: Pick<ApiKeyService, 'authenticate' | 'cached'>;
   audit: AuditService;
   directory: DirectoryService;
+  /** The transparency log: checkpoints, proofs, verification. */
+  auditLog: TransparencyLog;
   ready: () => Promise<Record<string, 'ok' | string>>;
   metrics: () => Promise<{ contentType: string; body: string }>;
   /** Serve only health/readiness/metrics (RUN_MODE=worker). */
@@ -38,6 +42,7 @@ export async function buildServer(deps: ServerDeps) {
     requestIdHeader: 'x-request-id',
     logController: new LogController({ requestIdLogLabel: 'requestId' }),
     genReqId: () => randomUUID(),
+    childLoggerFactory: (logger, bindings, opts) => lazyChildLogger(logger as pino.Logger, bindings, opts) as FastifyBaseLogger,
     // Long-polls last up to MAX_WAIT_SECONDS; keep sockets alive a little longer than that.
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
@@ -75,7 +80,7 @@ export async function buildServer(deps: ServerDeps) {
       v1.decorateRequest('principal');
       v1.addHook('onRequest', authenticateRequest(deps.apiKeys, limits));
       registerRequestRoutes(v1, { ...deps, limits });
-      registerAuditRoutes(v1, { audit: deps.audit });
+      registerAuditRoutes(v1, { audit: deps.audit, log: deps.auditLog });
       registerPeopleRoutes(v1, { directory: deps.directory });
     });
   }

@@ -24,3 +24,71 @@ export function createLogger(level: string, destination?: pino.DestinationStream
     destination,
   );
 }
+
+type Level = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+/**
+ * A child logger made on first use. Fastify makes one per request for the request id (and the intake route another
+ * for the approval id), yet at the usual levels most requests log nothing, and a pino child serialises its bindings
+ * (and redaction) up front. Calls below the parent's level return at once without making it.
+ */
+export function lazyChildLogger(parent: pino.Logger, bindings: pino.Bindings, options?: pino.ChildLoggerOptions): pino.Logger {
+  return new LazyLogger(parent, () => parent.child(bindings, options)) as unknown as pino.Logger;
+}
+
+class LazyLogger {
+  private made: pino.Logger | undefined;
+
+  constructor(
+    private readonly levels: pino.Logger,
+    private readonly make: () => pino.Logger,
+  ) {}
+
+  private real(): pino.Logger {
+    return (this.made ??= this.make());
+  }
+
+  private write(level: Level, args: unknown[]): void {
+    if (this.levels.isLevelEnabled(level)) (this.real()[level] as (...a: unknown[]) => void)(...args);
+  }
+
+  get level(): string {
+    return this.made?.level ?? this.levels.level;
+  }
+
+  set level(value: string) {
+    this.real().level = value;
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return this.levels.isLevelEnabled(level);
+  }
+
+  child(bindings: pino.Bindings, options?: pino.ChildLoggerOptions): LazyLogger {
+    return new LazyLogger(this.levels, () => this.real().child(bindings, options));
+  }
+
+  bindings(): pino.Bindings {
+    return this.real().bindings();
+  }
+
+  silent(): void {}
+  trace(...args: unknown[]): void {
+    this.write('trace', args);
+  }
+  debug(...args: unknown[]): void {
+    this.write('debug', args);
+  }
+  info(...args: unknown[]): void {
+    this.write('info', args);
+  }
+  warn(...args: unknown[]): void {
+    this.write('warn', args);
+  }
+  error(...args: unknown[]): void {
+    this.write('error', args);
+  }
+  fatal(...args: unknown[]): void {
+    this.write('fatal', args);
+  }
+}

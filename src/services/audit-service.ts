@@ -1,10 +1,9 @@
 /**
- * Reading and checking the audit trail. Writes happen inside the statements that change state (intake, votes) so
- * that an event and its effect commit together; {@link AuditService.append} is for events that stand alone
- * (deliveries, key management).
+ * Reading the audit trail. Writes happen inside the statements that change state (intake, votes) so that an event
+ * and its effect commit together; {@link AuditService.append} is for events that stand alone (deliveries, key
+ * management). Proving the trail (checkpoints, proofs, verification) is the transparency log's (src/evidence).
  */
 import { AppError } from '../domain/app-error';
-import { createChainVerifier, type ChainBreak } from '../domain/audit-chain';
 import type { AuditEventInput } from '../domain/audit-event';
 import type { AuditEventRow, AuditStore } from '../store/audit-store';
 
@@ -25,24 +24,24 @@ export interface AuditFilter {
 
 export interface AuditRecord {
   seq: string;
-  chain: number;
   requestId: string | null;
   type: string;
   actor: { key: string; ids: string[]; label?: string };
   channel: string;
   at: string;
   data: Record<string, unknown>;
-  prevHash: string;
-  hash: string;
-  /** The exact bytes the hash covers, so an export can be verified without this service. */
+  /** The exact bytes of the log leaf (canonical JSON), so an export can be verified without this service. */
   payload: string;
+  /** Position in the transparency log; null until sealed (within AUDIT_SEAL_INTERVAL_MS of the commit). */
+  leafIndex: string | null;
+  /** RFC 9162 leaf hash recorded when sealed (base64). */
+  leafHash: string | null;
 }
 
 export interface AuditService {
   append(events: AuditEventInput[]): Promise<void>;
   /** Newest first when `order` is desc (chat look-ups), oldest first otherwise (exports, verification). */
   search(filter: AuditFilter, page: { limit: number; cursor?: string; order?: 'asc' | 'desc' }): Promise<{ items: AuditRecord[]; nextCursor: string | null }>;
-  verify(): Promise<{ ok: boolean; checked: number; firstBreak: ChainBreak | null }>;
 }
 
 /** Identity keys are compared as policies write them: emails lower-cased, `slack:`/`teams:` keys as given. */
@@ -54,21 +53,17 @@ function toRecord(r: AuditEventRow): AuditRecord {
   const p = JSON.parse(r.payload) as { actor: AuditRecord['actor']; data: Record<string, unknown> };
   return {
     seq: r.seq,
-    chain: r.chain,
     requestId: r.requestId,
     type: r.type,
     actor: p.actor,
     channel: r.channel,
     at: r.at.toISOString(),
     data: p.data,
-    prevHash: r.prevHash,
-    hash: r.hash,
     payload: r.payload,
+    leafIndex: r.leafIndex,
+    leafHash: r.leafHash ? r.leafHash.toString('base64') : null,
   };
 }
-
-/** How many events the verifier reads per round trip. */
-const VERIFY_BATCH = 5_000;
 
 export function createAuditService(deps: { audit: AuditStore }): AuditService {
   const store = deps.audit;
@@ -98,21 +93,6 @@ export function createAuditService(deps: { audit: AuditStore }): AuditService {
       return { items, nextCursor: more ? items[items.length - 1].seq : null };
     },
 
-    async verify() {
-      const verifier = createChainVerifier();
-      let after = '0';
-      for (;;) {
-        const rows = await store.chainAfter(after, VERIFY_BATCH);
-        for (const r of rows) {
-          const broken = verifier.push(r);
-          if (broken) return { ok: false, checked: verifier.checked, firstBreak: broken };
-        }
-        if (rows.length < VERIFY_BATCH) break;
-        after = rows[rows.length - 1].seq;
-      }
-      const broken = verifier.finish(await store.chainHeads());
-      return { ok: !broken, checked: verifier.checked, firstBreak: broken ?? null };
-    },
   };
 }
 

@@ -5,7 +5,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type pino from 'pino';
 import { AppError } from '../domain/app-error';
-import { canonicalJson } from '../domain/audit-chain';
+import { canonicalJson } from '../domain/canonical-json';
 import { POLICY_ACTOR, type AuditEventInput } from '../domain/audit-event';
 import { protectContext, type ContextValue } from '../domain/context-values';
 import { identitiesOf, identityKeys, normalizeEmail, type PersonIdentity, type RequesterIdentity } from '../domain/identity';

@@ -1,17 +1,15 @@
 /**
  * The audit trail's storage: appends (alone, or as a fragment of the statements that change state so an event and its
- * effect commit together), filtered reads, and the ordered read-out the chain verifier walks. The database trigger
- * assigns `seq`, `prev_hash` and `hash`; this module never computes them.
+ * effect commit together) and filtered reads. Appends are plain inserts: no hash, no lock. The transparency log
+ * (src/store/log-store.ts) seals events into leaves later; reads show each event's leaf when it has one.
  */
 import type { AuditEventInput } from '../domain/audit-event';
 import { actorIds, auditPayload } from '../domain/audit-event';
-import { chainFor } from '../domain/audit-chain';
 import type { Database, Sql } from './database';
 import { runQuery } from './database';
 
 /** The row shape the insert statements feed to `jsonb_to_recordset`. */
 interface AuditRow {
-  chain: number;
   request_id: string | null;
   type: string;
   actor: string;
@@ -23,7 +21,6 @@ interface AuditRow {
 
 function toAuditRow(e: AuditEventInput): AuditRow {
   return {
-    chain: chainFor(e.requestId),
     request_id: e.requestId,
     type: e.type,
     actor: e.actor.key,
@@ -41,9 +38,9 @@ export function auditRowsParam(events: AuditEventInput[]): string {
 
 /** SQL fragment inserting the events passed as a JSON array (see {@link auditRowsParam}) in parameter `$n`. */
 export function auditInsertSql(param: string, from = ''): string {
-  return `INSERT INTO audit_event (chain, request_id, type, actor, actor_ids, channel, at, payload)
-    SELECT e.chain, e.request_id, e.type, e.actor, e.actor_ids, e.channel, e.at, e.payload
-    FROM jsonb_to_recordset(${param}::jsonb) AS e(chain smallint, request_id uuid, type text, actor text, actor_ids text[], channel text, at timestamptz, payload text)${from}`;
+  return `INSERT INTO audit_event (request_id, type, actor, actor_ids, channel, at, payload)
+    SELECT e.request_id, e.type, e.actor, e.actor_ids, e.channel, e.at, e.payload
+    FROM jsonb_to_recordset(${param}::jsonb) AS e(request_id uuid, type text, actor text, actor_ids text[], channel text, at timestamptz, payload text)${from}`;
 }
 
 const APPEND_SQL = auditInsertSql('$1');
@@ -54,26 +51,18 @@ export async function appendAuditEvents(sql: Sql, events: AuditEventInput[]): Pr
   await runQuery(sql, { name: 'cs_audit_append', text: APPEND_SQL, values: [auditRowsParam(events)] });
 }
 
-/** A stored audit event as read back. */
+/** A stored audit event as read back, with its place in the transparency log once sealed. */
 export interface AuditEventRow {
   seq: string;
-  chain: number;
   requestId: string | null;
   type: string;
   channel: string;
   at: Date;
   payload: string;
-  prevHash: string;
-  hash: string;
-}
-
-/** The link of one event in its chain, as the verifier reads it. */
-export interface AuditChainRow {
-  seq: string;
-  chain: number;
-  payload: string;
-  prevHash: string;
-  hash: string;
+  /** Leaf position in the transparency log; null until the sealer has sealed the event. */
+  leafIndex: string | null;
+  /** The RFC 9162 leaf hash recorded when it was sealed. */
+  leafHash: Buffer | null;
 }
 
 export interface AuditQuery {
@@ -102,10 +91,6 @@ export interface AuditStore {
   append(events: AuditEventInput[]): Promise<void>;
   /** Events matching every given filter, in `seq` order, at most `limit`. */
   select(q: AuditQuery): Promise<AuditEventRow[]>;
-  /** Up to `limit` events with `seq` greater than `afterSeq`, ascending: the verifier's walk. */
-  chainAfter(afterSeq: string, limit: number): Promise<AuditChainRow[]>;
-  /** The recorded last hash of every chain. */
-  chainHeads(): Promise<{ chain: number; lastHash: string; lastSeq: string }[]>;
 }
 
 export function createAuditStore(deps: { db: Pick<Database, '$queryRawUnsafe' | '$executeRawUnsafe'> }): AuditStore {
@@ -142,38 +127,24 @@ export function createAuditStore(deps: { db: Pick<Database, '$queryRawUnsafe' | 
       const desc = q.order === 'desc';
       if (q.afterSeq) where.push(`e.seq ${desc ? '<' : '>'} ${param(q.afterSeq)}::bigint`);
       const limit = param(q.limit);
-      const rows = await db.$queryRawUnsafe<{ seq: bigint; chain: number; request_id: string | null; type: string; channel: string; at: Date; payload: string; prev_hash: string; hash: string }[]>(
-        `SELECT e.seq, e.chain, e.request_id, e.type, e.channel, e.at, e.payload, e.prev_hash, e.hash
+      const rows = await db.$queryRawUnsafe<{ seq: bigint; request_id: string | null; type: string; channel: string; at: Date; payload: string; leaf_index: bigint | null; leaf_hash: Uint8Array | null }[]>(
+        `SELECT e.seq, e.request_id, e.type, e.channel, e.at, e.payload, l.leaf_index, l.leaf_hash
          FROM audit_event e ${joinRequest ? 'JOIN approval_request r ON r.id = e.request_id' : ''}
+         LEFT JOIN audit_leaf l ON l.seq = e.seq
          ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
          ORDER BY e.seq ${desc ? 'DESC' : 'ASC'} LIMIT ${limit}`,
         ...params,
       );
       return rows.map((r) => ({
         seq: String(r.seq),
-        chain: Number(r.chain),
         requestId: r.request_id,
         type: r.type,
         channel: r.channel,
         at: new Date(r.at),
         payload: r.payload,
-        prevHash: r.prev_hash,
-        hash: r.hash,
+        leafIndex: r.leaf_index === null ? null : String(r.leaf_index),
+        leafHash: r.leaf_hash === null ? null : Buffer.from(r.leaf_hash),
       }));
-    },
-
-    async chainAfter(afterSeq, limit) {
-      const rows = await db.$queryRawUnsafe<{ seq: bigint; chain: number; payload: string; prev_hash: string; hash: string }[]>(
-        'SELECT seq, chain, payload, prev_hash, hash FROM audit_event WHERE seq > $1::bigint ORDER BY seq LIMIT $2',
-        afterSeq,
-        limit,
-      );
-      return rows.map((r) => ({ seq: String(r.seq), chain: Number(r.chain), payload: r.payload, prevHash: r.prev_hash, hash: r.hash }));
-    },
-
-    async chainHeads() {
-      const heads = await db.$queryRawUnsafe<{ chain: number; last_hash: string; last_seq: bigint }[]>('SELECT chain, last_hash, last_seq FROM audit_chain_head ORDER BY chain');
-      return heads.map((h) => ({ chain: Number(h.chain), lastHash: h.last_hash, lastSeq: String(h.last_seq) }));
     },
   };
 }

@@ -7,6 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
+import { grantRuntimeRole, RuntimeRoleError, type RuntimeRole } from './runtime-role';
 
 /** The minimal logger surface the runner needs; a pino logger satisfies it. */
 export interface MigrationLogger {
@@ -21,7 +22,9 @@ export interface MigrationLogger {
  * - `migration_failed`: a migration script failed now (its ledger row keeps the error in `logs`);
  * - `migration_file_missing`: a migration directory has no readable `migration.sql`;
  * - `lock_timeout`: another migration run held the advisory lock for too long;
- * - `connection_failed`: the database could not be reached.
+ * - `connection_failed`: the database could not be reached;
+ * - `runtime_role_missing`: the runtime role does not exist and the migration role may not create it;
+ * - `runtime_role_privileged`: the runtime role is a superuser or owns the tables, so granting it less means nothing.
  */
 export class MigrationError extends Error {
   override readonly name = 'MigrationError';
@@ -146,6 +149,8 @@ async function acquireLock(client: pg.Client, timeoutMs: number): Promise<void> 
  * @param opts.migrationsDir - Directory holding one subdirectory per migration (other files are ignored).
  * @param opts.logger - Receives one `info` line per applied migration and an `error` line for a failed one.
  * @param opts.lockTimeoutMs - How long to wait for a concurrent run's lock; 10 s like Prisma.
+ * @param opts.runtimeRole - The role the service runs as, when it is not the one migrating: created if needed, then
+ *   granted exactly what the service needs (src/store/runtime-role.ts), under the same lock.
  * @returns The names applied by this call, and those already applied before it.
  */
 export async function applyMigrations(opts: {
@@ -153,6 +158,7 @@ export async function applyMigrations(opts: {
   migrationsDir: string;
   logger?: MigrationLogger;
   lockTimeoutMs?: number;
+  runtimeRole?: RuntimeRole;
 }): Promise<{ applied: string[]; alreadyApplied: string[] }> {
   const { logger } = opts;
   const local = await readLocalMigrations(opts.migrationsDir);
@@ -251,6 +257,15 @@ export async function applyMigrations(opts: {
       appliedNow.push(migration.name);
       logger?.info({ migration: migration.name, durationMs: Date.now() - started }, 'migration applied');
     }
+    if (opts.runtimeRole) {
+      try {
+        const { ungranted } = await grantRuntimeRole(client, { role: opts.runtimeRole, schema, log: (msg) => logger?.info({ role: opts.runtimeRole!.name }, msg) });
+        logger?.info({ role: opts.runtimeRole.name, ungranted }, 'runtime role granted');
+      } catch (error) {
+        if (error instanceof RuntimeRoleError) throw new MigrationError(error.code, error.message, undefined, { cause: error });
+        throw error;
+      }
+    }
     return { applied: appliedNow, alreadyApplied };
   } finally {
     if (locked) await client.query('SELECT pg_advisory_unlock($1)', [PRISMA_MIGRATE_LOCK_KEY]).catch(() => undefined);
@@ -270,6 +285,13 @@ export function databaseNameOf(url: string): string {
   const u = new URL(url);
   const name = decodeURIComponent(u.pathname.replace(/^\//, ''));
   return name || decodeURIComponent(u.username) || 'postgres';
+}
+
+/** The user name and password a Postgres URL connects with (Postgres' default user when absent). */
+export function credentialsOf(url: string): { user: string; password?: string } {
+  const u = new URL(url);
+  const user = decodeURIComponent(u.username) || process.env.PGUSER || process.env.USER || 'postgres';
+  return u.password ? { user, password: decodeURIComponent(u.password) } : { user };
 }
 
 /** `url` without its password, fit for logs. */

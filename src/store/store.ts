@@ -4,7 +4,8 @@
  *
  *   request-store   requests and votes: intake statement, locked vote/transition transaction, reads, reconcile read-outs
  *   delivery-store  cards, notifications and callbacks owed, and their outcomes
- *   audit-store     the append-only, hash-chained audit trail
+ *   audit-store     the append-only audit trail (plain appends on the hot path)
+ *   log-store       the transparency log over it: leaves, subtree hashes, signed checkpoints, their publication
  *   api-key-store   API keys (digests only)
  *   people-store    the people directory: people, their identities, its version
  *   teams-conversation-store  where the Teams adapter may speak
@@ -18,6 +19,7 @@ import { createAuditStore, type AuditStore } from './audit-store';
 import { createDatabase, runQuery, type Database } from './database';
 import { createDeliveryStore, type DeliveryStore } from './delivery-store';
 import { createPeopleStore, type PeopleStore } from './people-store';
+import { createLogStore, type LogStore } from './log-store';
 import { createRequestStore, type RequestStore } from './request-store';
 import { createTeamsConversationStore, type TeamsConversationStore } from './teams-conversation-store';
 
@@ -25,11 +27,17 @@ export interface Store {
   requests: RequestStore;
   deliveries: DeliveryStore;
   audit: AuditStore;
+  log: LogStore;
   apiKeys: ApiKeyStore;
   people: PeopleStore;
   teamsConversations: TeamsConversationStore;
   /** One round trip to the server (readiness). */
   ping(): Promise<void>;
+  /**
+   * Who the service is connected as, and whether that role could rewrite the audit trail (superuser, owner of its
+   * tables, or UPDATE/DELETE/TRUNCATE on them): start-up warns when it could.
+   */
+  connectedRole(): Promise<{ role: string; canRewriteAudit: boolean }>;
   connect(): Promise<void>;
   close(): Promise<void>;
 }
@@ -43,11 +51,23 @@ export function createStore(opts: { url: string; poolSize: number; onError?: (er
     requests: createRequestStore({ db, pool }),
     deliveries: createDeliveryStore({ db }),
     audit: createAuditStore({ db }),
+    log: createLogStore({ pool }),
     apiKeys: createApiKeyStore({ db }),
     people: createPeopleStore({ db }),
     teamsConversations: createTeamsConversationStore({ db }),
     async ping() {
       await runQuery(pool, 'SELECT 1');
+    },
+    async connectedRole() {
+      const { rows } = await runQuery<{ role: string; can_rewrite: boolean }>(
+        pool,
+        `SELECT current_user AS role,
+           (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+           OR pg_has_role(current_user, (SELECT relowner FROM pg_class WHERE oid = 'audit_event'::regclass), 'USAGE')
+           OR has_table_privilege('audit_event', 'UPDATE') OR has_table_privilege('audit_event', 'DELETE')
+           OR has_table_privilege('audit_event', 'TRUNCATE') AS can_rewrite`,
+      );
+      return { role: rows[0].role, canRewriteAudit: rows[0].can_rewrite };
     },
     connect: () => db.$connect(),
     close: () => db.$disconnect(),

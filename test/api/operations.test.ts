@@ -45,7 +45,7 @@ it('parses API_KEYS and names the bad entry without printing its secret', () => 
 
 it('creates a key with the CLI that works once and is refused after revoke', async () => {
   const out: string[] = [];
-  const env = { DATABASE_URL: t.database.url };
+  const env = { DATABASE_URL: t.database.appUrl };
   expect(await runCli(['keys', 'create', '--name', 'cli-agent', '--scopes', 'submit+read', '--owner', 'op@example.com'], (s) => out.push(s), env)).toBe(0);
   const secret = out.at(-1)!;
   expect(secret).toMatch(/^cs_/);

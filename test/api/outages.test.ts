@@ -15,6 +15,8 @@ it('answers 503 at once while Redis is unreachable, and writes nothing', async (
   // Cut the producer connection as an outage would (and keep it down until the assertions are done).
   const producer = (t.app.queues.delivery as unknown as { opts: { connection: import('ioredis').Redis } }).opts.connection;
   producer.disconnect(false);
+  // The status changes when the socket has closed, not at the call: under load the request could otherwise pass first.
+  await t.waitFor(async () => producer.status === 'end', 5_000, 'redis producer closed');
   const started = Date.now();
   const res = await t.submit(baseRequest());
   expect(res.status).toBe(503);
@@ -29,7 +31,7 @@ it('answers 503 at once while Redis is unreachable, and writes nothing', async (
 it('answers 503 quickly while Postgres is unreachable, and serves again when it is back', async () => {
   const proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 });
   const viaProxy = await startTestApp({
-    env: { DATABASE_URL: t.database.url.replace(':5432/', `:${proxy.port}/`), RUN_MODE: 'api' },
+    env: { DATABASE_URL: t.database.appUrl.replace(':5432/', `:${proxy.port}/`), RUN_MODE: 'api' },
     database: t.database,
     keepDatabase: true,
   });

@@ -1,120 +1,113 @@
-import { createHash } from 'node:crypto';
+/**
+ * The audit trail and the transparency log's tables in the database: appends are plain inserts stamped with their
+ * transaction id; every one of these tables refuses UPDATE, DELETE and TRUNCATE even to its owner (SQLSTATE 55000);
+ * and the runtime role, the one the service runs as, may only INSERT and SELECT them: it is refused UPDATE, DELETE,
+ * TRUNCATE, ALTER TABLE, DISABLE TRIGGER and `SET session_replication_role` (SQLSTATE 42501).
+ */
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { RUNTIME_GRANTS } from '../../src/store/runtime-role';
+import { createTestDatabase, TEST_RUNTIME_ROLE, type TestDatabase } from '../support/test-database';
 
-const ZERO_HASH = '0'.repeat(64);
+/** An UPDATE of each append-only table. */
+const UPDATE: Record<string, string> = {
+  audit_event: `UPDATE audit_event SET payload = replace(payload, 'bob', 'carol')`,
+  audit_leaf: `UPDATE audit_leaf SET leaf_hash = '\\x01'`,
+  audit_node: `UPDATE audit_node SET hash = '\\x01'`,
+  audit_checkpoint: `UPDATE audit_checkpoint SET note = 'forged'`,
+  audit_checkpoint_publication: `UPDATE audit_checkpoint_publication SET sink = 'nowhere'`,
+};
+const AUDIT_TABLES = Object.keys(UPDATE);
 
-interface AuditRow {
-  seq: string;
-  chain: number;
-  payload: string;
-  prev_hash: string;
-  hash: string;
+let db: TestDatabase;
+let owner: pg.Client;
+let runtime: pg.Client;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  owner = new pg.Client({ connectionString: db.url });
+  runtime = new pg.Client({ connectionString: db.appUrl });
+  await Promise.all([owner.connect(), runtime.connect()]);
+  // One row in each table, written as the service would (the runtime role).
+  const { rows } = await runtime.query(
+    `INSERT INTO audit_event (type, actor, actor_ids, channel, at, payload) VALUES ('request.submitted', 'agent:ci', ARRAY['agent:ci'], 'api', now(), '{"who":"bob"}') RETURNING seq`,
+  );
+  await runtime.query(`INSERT INTO audit_leaf (leaf_index, seq, leaf_hash) VALUES (0, $1, '\\x00')`, [rows[0].seq]);
+  await runtime.query(`INSERT INTO audit_node (level, idx, hash) VALUES (8, 0, '\\x00')`);
+  await runtime.query(`INSERT INTO audit_checkpoint (tree_size, root_hash, origin, note, key_id, horizon) VALUES (1, '\\x00', 'o', 'n', 'k', 0)`);
+  await runtime.query(`INSERT INTO audit_checkpoint_publication (tree_size, sink) VALUES (1, 'file')`);
+});
+afterAll(async () => {
+  await Promise.all([owner?.end(), runtime?.end()]);
+  await db?.drop();
+});
+
+async function errorOf(client: pg.Client, sql: string): Promise<pg.DatabaseError | undefined> {
+  return client.query(sql).then(
+    () => undefined,
+    (e: pg.DatabaseError) => e,
+  );
 }
 
-function expectedHash(prev: string, seq: string, payload: string): string {
-  return createHash('sha256').update(`${prev}|${seq}|${payload}`, 'utf8').digest('hex');
-}
+it('stamps each appended event with the inserting transaction, which the sealer uses to find late commits', async () => {
+  await owner.query('BEGIN');
+  const { rows } = await owner.query(
+    `INSERT INTO audit_event (type, actor, actor_ids, channel, at, payload) VALUES ('t', 'a', ARRAY['a'], 'api', now(), '{}')
+     RETURNING txid::text AS txid, pg_current_xact_id()::text AS xact`,
+  );
+  await owner.query('ROLLBACK');
+  expect(rows[0].txid).toBe(rows[0].xact);
+});
 
-describe('audit_event triggers', () => {
-  let db: TestDatabase;
-  let client: pg.Client;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-    client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-  });
-  afterAll(async () => {
-    await client?.end();
-    await db?.drop();
-  });
-
-  async function insertEvent(c: pg.Client, chain: number, payload: string): Promise<AuditRow> {
-    // seq, prev_hash and hash are the trigger's to set: whatever the client sends is overwritten.
-    const { rows } = await c.query<AuditRow>(
-      `INSERT INTO audit_event (chain, type, actor, actor_ids, channel, at, payload, prev_hash, hash)
-       VALUES ($1, 'request.created', 'agent:ci', ARRAY['agent:ci'], 'api', now(), $2, 'forged', 'forged')
-       RETURNING seq::text AS seq, chain, payload, prev_hash, hash`,
-      [chain, payload],
-    );
-    return rows[0];
-  }
-
-  async function expectRefused(sql: string): Promise<void> {
-    const error = await client.query(sql).then(
-      () => undefined,
-      (e: unknown) => e as pg.DatabaseError,
-    );
-    expect(error).toBeDefined();
-    expect(error!.code).toBe('55000');
-    expect(error!.message).toBe('audit_event is append-only');
-  }
-
-  it('seeds 16 chain heads at seq 0 with an all-zero hash', async () => {
-    const { rows } = await client.query('SELECT chain, last_seq::text AS last_seq, last_hash FROM audit_chain_head ORDER BY chain');
-    expect(rows).toEqual(Array.from({ length: 16 }, (_, chain) => ({ chain, last_seq: '0', last_hash: ZERO_HASH })));
-  });
-
-  it('links each event to the previous one of its chain with hash = sha256(prev|seq|payload)', async () => {
-    const first = await insertEvent(client, 3, '{"event":"first","who":"Zoë"}');
-    const other = await insertEvent(client, 4, '{"event":"other chain"}');
-    const second = await insertEvent(client, 3, '{"event":"second"}');
-
-    expect(first.prev_hash).toBe(ZERO_HASH);
-    expect(first.hash).toBe(expectedHash(ZERO_HASH, first.seq, first.payload));
-    expect(second.prev_hash).toBe(first.hash);
-    expect(second.hash).toBe(expectedHash(first.hash, second.seq, second.payload));
-    expect(BigInt(second.seq)).toBeGreaterThan(BigInt(first.seq));
-    expect(other.prev_hash).toBe(ZERO_HASH);
-
-    const head = await client.query('SELECT last_seq::text AS last_seq, last_hash FROM audit_chain_head WHERE chain = 3');
-    expect(head.rows[0]).toEqual({ last_seq: second.seq, last_hash: second.hash });
-  });
-
-  it('keeps a chain consistent under concurrent appends (seq order is chain order)', async () => {
-    const clients = await Promise.all(
-      Array.from({ length: 4 }, async () => {
-        const c = new pg.Client({ connectionString: db.url });
-        await c.connect();
-        return c;
-      }),
-    );
-    try {
-      // Four connections appending at once; each connection's own inserts go one after another.
-      await Promise.all(
-        clients.map(async (c, i) => {
-          for (let j = 0; j < 10; j++) await insertEvent(c, 7, `{"w":${i},"n":${j}}`);
-        }),
-      );
-    } finally {
-      await Promise.all(clients.map((c) => c.end()));
+describe.each(AUDIT_TABLES)('%s', (table) => {
+  it('refuses UPDATE, DELETE and TRUNCATE with SQLSTATE 55000, even to its owner', async () => {
+    for (const sql of [UPDATE[table], `DELETE FROM ${table}`, `TRUNCATE ${table}`, `TRUNCATE ${table} CASCADE`]) {
+      const err = await errorOf(owner, sql);
+      expect({ sql, code: err?.code, message: err?.message }).toEqual({ sql, code: '55000', message: `${table} is append-only` });
     }
-    const { rows } = await client.query<AuditRow>(
-      'SELECT seq::text AS seq, chain, payload, prev_hash, hash FROM audit_event WHERE chain = 7 ORDER BY audit_event.seq',
-    );
-    expect(rows).toHaveLength(40);
-    let prev = ZERO_HASH;
-    for (const row of rows) {
-      expect(row.prev_hash).toBe(prev);
-      expect(row.hash).toBe(expectedHash(prev, row.seq, row.payload));
-      prev = row.hash;
+    const { rows } = await owner.query(`SELECT count(*)::int AS n FROM ${table}`);
+    expect(rows[0].n).toBeGreaterThan(0);
+  });
+
+  it('the runtime role may insert and read it, and is refused everything else (42501)', async () => {
+    await expect(runtime.query(`SELECT count(*) FROM ${table}`)).resolves.toBeDefined();
+    const refused = [
+      UPDATE[table],
+      `DELETE FROM ${table}`,
+      `TRUNCATE ${table}`,
+      `ALTER TABLE ${table} DISABLE TRIGGER ALL`,
+      `ALTER TABLE ${table} DISABLE TRIGGER USER`,
+      `ALTER TABLE ${table} ADD COLUMN note text`,
+      `DROP TABLE ${table}`,
+      `CREATE TRIGGER sneaky BEFORE INSERT ON ${table} FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()`,
+    ];
+    for (const sql of refused) {
+      const err = await errorOf(runtime, sql);
+      expect({ sql, code: err?.code }).toEqual({ sql, code: '42501' });
     }
   });
+});
 
-  it('refuses an event for a chain that does not exist', async () => {
-    await expect(insertEvent(client, 99, '{}')).rejects.toMatchObject({ code: '23503', message: 'audit chain 99 does not exist' });
-  });
+it('the runtime role cannot switch triggers off for its session, nor reset the event ids', async () => {
+  for (const sql of ['SET session_replication_role = replica', "SELECT set_config('session_replication_role', 'replica', false)"]) {
+    const err = await errorOf(runtime, sql);
+    expect({ sql, code: err?.code }).toEqual({ sql, code: '42501' });
+  }
+  expect((await errorOf(runtime, "SELECT setval('audit_event_seq_seq', 1)"))?.code).toBe('42501');
+  expect((await errorOf(runtime, 'ALTER FUNCTION audit_event_append_only() RENAME TO gone'))?.code).toBe('42501');
+});
 
-  it('refuses UPDATE, DELETE and TRUNCATE with SQLSTATE 55000', async () => {
-    await insertEvent(client, 0, '{"event":"kept"}');
-    await expectRefused("UPDATE audit_event SET payload = 'tampered'");
-    await expectRefused('DELETE FROM audit_event');
-    await expectRefused('TRUNCATE audit_event');
-    await expectRefused('TRUNCATE audit_event CASCADE');
-    const { rows } = await client.query("SELECT count(*)::int AS n FROM audit_event WHERE payload = 'tampered'");
-    expect(rows[0].n).toBe(0);
-    const all = await client.query('SELECT count(*)::int AS n FROM audit_event');
-    expect(all.rows[0].n).toBeGreaterThan(0);
-  });
+it('grants the runtime role exactly what src/store/runtime-role.ts lists, and owns it nothing', async () => {
+  const { rows } = await owner.query<{ table_name: string; privilege_type: string }>(
+    `SELECT table_name, privilege_type FROM information_schema.role_table_grants WHERE grantee = $1 AND table_schema = 'public' ORDER BY table_name, privilege_type`,
+    [TEST_RUNTIME_ROLE],
+  );
+  const granted: Record<string, string[]> = {};
+  for (const r of rows) (granted[r.table_name] ??= []).push(r.privilege_type);
+  const expected = Object.fromEntries(Object.entries(RUNTIME_GRANTS).map(([t, p]) => [t, [...p].sort()]));
+  expect(granted).toEqual(expected);
+  const owned = await owner.query(`SELECT relname FROM pg_class WHERE relowner = (SELECT oid FROM pg_roles WHERE rolname = $1)`, [TEST_RUNTIME_ROLE]);
+  expect(owned.rows).toEqual([]);
+  // Every table the migrations create is classified: a new table must say what the service may do with it.
+  const tables = await owner.query<{ relname: string }>(`SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND relkind = 'r' AND relname <> '_prisma_migrations' ORDER BY relname`);
+  expect(tables.rows.map((t) => t.relname)).toEqual(Object.keys(RUNTIME_GRANTS).sort());
 });

@@ -10,9 +10,9 @@ import { createTestDatabase, TEST_DATABASE_ADMIN_URL, type TestDatabase } from '
 const MIGRATIONS_DIR = path.resolve(__dirname, '../../prisma/migrations');
 const SCHEMA = readFileSync(path.resolve(__dirname, '../../prisma/schema.prisma'), 'utf8');
 
-/** The schema with one column added to AuditChainHead, i.e. a schema change committed without its migration. */
+/** The schema with one column added to AuditCheckpointPublication, i.e. a schema change committed without its migration. */
 function schemaWithUnmigratedChange(): string {
-  const edited = SCHEMA.replace(/(model AuditChainHead \{\n)/, '$1  note     String?\n');
+  const edited = SCHEMA.replace(/(model AuditCheckpointPublication \{\n)/, '$1  note     String?\n');
   expect(edited).not.toBe(SCHEMA);
   return edited;
 }
@@ -25,7 +25,7 @@ describe('schema drift', () => {
 
   it('would catch a schema.prisma change that has no migration', async () => {
     const sql = await diffMigrationsToSchema(MIGRATIONS_DIR, schemaWithUnmigratedChange(), { databaseUrl: TEST_DATABASE_ADMIN_URL });
-    expect(sql).toContain('ALTER TABLE "audit_chain_head" ADD COLUMN');
+    expect(sql).toContain('ALTER TABLE "audit_checkpoint_publication" ADD COLUMN');
     expect(sql).toContain('"note" TEXT');
   });
 
@@ -43,7 +43,7 @@ describe('schema drift', () => {
     });
 
     it('and is told apart from a schema with an unmigrated change', async () => {
-      expect(await diffDatabaseToSchema(db.url, schemaWithUnmigratedChange())).toContain('ALTER TABLE "audit_chain_head" ADD COLUMN');
+      expect(await diffDatabaseToSchema(db.url, schemaWithUnmigratedChange())).toContain('ALTER TABLE "audit_checkpoint_publication" ADD COLUMN');
     });
   });
 

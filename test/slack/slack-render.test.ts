@@ -120,7 +120,7 @@ describe('reason modal', () => {
 
 describe('command results', () => {
   const event = (type: string, data: Record<string, unknown>, actor = 'bob@example.com'): AuditRecord => ({
-    seq: '1', chain: 0, requestId: ID, type, actor: { key: actor, ids: [actor], label: actor.split('@')[0] }, channel: 'slack', at: '2030-01-01T10:05:00.000Z', data, prevHash: '', hash: '', payload: '',
+    seq: '1', requestId: ID, type, actor: { key: actor, ids: [actor], label: actor.split('@')[0] }, channel: 'slack', at: '2030-01-01T10:05:00.000Z', data, payload: '', leafIndex: null, leafHash: null,
   });
 
   it('renders a trail with votes and refusals', () => {

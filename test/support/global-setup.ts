@@ -1,12 +1,13 @@
 /**
- * Jest global setup: migrates one template database for the whole run with the real runner, so every test file starts
- * from exactly what `npm run db:migrate` produces. Its name and the run id reach the test workers through process.env
+ * Jest global setup: migrates one template database for the whole run with the real runner, as the owner, granting the
+ * runtime role the app runs as (clones keep the grants), so every test file starts from exactly what
+ * `npm run db:migrate` produces. Its name and the run id reach the test workers through process.env
  * (workers inherit the environment of the process that ran this).
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { applyMigrations, withDatabaseName } from '../../src/store/migrate';
-import { adminQuery, quoteIdent, TEST_DATABASE_ADMIN_URL } from './test-database';
+import { adminQuery, quoteIdent, TEST_DATABASE_ADMIN_URL, TEST_RUNTIME_ROLE } from './test-database';
 
 export default async function globalSetup(): Promise<void> {
   const runId = `${process.pid}_${randomBytes(3).toString('hex')}`;
@@ -18,6 +19,7 @@ export default async function globalSetup(): Promise<void> {
     await applyMigrations({
       databaseUrl: withDatabaseName(TEST_DATABASE_ADMIN_URL, template),
       migrationsDir: path.resolve(__dirname, '../../prisma/migrations'),
+      runtimeRole: { name: TEST_RUNTIME_ROLE },
     });
   } catch (error) {
     // Jest skips global teardown when setup throws.

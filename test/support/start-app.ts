@@ -3,7 +3,7 @@
  * clone of the migrated template) and its own Redis key prefix, so test files never see each other's data.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -111,8 +111,11 @@ export async function startTestApp(
     PORT: '0',
     HOST: '127.0.0.1',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    DATABASE_URL: database.url,
+    // The runtime role, as in production: a grant the service lacks fails the test.
+    DATABASE_URL: database.appUrl,
     DATABASE_POOL_SIZE: '10',
+    // Per database, so an app restarted on the same database keeps its signing key and published checkpoints.
+    DATA_DIR: path.join(tmpdir(), `cs-data-${database.name}`),
     REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
     REDIS_PREFIX: opts.redisPrefix ?? `cs-test-${randomBytes(5).toString('hex')}`,
     POLICY_FILE: policyFile,
@@ -183,6 +186,7 @@ export async function startTestApp(
       if (opts.keepDatabase) return;
       await deleteRedisKeys(config.REDIS_URL, config.REDIS_PREFIX);
       await database.drop();
+      rmSync(config.DATA_DIR, { recursive: true, force: true });
     },
   };
 }

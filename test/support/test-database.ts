@@ -13,9 +13,27 @@ export const TEST_DATABASE_ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL || 'p
 /** Prefix of every database a test run clones; global teardown drops those of its own run. */
 export const TEST_DATABASE_PREFIX = 'cs_t_';
 
+/**
+ * The runtime role the app runs as in tests, as in production: global setup migrates as the owner (the admin URL's
+ * role) and grants this role what the service needs, so a missing grant fails the suite. Roles are per server, so
+ * concurrent runs share it (granting is idempotent and tolerates a concurrent run).
+ */
+export const TEST_RUNTIME_ROLE = process.env.TEST_RUNTIME_ROLE || 'cs_test_app';
+
+/** `url` connecting as `user` instead (trust authentication locally; no password). */
+export function asRole(url: string, user: string): string {
+  const u = new URL(url);
+  u.username = encodeURIComponent(user);
+  u.password = '';
+  return u.toString();
+}
+
 /** A database created for one test file. */
 export interface TestDatabase {
+  /** As the owner (the admin URL's role): what migrations, fixtures and tampering use. */
   url: string;
+  /** As the runtime role: what the app connects with. */
+  appUrl: string;
   name: string;
   /** Drops the database, disconnecting anyone still connected. */
   drop(): Promise<void>;
@@ -65,6 +83,7 @@ export async function createTestDatabase(opts: { empty?: boolean } = {}): Promis
   return {
     name,
     url: withDatabaseName(TEST_DATABASE_ADMIN_URL, name),
+    appUrl: asRole(withDatabaseName(TEST_DATABASE_ADMIN_URL, name), TEST_RUNTIME_ROLE),
     drop: async () => {
       await adminQuery(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
     },

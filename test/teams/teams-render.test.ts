@@ -166,8 +166,8 @@ describe('Teams command card', () => {
       kind: 'trail',
       request: v,
       events: [
-        { seq: '1', chain: 0, requestId: ID, type: 'request.created', actor: { key: 'agent:etl-agent-7', ids: [] }, channel: 'api', at: '2026-11-21T10:00:00.000Z', data: { outcome: 'require', rule: 'two-person-export' }, prevHash: '', hash: '', payload: '' },
-        { seq: '2', chain: 0, requestId: ID, type: 'vote.refused', actor: { key: 'frank@example.com', ids: [], label: 'Frank' }, channel: 'teams', at: '2026-11-21T10:01:00.000Z', data: { refusal: 'self_approval', approver: { email: 'frank@example.com' } }, prevHash: '', hash: '', payload: '' },
+        { seq: '1', requestId: ID, type: 'request.created', actor: { key: 'agent:etl-agent-7', ids: [] }, channel: 'api', at: '2026-11-21T10:00:00.000Z', data: { outcome: 'require', rule: 'two-person-export' }, payload: '', leafIndex: null, leafHash: null },
+        { seq: '2', requestId: ID, type: 'vote.refused', actor: { key: 'frank@example.com', ids: [], label: 'Frank' }, channel: 'teams', at: '2026-11-21T10:01:00.000Z', data: { refusal: 'self_approval', approver: { email: 'frank@example.com' } }, payload: '', leafIndex: null, leafHash: null },
       ],
     });
     const all = texts(card);

@@ -1,6 +1,7 @@
-/** Audit trail read-out: filtered pages, NDJSON export, and chain verification. */
+/** Audit trail read-out: filtered pages, NDJSON export, and the transparency log's checkpoints, proofs and verification. */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { TransparencyLog } from '../../evidence/transparency-log';
 import type { AuditService } from '../../services/audit-service';
 import { auditRoutes } from '../contract/contract';
 import { fromContract } from './route-options';
@@ -8,7 +9,7 @@ import { fromContract } from './route-options';
 /** Events per page of the NDJSON export's internal paging. */
 const EXPORT_PAGE = 1000;
 
-export function registerAuditRoutes(instance: FastifyInstance, deps: { audit: AuditService }): void {
+export function registerAuditRoutes(instance: FastifyInstance, deps: { audit: AuditService; log: TransparencyLog }): void {
   const app = instance.withTypeProvider<ZodTypeProvider>();
 
   app.route({
@@ -39,6 +40,21 @@ export function registerAuditRoutes(instance: FastifyInstance, deps: { audit: Au
 
   app.route({
     ...fromContract(auditRoutes.verifyAudit),
-    handler: async () => deps.audit.verify(),
+    handler: async () => deps.log.verify(),
+  });
+
+  app.route({
+    ...fromContract(auditRoutes.listCheckpoints),
+    handler: async (req) => ({ ...(await deps.log.listCheckpoints(req.query)), keys: deps.log.keys() }),
+  });
+
+  app.route({
+    ...fromContract(auditRoutes.inclusionProof),
+    handler: async (req) => deps.log.inclusionProof(req.query.event, req.query.treeSize),
+  });
+
+  app.route({
+    ...fromContract(auditRoutes.consistencyProof),
+    handler: async (req) => deps.log.consistencyProof(req.query.from, req.query.to),
   });
 }
