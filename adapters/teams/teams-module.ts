@@ -85,7 +85,7 @@ export function createTeamsModule(deps: TeamsModuleDeps, options: TeamsModuleOpt
     appId,
     store,
     renderCard: (view) => renderApprovalCard(view, { refreshUserIds: refreshUserIds(view) }),
-    renderNotification: (view) => renderApprovalCard(view, { heading: `Your request was ${view.status}: ${view.action}` }),
+    renderNotification: (view) => renderApprovalCard(view, { notification: true }),
     tenantId: config.MICROSOFT_APP_TENANT_ID,
     log,
   });
