@@ -228,6 +228,9 @@ export function blockKitProblems(msg: SlackMessage): string[] {
 
 const fits = (msg: SlackMessage): boolean => blockKitProblems(msg).length === 0;
 
+/** The trail's head (the request) takes at most this share of the message, leaving the rest to its events. */
+const TRAIL_HEAD_CHARS = 5_000;
+
 /** What a card holds before it has to shorten anything; {@link renderWithin} shrinks it until the message fits. */
 const CARD_BUDGET: TextBudget = { fact: 1000, justification: 4000, contextKey: 100, contextValue: 2000, context: 4000, reason: 2000, reasons: 3000 };
 /** The trail shows the request with less room for its texts, leaving room for the events. */
@@ -342,8 +345,9 @@ function clamp(msg: SlackMessage): SlackMessage {
   return { text: clip(msg.text, LIMIT.fallbackText), blocks };
 }
 
-function within(view: ApprovalView, budget: TextBudget, build: (fitted: FittedView) => SlackMessage): SlackMessage {
-  const msg = renderWithin(view, budget, build, fits);
+function within(view: ApprovalView, budget: TextBudget, build: (fitted: FittedView) => SlackMessage, maxChars = SLACK_MESSAGE_CHARS): SlackMessage {
+  const ok = (msg: SlackMessage) => fits(msg) && JSON.stringify(msg.blocks).length <= maxChars;
+  const msg = renderWithin(view, budget, build, ok);
   return fits(msg) ? msg : clamp(msg);
 }
 
@@ -502,7 +506,7 @@ export function renderCommandResult(result: ChatCommandResult, command: string, 
             { type: 'divider' },
           ],
         };
-      });
+      }, TRAIL_HEAD_CHARS);
       const events = result.events.map((e) => eventLine(e, false));
       if (!events.length) return { ...head, blocks: [...head.blocks, section('No audit events.')] };
       const { msg, omitted } = fill(head, events.map((e) => e.line), NOTE_RESERVE);

@@ -179,6 +179,8 @@ const TRAIL_BUDGET: TextBudget = { fact: 1000, justification: 2000, contextKey: 
 const ENTRY_BUDGET: TextBudget = { fact: 300, justification: 0, contextKey: 0, contextValue: 0, context: 0, reason: 0, reasons: 0 };
 /** How much of one audit event's detail a trail shows. */
 const EVENT_DETAIL = 600;
+/** The status line under a card's heading is a summary; the outcome section has the decision in full. */
+const STATUS_LINE = 300;
 /** Room kept for the closing note of a list. */
 const NOTE_RESERVE = 1000;
 
@@ -276,7 +278,8 @@ function approvalCard(fitted: FittedView, opts: ApprovalCardOptions): AdaptiveCa
   const heading = opts.notification ? notificationHeading(view.status, view.action) : `${STATUS_WORDS[view.status].word}: ${view.action}`;
   body.push(
     text(cardLine(heading), { size: 'Large', weight: 'Bolder', style: 'heading' }),
-    text(cardLine(summarizeStatus(view)), { color: STATUS_COLOR[view.status], spacing: 'Small' }),
+    // A one-line summary: who decided and why are in full in the Outcome section below.
+    text(cardLine(clip(summarizeStatus(view), STATUS_LINE)), { color: STATUS_COLOR[view.status], spacing: 'Small' }),
     ...claimElements(fitted),
     ...requestFacts(view),
   );
@@ -410,7 +413,7 @@ export function renderCommandCard(result: ChatCommandResult): AdaptiveCard {
       // Votes are events of the trail: the head shows the request without them.
       const head = renderWithin({ ...r, votes: [] }, TRAIL_BUDGET, (fitted) => card([
         text(`Audit trail of request ${cardLine(fitted.view.id)}`, { size: 'Large', weight: 'Bolder' }),
-        text(cardLine(summarizeStatus(fitted.view)), { spacing: 'Small' }),
+        text(cardLine(clip(summarizeStatus(fitted.view), STATUS_LINE)), { spacing: 'Small' }),
         ...claimElements(fitted),
         ...requestFacts(fitted.view),
         text(`Events (${result.events.length})`, { weight: 'Bolder', spacing: 'Medium' }),
