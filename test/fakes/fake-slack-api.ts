@@ -67,6 +67,8 @@ export interface FakeSlackApi {
   baseUrl: string;
   botToken: string;
   appToken: string;
+  /** The workspace the fake is (what auth.test answers, and users' team). */
+  teamId: string;
   calls: FakeSlackCall[];
   /** Bodies posted to response_urls, by response id. */
   responses: { id: string; body: any; at: number }[];
@@ -110,10 +112,10 @@ function decodeArgs(raw: string, contentType: string): Record<string, any> {
   return out;
 }
 
-function publicUser(u: FakeSlackUser) {
+function publicUser(u: FakeSlackUser, teamId: string) {
   return {
     id: u.id,
-    team_id: 'T0000TEST',
+    team_id: teamId,
     name: u.name,
     deleted: false,
     real_name: u.realName ?? u.name,
@@ -123,14 +125,15 @@ function publicUser(u: FakeSlackUser) {
       real_name: u.realName ?? u.name,
       display_name: u.name,
       ...(u.email ? { email: u.email } : {}),
-      team: 'T0000TEST',
+      team: teamId,
     },
   };
 }
 
 /** Starts the fake on a random local port. */
-export async function startFakeSlackApi(opts: { botToken?: string; appToken?: string } = {}): Promise<FakeSlackApi> {
+export async function startFakeSlackApi(opts: { botToken?: string; appToken?: string; teamId?: string } = {}): Promise<FakeSlackApi> {
   const botToken = opts.botToken ?? 'xoxb-fake-0000-bot-token';
+  const teamId = opts.teamId ?? 'T0000TEST';
   const appToken = opts.appToken ?? 'xapp-1-fake-app-token';
   const calls: FakeSlackCall[] = [];
   const responses: FakeSlackApi['responses'] = [];
@@ -172,7 +175,7 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
     if (token !== expected) return { ok: false, error: 'invalid_auth' };
     switch (method) {
       case 'auth.test':
-        return { ok: true, url: 'https://fake.slack.test/', team: 'Fake', user: 'countersign', team_id: 'T0000TEST', user_id: 'U0000BOT', bot_id: 'B0000BOT' };
+        return { ok: true, url: 'https://fake.slack.test/', team: 'Fake', user: 'countersign', team_id: teamId, user_id: 'U0000BOT', bot_id: 'B0000BOT' };
       case 'chat.postMessage': {
         let channel = String(args.channel ?? '');
         if (users.has(channel)) channel = `D${channel.slice(1)}`;
@@ -207,12 +210,12 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
       }
       case 'users.info': {
         const u = users.get(String(args.user));
-        return u ? { ok: true, user: publicUser(u) } : { ok: false, error: 'user_not_found' };
+        return u ? { ok: true, user: publicUser(u, teamId) } : { ok: false, error: 'user_not_found' };
       }
       case 'users.lookupByEmail': {
         const email = String(args.email ?? '').toLowerCase();
         const u = [...users.values()].find((x) => x.email?.toLowerCase() === email);
-        return u ? { ok: true, user: publicUser(u) } : { ok: false, error: 'users_not_found' };
+        return u ? { ok: true, user: publicUser(u, teamId) } : { ok: false, error: 'users_not_found' };
       }
       case 'usergroups.users.list': {
         const members = groups.get(String(args.usergroup));
@@ -221,7 +224,7 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
       case 'views.open': {
         if (!args.trigger_id) return { ok: false, error: 'invalid_trigger_id' };
         if (!args.view || typeof args.view !== 'object') return { ok: false, error: 'invalid_arguments' };
-        return { ok: true, view: { id: `V${randomBytes(5).toString('hex').toUpperCase()}`, team_id: 'T0000TEST', ...args.view, state: { values: {} }, hash: '1.abc' } };
+        return { ok: true, view: { id: `V${randomBytes(5).toString('hex').toUpperCase()}`, team_id: teamId, ...args.view, state: { values: {} }, hash: '1.abc' } };
       }
       case 'apps.connections.open':
         return { ok: true, url: `ws://127.0.0.1:${port}/link/?ticket=${randomBytes(8).toString('hex')}&app_id=A0000TEST` };
@@ -323,6 +326,7 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
     baseUrl,
     botToken,
     appToken,
+    teamId,
     calls,
     responses,
     messages,
