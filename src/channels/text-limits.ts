@@ -25,14 +25,28 @@ const isHighSurrogate = (code: number): boolean => code >= 0xd800 && code <= 0xd
 export function prefixWithin(text: string, max: number): string {
   if (text.length <= max) return text;
   if (max <= 0) return '';
-  let end = 0;
-  for (const { index, segment } of graphemes.segment(text)) {
-    const next = index + segment.length;
+  const from = knownBoundary(text, max - 64);
+  let end = from;
+  for (const { index, segment } of graphemes.segment(text.slice(from))) {
+    const next = from + index + segment.length;
     if (next > max) break;
     end = next;
   }
   if (end === 0) end = isHighSurrogate(text.charCodeAt(max - 1)) ? max - 1 : max;
   return text.slice(0, end);
+}
+
+const isPrintableAscii = (code: number): boolean => code >= 0x20 && code < 0x7f;
+
+/**
+ * A position at or before `before` that is certainly a grapheme boundary (between two printable ASCII characters),
+ * so only the text near a cut is segmented, not everything before it; 0 when none is near.
+ */
+function knownBoundary(text: string, before: number): number {
+  for (let i = Math.min(before, text.length - 1); i > 0 && i > before - 1024; i--) {
+    if (isPrintableAscii(text.charCodeAt(i)) && isPrintableAscii(text.charCodeAt(i - 1))) return i;
+  }
+  return 0;
 }
 
 /** Shortens text to at most `max` UTF-16 code units, marking the cut with an ellipsis; never splits a character. */
