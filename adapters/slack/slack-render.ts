@@ -164,6 +164,11 @@ function splitLine(line: string, max: number, prefix: string): string[] {
   return out;
 }
 
+/** Escaped mrkdwn held to `max` characters, cut outside any entity and marked with an ellipsis. */
+function clipMrkdwn(text: string, max: number): string {
+  return text.length <= max ? text : `${splitLine(text, max - 1, '')[0]}…`;
+}
+
 /** Packs lines into as few sections as the section limit allows; a quoted line split in two stays quoted. */
 function sections(lines: string[]): KnownBlock[] {
   const out: KnownBlock[] = [];
@@ -465,10 +470,10 @@ export function renderCommandResult(result: ChatCommandResult, command: string, 
         ],
       };
     case 'refused':
-      return { text: replyFallback(result.message), blocks: [section(`:no_entry: ${escapeEntities(clip(result.message, LIMIT.section - 20))}`)] };
+      return { text: replyFallback(result.message), blocks: [section(clipMrkdwn(`:no_entry: ${escapeEntities(result.message)}`, LIMIT.section))] };
     case 'error':
       // Command-service messages quote the user's input in backticks on purpose: keep those, escape the rest.
-      return { text: replyFallback(result.message), blocks: [section(`:warning: ${escapeEntities(clip(result.message, LIMIT.section - 20))}`)] };
+      return { text: replyFallback(result.message), blocks: [section(clipMrkdwn(`:warning: ${escapeEntities(result.message)}`, LIMIT.section))] };
     case 'pending': {
       const list = pendingList(result.items);
       if (list.entries.length === 0) return { text: list.heading, blocks: [section(`:sparkles: ${list.heading}`)] };
@@ -519,18 +524,17 @@ export function renderCommandResult(result: ChatCommandResult, command: string, 
     case 'events': {
       const head: SlackMessage = {
         text: fallback(`${result.events.length} audit event(s) for ${result.description}`),
-        blocks: [header('Audit look-up'), context(mrkdwnLine(clip(result.description, 1000)))],
+        blocks: [header('Audit look-up'), context(clipMrkdwn(mrkdwnLine(result.description), 1000))],
       };
       if (!result.events.length) return { ...head, blocks: [...head.blocks, section('No matching audit events.')] };
+      const base = text.replace(/\s*(page|cursor):\S+/g, '').trim();
+      const more = result.nextCursor ? [context(`More results: \`${escapeEntities(command)} ${clipMrkdwn(mrkdwnLine(base), 1000)} page:${mrkdwnLine(result.nextCursor)}\``)] : [];
       const events = result.events.map((e) => eventLine(e, true));
-      const { msg, omitted } = fill(head, events.map((e) => e.line), NOTE_RESERVE);
+      const { msg, omitted } = fill(head, events.map((e) => e.line), NOTE_RESERVE + JSON.stringify(more).length);
       const shortened = events.slice(0, events.length - omitted).some((e) => e.shortened);
       const notes = [omitted ? notShownNote(omitted, 'event') : '', shortened ? 'Long event details were shortened; GET /v1/audit in the API has them in full.' : ''].filter(Boolean);
       if (notes.length) msg.blocks.push(context(escapeEntities(notes.join(' '))));
-      if (result.nextCursor) {
-        const base = text.replace(/\s*(page|cursor):\S+/g, '').trim();
-        msg.blocks.push(context(`More results: \`${escapeEntities(command)} ${mrkdwnLine(clip(base, 500))} page:${mrkdwnLine(result.nextCursor)}\``));
-      }
+      msg.blocks.push(...more);
       return msg;
     }
   }
@@ -538,5 +542,5 @@ export function renderCommandResult(result: ChatCommandResult, command: string, 
 
 /** An ephemeral answer made of one line of text (vote confirmations and refusals, in the core's words). */
 export function renderReply(text: string): SlackMessage {
-  return { text: replyFallback(text), blocks: [section(escapeEntities(clip(text, LIMIT.section - 20)))] };
+  return { text: replyFallback(text), blocks: [section(clipMrkdwn(escapeEntities(text), LIMIT.section))] };
 }
