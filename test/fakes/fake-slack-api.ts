@@ -4,7 +4,8 @@
  *
  * - Web API at `<url>/api/<method>`: form-encoded (or JSON) bodies, JSON-encoded `blocks`/`view`, `Authorization:
  *   Bearer` token checked, answers `{ ok: true, … }` / `{ ok: false, error }` with HTTP 200 as Slack does, and HTTP 429
- *   with `Retry-After` when scripted.
+ *   with `Retry-After` when scripted. Messages over Block Kit's limits are refused (`invalid_blocks`,
+ *   `msg_blocks_too_long`), as Slack refuses them.
  * - `response_url`s at `<url>/response/<id>` (what Bolt's respond() and our ephemeral replies post to).
  * - Socket Mode: `apps.connections.open` returns a `ws://` URL served here; tests push envelopes through it and read
  *   the client's acks.
@@ -15,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
+import { SLACK_LIMITS, slackLimitProblems } from '../support/block-kit-limits';
 
 export interface FakeSlackUser {
   id: string;
@@ -130,6 +132,17 @@ function publicUser(u: FakeSlackUser, teamId: string) {
   };
 }
 
+/**
+ * Slack refuses blocks over its limits: `msg_blocks_too_long` past the total, `invalid_blocks` (with the problems) for
+ * any other limit, as the real API answers.
+ */
+function blocksRefused(args: Record<string, any>): Record<string, any> | undefined {
+  if (!Array.isArray(args.blocks)) return undefined;
+  if (JSON.stringify(args.blocks).length > SLACK_LIMITS.totalBlocksChars) return { ok: false, error: 'msg_blocks_too_long' };
+  const problems = slackLimitProblems({ text: args.text, blocks: args.blocks });
+  return problems.length ? { ok: false, error: 'invalid_blocks', errors: problems } : undefined;
+}
+
 /** Starts the fake on a random local port. */
 export async function startFakeSlackApi(opts: { botToken?: string; appToken?: string; teamId?: string } = {}): Promise<FakeSlackApi> {
   const botToken = opts.botToken ?? 'xoxb-fake-0000-bot-token';
@@ -177,6 +190,8 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
       case 'auth.test':
         return { ok: true, url: 'https://fake.slack.test/', team: 'Fake', user: 'countersign', team_id: teamId, user_id: 'U0000BOT', bot_id: 'B0000BOT' };
       case 'chat.postMessage': {
+        const refused = blocksRefused(args);
+        if (refused) return refused;
         let channel = String(args.channel ?? '');
         if (users.has(channel)) channel = `D${channel.slice(1)}`;
         const problem = channelProblem(channel);
@@ -187,6 +202,8 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
         return { ok: true, channel, ts, message: { type: 'message', user: 'U0000BOT', bot_id: 'B0000BOT', text: args.text, blocks: args.blocks, ts } };
       }
       case 'chat.update': {
+        const refused = blocksRefused(args);
+        if (refused) return refused;
         const channel = String(args.channel ?? '');
         const problem = channelProblem(channel);
         if (problem) return { ok: false, error: problem };
