@@ -144,6 +144,18 @@ describe('with MICROSOFT_APP_ID set, botbuilder authenticates every activity', (
     expect(res.status).toBe(200);
     expect(await h.t.db.teamsConversation.findUnique({ where: { conversationId: CHANNEL_ID } })).not.toBeNull();
   });
+
+  it('refuses a correctly signed activity from another tenant: nothing stored, the refusal recorded', async () => {
+    const foreign = '0f0f0f0f-0000-4000-8000-000000000000';
+    const install = botInstalled(h.fake.url, '19:0000anothertenant0000@thread.tacv2');
+    install.channelData.tenant = { id: foreign };
+    install.conversation.tenantId = foreign;
+    const res = await sendActivity(h.t.baseUrl, install, { authorization: `Bearer ${jwt(trusted.privateKey, kid, claims(h.fake.url))}` });
+    expect(res.status).toBe(200);
+    expect(await h.t.db.teamsConversation.findUnique({ where: { conversationId: '19:0000anothertenant0000@thread.tacv2' } })).toBeNull();
+    const refused = await h.t.db.auditEvent.findFirst({ where: { type: 'chat.refused' } });
+    expect(JSON.parse(refused!.payload)).toMatchObject({ channel: 'teams', data: { refusal: 'foreign_tenant', attempted: 'install', tenant: foreign, expectedTenant: TENANT_ID } });
+  });
 });
 
 describe('with MICROSOFT_APP_TENANT_ID set', () => {
