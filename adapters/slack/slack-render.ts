@@ -340,7 +340,11 @@ function approvalMessage(fitted: FittedView): SlackMessage {
   return { text: cardText(view), blocks };
 }
 
-/** Keeps a message that no budget could fit within Slack's limits anyway: never hit by a valid request (tested). */
+/**
+ * The last resort for a message no budget could fit: cut to Slack's limits rather than refused. The budgets fit every
+ * valid request (the tests render the largest, checking that the card says what it shortened), so this cuts nothing a
+ * valid request carries.
+ */
 function clamp(msg: SlackMessage): SlackMessage {
   const blocks = (msg.blocks as any[]).slice(0, LIMIT.blocks).map((b) => {
     if (b.type === 'section' && b.text) return { ...b, text: { ...b.text, text: clip(b.text.text, LIMIT.section) } };

@@ -15,7 +15,7 @@
 import { CardFactory, type Activity } from 'botbuilder';
 import { agentLines, oneLine } from '../../src/channels/agent-text';
 import { auditLine } from '../../src/channels/audit-line';
-import { FULL_TEXT, notShownNote, renderWithin, shortenedNote, type FittedView, type TextBudget } from '../../src/channels/card-budget';
+import { fitView, FULL_TEXT, notShownNote, renderWithin, shortenedNote, type FittedView, type TextBudget } from '../../src/channels/card-budget';
 import { cardFacts, claimsLine, CLAIM_HEADINGS, SOURCE_MARK, type CardFact } from '../../src/channels/card-facts';
 import { pendingList, type PendingEntry } from '../../src/channels/pending-list';
 import { plainText, type ChatReply } from '../../src/channels/chat-reply';
@@ -376,7 +376,8 @@ function fill(base: AdaptiveCard, elements: CardElement[]): { card: AdaptiveCard
  * Teams validates every input of the card on any click, so a required one would block the other entries' buttons.
  */
 function pendingItem({ view, facts: entryFacts }: PendingEntry): CardElement {
-  return renderWithin(view, ENTRY_BUDGET, ({ view: v }) => ({
+  const { view: v } = fitView(view, ENTRY_BUDGET);
+  return {
     type: 'Container',
     separator: true,
     items: [
@@ -385,7 +386,7 @@ function pendingItem({ view, facts: entryFacts }: PendingEntry): CardElement {
       reasonInput(pendingReasonInputId(v.id), v.reasonMode, false),
       { type: 'ActionSet', actions: decisionActions(v.id) },
     ],
-  }), () => true);
+  };
 }
 
 /** A closing note under a list that left entries out or shortened them, with the link to the full trail when known. */

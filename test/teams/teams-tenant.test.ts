@@ -91,3 +91,20 @@ describe('a Teams click from another tenant', () => {
     expect(await h.t.db.teamsConversation.findUnique({ where: { conversationId: INTRUDER.personalConversationId } })).toBeNull();
   });
 });
+
+describe('posting into another tenant', () => {
+  it('never posts a card into a stored conversation of another tenant', async () => {
+    const conversationId = '19:0000anothertenantchannel0000@thread.tacv2';
+    await h.t.db.teamsConversation.create({
+      data: {
+        conversationId,
+        tenantId: FOREIGN_TENANT,
+        reference: { channelId: 'msteams', serviceUrl: h.fake.url, bot: { id: '28:bot' }, conversation: { id: conversationId, tenantId: FOREIGN_TENANT } },
+      },
+    });
+    const id = await submitAndWaitForCard('deploy.tenant-post');
+    const view = await h.t.app.services.queries.view(id);
+    await expect(h.t.app.channels.get('teams')!.postCard(conversationId, view)).rejects.toMatchObject({ code: 'foreign_tenant', retryable: false });
+    expect(h.fake.calls.filter((c) => c.conversationId === conversationId)).toHaveLength(0);
+  });
+});
