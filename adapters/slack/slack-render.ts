@@ -12,7 +12,7 @@
 import type { types } from '@slack/bolt';
 import { agentLines, oneLine } from '../../src/channels/agent-text';
 import { auditLine } from '../../src/channels/audit-line';
-import { FULL_TEXT, notShownNote, renderWithin, shortenedNote, type FittedView, type TextBudget } from '../../src/channels/card-budget';
+import { ALL_EVENTS, eventsNote, FULL_TEXT, pendingNote, renderWithin, shortenedNote, type FittedView, type TextBudget } from '../../src/channels/card-budget';
 import { cardFacts, claimsLine, CLAIM_HEADINGS, SOURCE_MARK, type CardFact } from '../../src/channels/card-facts';
 import { pendingList } from '../../src/channels/pending-list';
 import { STATUS_WORDS, VOTE_WORDS } from '../../src/channels/status-words';
@@ -495,7 +495,7 @@ export function renderCommandResult(result: ChatCommandResult, command: string, 
         }
         msg = next;
       }
-      if (omitted) msg.blocks.push(context(escapeEntities(`${notShownNote(omitted, 'request')} Decide on the ones shown, then run ${command} pending again.`)));
+      if (omitted) msg.blocks.push(context(escapeEntities(pendingNote(omitted, `run ${command} pending`))));
       return msg;
     }
     case 'trail': {
@@ -520,7 +520,7 @@ export function renderCommandResult(result: ChatCommandResult, command: string, 
       if (!events.length) return { ...head, blocks: [...head.blocks, section('No audit events.')] };
       const { msg, omitted } = fill(head, events.map((e) => e.line), NOTE_RESERVE);
       const shortened = events.slice(0, events.length - omitted).some((e) => e.shortened);
-      const notes = [omitted ? notShownNote(omitted, 'event') : '', shortened ? 'Long event details were shortened.' : ''].filter(Boolean).join(' ');
+      const notes = eventsNote(omitted, shortened);
       const v = result.request;
       if (notes) msg.blocks.push(context(`${escapeEntities(notes)} ${v.links ? link(v.links.audit, FULL_TEXT.trail) : escapeEntities(FULL_TEXT.noLink(v.id))}`));
       return msg;
@@ -536,8 +536,8 @@ export function renderCommandResult(result: ChatCommandResult, command: string, 
       const events = result.events.map((e) => eventLine(e, true));
       const { msg, omitted } = fill(head, events.map((e) => e.line), NOTE_RESERVE + JSON.stringify(more).length);
       const shortened = events.slice(0, events.length - omitted).some((e) => e.shortened);
-      const notes = [omitted ? notShownNote(omitted, 'event') : '', shortened ? 'Long event details were shortened; GET /v1/audit in the API has them in full.' : ''].filter(Boolean);
-      if (notes.length) msg.blocks.push(context(escapeEntities(notes.join(' '))));
+      const notes = eventsNote(omitted, shortened);
+      if (notes) msg.blocks.push(context(escapeEntities(`${notes} ${ALL_EVENTS}`)));
       msg.blocks.push(...more);
       return msg;
     }

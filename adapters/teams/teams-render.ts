@@ -15,7 +15,7 @@
 import { CardFactory, type Activity } from 'botbuilder';
 import { agentLines, oneLine } from '../../src/channels/agent-text';
 import { auditLine } from '../../src/channels/audit-line';
-import { fitView, FULL_TEXT, notShownNote, renderWithin, shortenedNote, type FittedView, type TextBudget } from '../../src/channels/card-budget';
+import { ALL_EVENTS, eventsNote, fitView, FULL_TEXT, pendingNote, renderWithin, shortenedNote, type FittedView, type TextBudget } from '../../src/channels/card-budget';
 import { cardFacts, claimsLine, CLAIM_HEADINGS, SOURCE_MARK, type CardFact } from '../../src/channels/card-facts';
 import { pendingList, type PendingEntry } from '../../src/channels/pending-list';
 import { plainText, type ChatReply } from '../../src/channels/chat-reply';
@@ -389,12 +389,11 @@ function pendingItem({ view, facts: entryFacts }: PendingEntry): CardElement {
   };
 }
 
-/** A closing note under a list that left entries out or shortened them, with the link to the full trail when known. */
-function listNote(omitted: number, noun: string, shortened: boolean, auditUrl?: string): CardElement[] {
-  const notes = [omitted ? notShownNote(omitted, noun) : '', shortened ? 'Long event details were shortened.' : ''].filter(Boolean);
-  if (!notes.length) return [];
-  const where = auditUrl ? ` ${link(auditUrl, FULL_TEXT.trail)}` : noun === 'event' ? ' GET /v1/audit in the API has every event in full.' : '';
-  return [text(`${notes.join(' ')}${where}`, { isSubtle: true, size: 'Small' })];
+/** A closing note under events that left some out or shortened them, with the link to the full trail when known. */
+function eventsNoteElement(omitted: number, shortened: boolean, auditUrl?: string): CardElement[] {
+  const notes = eventsNote(omitted, shortened);
+  if (!notes) return [];
+  return [text(`${notes} ${auditUrl ? link(auditUrl, FULL_TEXT.trail) : ALL_EVENTS}`, { isSubtle: true, size: 'Small' })];
 }
 
 /** The card that answers a command message. */
@@ -406,7 +405,7 @@ export function renderCommandCard(result: ChatCommandResult): AdaptiveCard {
       const list = pendingList(result.items);
       const { card: c, shown } = fill(card([text(list.heading, { size: 'Large', weight: 'Bolder' })]), list.entries.map(pendingItem));
       const omitted = list.entries.length - shown;
-      if (omitted) c.body.push(text(`${notShownNote(omitted, 'request')} Decide on the ones shown, then ask for pending again.`, { isSubtle: true, size: 'Small' }));
+      if (omitted) c.body.push(text(pendingNote(omitted, 'ask for pending'), { isSubtle: true, size: 'Small' }));
       return c;
     }
     case 'trail': {
@@ -421,7 +420,7 @@ export function renderCommandCard(result: ChatCommandResult): AdaptiveCard {
       ]), (c) => activityBytes(c) <= TEAMS_MESSAGE_BYTES / 2);
       const events = result.events.map(eventElement);
       const { card: c, shown } = fill(head, events.map((e) => e.element));
-      c.body.push(...listNote(result.events.length - shown, 'event', events.slice(0, shown).some((e) => e.shortened), r.links?.audit));
+      c.body.push(...eventsNoteElement(result.events.length - shown, events.slice(0, shown).some((e) => e.shortened), r.links?.audit));
       return c;
     }
     case 'events': {
@@ -432,7 +431,7 @@ export function renderCommandCard(result: ChatCommandResult): AdaptiveCard {
       ]);
       const events = result.events.map(eventElement);
       const { card: c, shown } = fill(head, events.map((e) => e.element));
-      c.body.push(...listNote(result.events.length - shown, 'event', events.slice(0, shown).some((e) => e.shortened)));
+      c.body.push(...eventsNoteElement(result.events.length - shown, events.slice(0, shown).some((e) => e.shortened)));
       if (result.nextCursor) c.body.push(text(`More events: repeat the command with page:${cardLine(result.nextCursor)}`, { isSubtle: true }));
       return c;
     }

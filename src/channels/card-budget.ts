@@ -121,6 +121,22 @@ export const FULL_TEXT = {
   noLink: (requestId: string) => `The full request is at GET /v1/requests/${requestId} in the API.`,
 } as const;
 
+/**
+ * The note under a list of events (the `audit` answers) that left some out or shortened their details; the renderer
+ * follows it with the link to the full trail, or says where every event is when it has no link.
+ */
+export function eventsNote(omitted: number, shortened: boolean): string {
+  return [omitted ? notShownNote(omitted, 'event') : '', shortened ? 'Long event details were shortened.' : ''].filter(Boolean).join(' ');
+}
+
+/** Where every event is, when a search answer has no single request to link. */
+export const ALL_EVENTS = 'GET /v1/audit in the API has every event in full.';
+
+/** The note under a pending list that left requests out; `again` is how the user asks again on their platform. */
+export function pendingNote(omitted: number, again: string): string {
+  return `${notShownNote(omitted, 'request')} Decide on the ones shown, then ${again} again.`;
+}
+
 /** The note under a list that had to leave entries out. */
 export function notShownNote(count: number, noun: string): string {
   return `${count} more ${noun}${count === 1 ? '' : 's'} not shown here.`;

@@ -8,7 +8,6 @@ import { slackTexts } from './block-kit-limits';
 import { LONE_SURROGATE } from './request-extremes';
 
 // The adaptivecards package's `main` is ESM-only; its dist bundle parses cards in Node without a DOM.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const AC = require('adaptivecards/dist/adaptivecards.js');
 
 /** Characters a reader cannot see, which outside text must not bring onto a card. */
