@@ -579,6 +579,8 @@ async function runSlackSection(policyFile: string): Promise<SlackSection> {
   const cs = await startCountersign('countersign (Slack)', csPort, csRuntimeUrl!, policyFile, {
     SLACK_BOT_TOKEN: 'xoxb-bench',
     SLACK_SIGNING_SECRET: signingSecret,
+    // The clicks come from the test workspace (test/fakes/slack-requests.ts); events from any other are refused.
+    SLACK_TEAM_ID: 'T0000TEST',
     SLACK_BOT_USER_ID: 'UBENCH',
     SLACK_BOT_ID: 'BBENCH',
     SLACK_API_URL: `http://127.0.0.1:${port}/api/`,

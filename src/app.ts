@@ -96,6 +96,7 @@ export async function createApp(config: Config, opts: AppOptions) {
       return dir.members(policy().groups[group] ?? []).flatMap((id) => dir.person(id)?.identities.map((l) => identityKey(l.identity)) ?? []);
     },
     teamsConversations: store.teamsConversations,
+    audit,
   };
   // Interactions vote inside a database transaction: leave half the pool to the API and the workers.
   const interactionConcurrency = Math.max(2, Math.floor(config.DATABASE_POOL_SIZE / 2));

@@ -14,7 +14,12 @@ export const slackConfigShape = {
   SLACK_APP_TOKEN: envOptionalString,
   /** Web API root, e.g. https://slack-gov.com/api/ for GovSlack. */
   SLACK_API_URL: envOptionalString,
-  /** The bot's user and bot ids; when set, Bolt never calls auth.test. */
+  /**
+   * The one workspace (team id, T…) served; interactions from any other are refused. When unset, it is learned from
+   * auth.test once when inbound traffic starts.
+   */
+  SLACK_TEAM_ID: envOptionalString,
+  /** The bot's user and bot ids, handed to Bolt as its fixed authorization (Bolt never calls auth.test). */
   SLACK_BOT_USER_ID: envOptionalString,
   SLACK_BOT_ID: envOptionalString,
   SLACK_COMMAND: z.string().regex(/^\/[a-z0-9_-]+$/).default('/countersign'),
@@ -28,6 +33,7 @@ export type SlackConfig = ConfigOf<typeof slackConfigShape>;
 
 /** Slack user group ids (`S…`) in SLACK_AUDIT_ACCESS are checked by the adapter with usergroups.users.list. */
 const SLACK_USER_GROUP = /^S[A-Z0-9]+$/;
+const SLACK_TEAM = /^T[A-Z0-9]{2,30}$/;
 
 export const slackConfig: PlatformConfig<typeof slackConfigShape> = {
   shape: slackConfigShape,
@@ -38,6 +44,9 @@ export const slackConfig: PlatformConfig<typeof slackConfigShape> = {
     }
     if ((hasValue(env, 'SLACK_SIGNING_SECRET') || hasValue(env, 'SLACK_APP_TOKEN')) && !hasValue(env, 'SLACK_BOT_TOKEN')) {
       problems.push('SLACK_BOT_TOKEN: required when Slack is configured');
+    }
+    if (hasValue(env, 'SLACK_TEAM_ID') && !SLACK_TEAM.test(env.SLACK_TEAM_ID!.trim())) {
+      problems.push('SLACK_TEAM_ID: a Slack workspace id looks like T0123ABCD');
     }
     return problems;
   },

@@ -6,12 +6,14 @@
  * (decisions.vote, commands.run) and answers ephemerally. Rules are never checked here: the core decides, the adapter
  * renders. Card updates after a vote are enqueued by the core, not done inline.
  */
-import type { App, BlockAction, ButtonAction, SlackViewAction } from '@slack/bolt';
+import type { AnyMiddlewareArgs, App, BlockAction, ButtonAction, SlackViewAction } from '@slack/bolt';
 import type { WebClient } from '@slack/web-api';
 import type pino from 'pino';
 import { errorReply, voteReply } from '../../src/channels/chat-reply';
 import { chatActor, chatPresented } from '../../src/channels/chat-identity';
+import { workspaceRefusal } from '../../src/channels/workspace-refusal';
 import type { VoteDecision } from '../../src/domain/approval';
+import type { AuditService } from '../../src/services/audit-service';
 import { parseChatCommand, type ChatCommandService } from '../../src/services/chat-command-service';
 import type { DecisionService } from '../../src/services/decision-service';
 import type { RequestQueryService } from '../../src/services/request-query-service';
@@ -26,6 +28,7 @@ import {
   type SlackMessage,
 } from './slack-render';
 import type { SlackDirectory } from './slack-directory';
+import { statedTeams, type SlackWorkspace } from './slack-workspace';
 import type { WorkLimiter } from './work-limiter';
 
 export interface SlackInboundDeps {
@@ -33,6 +36,10 @@ export interface SlackInboundDeps {
   queries: Pick<RequestQueryService, 'view'>;
   commands: Pick<ChatCommandService, 'run'>;
   directory: SlackDirectory;
+  /** The one workspace served: interactions from any other are refused before anyone is looked up. */
+  workspace: Pick<SlackWorkspace, 'teamId'>;
+  /** Where refused interactions from other workspaces are recorded. */
+  audit: Pick<AuditService, 'append'>;
   web: Pick<WebClient, 'views' | 'chat'>;
   log: pino.Logger;
   /** Slash command name, e.g. `/countersign` (SLACK_COMMAND). */
@@ -89,6 +96,29 @@ export function registerSlackInbound(app: App, deps: SlackInboundDeps): void {
     }
   }
 
+  /**
+   * Every interaction passes here first. One from another workspace (another installation of the app, or a user of
+   * another organisation in a shared channel) is acknowledged, answered with a refusal and recorded, and reaches no
+   * listener: nobody is looked up and nothing is voted.
+   */
+  app.use(async (args) => {
+    const teamId = deps.workspace.teamId();
+    const stated = statedTeams(args.body);
+    if (teamId && stated.length > 0 && stated.every((t) => t === teamId)) return args.next();
+    const ack = (args as { ack?: () => Promise<void> }).ack;
+    await ack?.();
+    const refused = foreignInteraction(args.body, stated, teamId);
+    deps.log.warn({ teams: stated, expected: teamId ?? null, attempted: refused.attempted }, 'refused a Slack interaction from another workspace');
+    later({ userId: refused.user.id ?? '', responseUrl: refused.responseUrl }, () => refuse(refused));
+  });
+
+  async function refuse(i: ReturnType<typeof foreignInteraction>): Promise<void> {
+    const { reply, event } = workspaceRefusal(i);
+    await deps.audit.append([event]).catch((err: unknown) => deps.log.error({ err }, 'could not record a refused Slack interaction'));
+    // Only through the interaction's own response_url: Countersign's token has no business in another workspace.
+    if (i.responseUrl) await replyEphemeral({ userId: i.user.id ?? '', responseUrl: i.responseUrl }, renderReply(reply.text));
+  }
+
   /** Resolves the clicking user, casts the vote through the core and tells the user what happened. */
   async function castVote(requestId: string, decision: VoteDecision, reason: string | null, target: ReplyTarget): Promise<void> {
     let approver;
@@ -100,7 +130,7 @@ export function registerSlackInbound(app: App, deps: SlackInboundDeps): void {
     }
     let text: string;
     try {
-      const result = await deps.decisions.vote(requestId, { presented: chatPresented('slack', approver), approver, channel: 'slack', decision, reason }, deps.log);
+      const result = await deps.decisions.vote(requestId, { presented: chatPresented('slack', approver, deps.workspace.teamId()), approver, channel: 'slack', decision, reason }, deps.log);
       text = voteReply(result).text;
     } catch (err) {
       deps.log.error({ err, requestId }, 'Slack vote failed');
@@ -159,13 +189,47 @@ export function registerSlackInbound(app: App, deps: SlackInboundDeps): void {
       const parsed = parseChatCommand(text);
       const isAudit = parsed.kind === 'audit-request' || parsed.kind === 'audit-search';
       const platformAllowed = isAudit && deps.auditUserGroups.length > 0 && (await deps.directory.inUserGroups(userId, deps.auditUserGroups));
-      const result = await deps.commands.run(chatActor('slack', actor), parsed, { platformAllowed });
+      const result = await deps.commands.run(chatActor('slack', actor, deps.workspace.teamId()), parsed, { platformAllowed });
       await replyEphemeral(target, renderCommandResult(result, deps.command, text));
     } catch (err) {
       deps.log.error({ err }, 'Slack command failed');
       await replyEphemeral(target, renderReply(errorReply(err).text));
     }
   }
+}
+
+/** What a refused interaction tried, by whom, from where, and where to answer it. */
+function foreignInteraction(body: AnyMiddlewareArgs['body'], stated: string[], expected: string | undefined) {
+  const b = body as {
+    type?: string; command?: string; user?: { id?: string; name?: string; username?: string }; user_id?: string; user_name?: string;
+    actions?: { action_id?: string; value?: string }[]; view?: { callback_id?: string; private_metadata?: string }; response_url?: string;
+  };
+  let attempted = b.command ? 'command' : b.type ?? 'interaction';
+  let requestId: string | undefined;
+  let responseUrl = b.response_url;
+  const action = b.type === 'block_actions' ? b.actions?.[0] : undefined;
+  if (action?.action_id && DECISION_ACTION.test(action.action_id)) {
+    attempted = action.action_id === ACTIONS.deny ? 'deny' : 'approve';
+    requestId = action.value;
+  }
+  if (b.type === 'view_submission' && b.view?.callback_id === REASON_MODAL.callbackId) {
+    const meta = parseReasonMetadata(b.view.private_metadata);
+    if (meta) {
+      attempted = meta.decision;
+      requestId = meta.requestId;
+      responseUrl = meta.responseUrl;
+    }
+  }
+  return {
+    platform: 'slack' as const,
+    attempted,
+    requestId,
+    user: { id: b.user?.id ?? b.user_id, name: b.user?.name ?? b.user?.username ?? b.user_name },
+    from: stated.find((t) => t !== expected) ?? stated[0] ?? null,
+    expected: expected ?? null,
+    at: new Date(),
+    responseUrl,
+  };
 }
 
 /**

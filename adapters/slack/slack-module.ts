@@ -14,6 +14,7 @@ import { createSlackReceiver } from './slack-receiver';
 import { createSlackOutbound } from './slack-outbound';
 import { createSlackDirectory } from './slack-directory';
 import { registerSlackInbound } from './slack-inbound';
+import { createSlackWorkspace } from './slack-workspace';
 import { createWorkLimiter } from './work-limiter';
 
 /** A hung Slack call must not hold a worker slot forever; the worker retries timeouts like other transient faults. */
@@ -47,6 +48,7 @@ export function createSlackModule(deps: SlackModuleDeps): ChannelModule {
   });
   const web = new WebClient(token, clientOptions());
   const directory = createSlackDirectory({ web, log, cacheSize: c.SLACK_USER_CACHE_SIZE, cacheMs: c.SLACK_USER_CACHE_MS });
+  const workspace = createSlackWorkspace({ web, teamId: c.SLACK_TEAM_ID, log });
 
   const receiver = socketMode ? undefined : createSlackReceiver({ signingSecret: c.SLACK_SIGNING_SECRET as string, log });
   const bolt = new App({
@@ -72,6 +74,8 @@ export function createSlackModule(deps: SlackModuleDeps): ChannelModule {
     queries: deps.ports.queries,
     commands: deps.ports.commands,
     directory,
+    workspace,
+    audit: deps.ports.audit,
     web,
     log,
     command: c.SLACK_COMMAND,
@@ -103,10 +107,22 @@ export function createSlackModule(deps: SlackModuleDeps): ChannelModule {
 
   return {
     channel: createSlackOutbound({ web, directory }),
-    registerRoutes: receiver ? (app) => receiver.register(app) : undefined,
-    start: socketMode ? () => connect(0) : undefined,
+    // Inbound traffic needs to know its workspace first; the outbound channel (workers) never asks.
+    registerRoutes: receiver
+      ? async (app) => {
+          await workspace.learn();
+          await receiver.register(app);
+        }
+      : undefined,
+    start: socketMode
+      ? async () => {
+          await workspace.learn();
+          await connect(0);
+        }
+      : undefined,
     async stop() {
       stopped = true;
+      workspace.stop();
       clearTimeout(retryTimer);
       // Also when never connected: the Socket Mode client may be inside its own reconnect loop.
       if (socketMode) await bolt.stop().catch((err: unknown) => log.warn({ err }, 'Slack Socket Mode disconnect failed'));

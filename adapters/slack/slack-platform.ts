@@ -5,7 +5,7 @@
 import type { ChatPlatform } from '../../src/channels/channel-module';
 import { slackConfig, type slackConfigShape } from './slack-config';
 
-export const SLACK_PORTS = ['decisions', 'queries', 'commands'] as const;
+export const SLACK_PORTS = ['decisions', 'queries', 'commands', 'audit'] as const;
 export type SlackPort = (typeof SLACK_PORTS)[number];
 
 export const slackPlatform: ChatPlatform<typeof slackConfigShape, SlackPort> = {

@@ -13,8 +13,10 @@ import {
 import type pino from 'pino';
 import { errorReply, voteReply, type ChatReply } from '../../src/channels/chat-reply';
 import { chatActor, chatPresented } from '../../src/channels/chat-identity';
+import { workspaceRefusal } from '../../src/channels/workspace-refusal';
 import { AppError } from '../../src/domain/app-error';
 import type { ApprovalView } from '../../src/domain/approval-view';
+import type { AuditService } from '../../src/services/audit-service';
 import { parseChatCommand, type ChatCommandService } from '../../src/services/chat-command-service';
 import type { DecisionService } from '../../src/services/decision-service';
 import type { RequestQueryService } from '../../src/services/request-query-service';
@@ -30,13 +32,38 @@ export interface TeamsInboundDeps {
   members: TeamsDirectory;
   /** The approval card for one viewer, with the notice their click produced. */
   renderCard: (view: ApprovalView, notice?: ChatReply) => AdaptiveCard;
-  /** MICROSOFT_APP_TENANT_ID: when set, activities from other tenants are ignored. */
+  /**
+   * MICROSOFT_APP_TENANT_ID, the one tenant served: activities from any other are refused before anyone is looked up.
+   * Absent only when TEAMS_ALLOW_UNAUTHENTICATED=true (local development), where every tenant is let through.
+   */
   tenantId?: string;
+  /** Where refused activities from other tenants are recorded. */
+  audit: Pick<AuditService, 'append'>;
   log: pino.Logger;
 }
 
 export function tenantOf(activity: Partial<Activity>): string | undefined {
   return (activity.channelData as { tenant?: { id?: string } } | undefined)?.tenant?.id ?? activity.conversation?.tenantId;
+}
+
+/** Every tenant an activity states (Teams sends it twice: channelData.tenant and conversation.tenantId), lower-cased. */
+export function statedTenants(activity: Partial<Activity>): string[] {
+  const ids = [(activity.channelData as { tenant?: { id?: unknown } } | undefined)?.tenant?.id, activity.conversation?.tenantId];
+  return [...new Set(ids.filter((x): x is string => typeof x === 'string' && x.length > 0).map((x) => x.toLowerCase()))];
+}
+
+/** Activities worth an audit event when refused: someone acted. Others (typing, reactions) are only logged. */
+const AUDITED_REFUSALS = new Set(['invoke', 'message', 'conversationUpdate', 'installationUpdate']);
+
+/** What a refused activity tried, in the words of the kit's refusal. */
+function attemptOf(activity: Partial<Activity>): { attempted: string; requestId?: string } {
+  if (activity.type === 'invoke' && activity.name === 'adaptiveCard/action') {
+    const action = (activity.value as { action?: { verb?: unknown; data?: { requestId?: unknown } } } | undefined)?.action;
+    const requestId = typeof action?.data?.requestId === 'string' ? action.data.requestId : undefined;
+    return { attempted: typeof action?.verb === 'string' ? action.verb : 'card action', requestId };
+  }
+  if (activity.type === 'conversationUpdate' || activity.type === 'installationUpdate') return { attempted: 'install' };
+  return { attempted: activity.type === 'invoke' ? `invoke ${activity.name ?? ''}`.trim() : String(activity.type) };
 }
 
 /** The invoke response that replaces the card for the user who clicked. */
@@ -71,12 +98,40 @@ export async function commandText(context: TurnContext, members: TeamsDirectory)
 export function createTeamsInbound(deps: TeamsInboundDeps): TeamsActivityHandler {
   const log = deps.log;
 
-  function fromAllowedTenant(context: TurnContext): boolean {
-    if (!deps.tenantId) return true;
-    const tenant = tenantOf(context.activity);
-    if (tenant === deps.tenantId) return true;
-    log.warn({ tenant, type: context.activity.type }, 'ignoring a Teams activity from another tenant');
-    return false;
+  const served = deps.tenantId?.toLowerCase();
+
+  /** Whether every tenant the activity states is the one served (and it states one). */
+  function fromServedTenant(activity: Partial<Activity>): boolean {
+    if (!served) return true;
+    const stated = statedTenants(activity);
+    return stated.length > 0 && stated.every((t) => t === served);
+  }
+
+  /**
+   * Another tenant's activity: recorded, and a card click answered with a notice card. Nothing else happens: no member
+   * look-up, no stored conversation, no reply into the other tenant.
+   */
+  async function refuseForeign(context: TurnContext): Promise<void> {
+    const a = context.activity;
+    const stated = statedTenants(a);
+    const { attempted, requestId } = attemptOf(a);
+    const { reply, event } = workspaceRefusal({
+      platform: 'teams',
+      attempted,
+      requestId,
+      user: { id: a.from?.id, aadObjectId: a.from?.aadObjectId, name: a.from?.name },
+      from: stated.find((t) => t !== served) ?? stated[0] ?? null,
+      expected: served ?? null,
+      at: new Date(),
+    });
+    log.warn({ tenants: stated, expected: served, type: a.type, attempted }, 'refused a Teams activity from another tenant');
+    if (AUDITED_REFUSALS.has(String(a.type))) {
+      await deps.audit.append([event]).catch((err: unknown) => log.error({ err }, 'could not record a refused Teams activity'));
+    }
+    if (a.type === 'invoke') {
+      const value = a.name === 'adaptiveCard/action' ? { status: 200, body: cardInvokeResponse(renderNoticeCard(reply)) } : { status: 403 };
+      await context.sendActivity({ type: 'invokeResponse', value });
+    }
   }
 
   async function remember(context: TurnContext, why: string): Promise<void> {
@@ -111,31 +166,35 @@ export function createTeamsInbound(deps: TeamsInboundDeps): TeamsActivityHandler
       super();
       this.onMembersAdded(async (context, next) => {
         const botId = context.activity.recipient?.id;
-        if (fromAllowedTenant(context) && context.activity.membersAdded?.some((m) => m.id === botId)) await remember(context, 'installed');
+        if (context.activity.membersAdded?.some((m) => m.id === botId)) await remember(context, 'installed');
         await next();
       });
       this.onMembersRemoved(async (context, next) => {
         const botId = context.activity.recipient?.id;
-        if (fromAllowedTenant(context) && context.activity.membersRemoved?.some((m) => m.id === botId)) await forget(context, 'uninstalled');
+        if (context.activity.membersRemoved?.some((m) => m.id === botId)) await forget(context, 'uninstalled');
         await next();
       });
       this.onInstallationUpdateAdd(async (context, next) => {
-        if (fromAllowedTenant(context)) await remember(context, 'installationUpdate');
+        await remember(context, 'installationUpdate');
         await next();
       });
       this.onInstallationUpdateRemove(async (context, next) => {
-        if (fromAllowedTenant(context)) await forget(context, 'installationUpdate');
+        await forget(context, 'installationUpdate');
         await next();
       });
       this.onMessage(async (context, next) => {
-        if (fromAllowedTenant(context)) {
-          // A conversation the bot was added to before Countersign ran (or whose install event was lost) becomes
-          // reachable as soon as someone talks to the bot there.
-          await remember(context, 'message');
-          await this.answerCommand(context);
-        }
+        // A conversation the bot was added to before Countersign ran (or whose install event was lost) becomes
+        // reachable as soon as someone talks to the bot there.
+        await remember(context, 'message');
+        await this.answerCommand(context);
         await next();
       });
+    }
+
+    /** Every activity, of any type, passes the tenant check before any handler runs. */
+    protected override async onTurnActivity(context: TurnContext): Promise<void> {
+      if (fromServedTenant(context.activity)) return super.onTurnActivity(context);
+      await refuseForeign(context);
     }
 
     private async answerCommand(context: TurnContext): Promise<void> {
@@ -144,7 +203,7 @@ export function createTeamsInbound(deps: TeamsInboundDeps): TeamsActivityHandler
         const actor = await deps.members.resolve(context);
         const command = parseChatCommand(await commandText(context, deps.members));
         // Audit permissions (TEAMS_AUDIT_ACCESS policy groups) are the command service's; Teams adds no rule of its own.
-        const result = await deps.commands.run(chatActor('teams', actor), command);
+        const result = await deps.commands.run(chatActor('teams', actor, tenantOf(context.activity)?.toLowerCase()), command);
         card = renderCommandCard(result);
       } catch (err) {
         if (!(err instanceof AppError)) log.error({ err }, 'Teams command failed');
@@ -161,9 +220,6 @@ export function createTeamsInbound(deps: TeamsInboundDeps): TeamsActivityHandler
       const action = invokeValue.action;
       const data = (action?.data ?? {}) as Record<string, unknown>;
       const requestId = typeof data.requestId === 'string' ? data.requestId : undefined;
-      if (!fromAllowedTenant(context)) {
-        return cardInvokeResponse(renderNoticeCard(errorReply(new AppError('forbidden', 'This Countersign installation serves another Microsoft 365 tenant.'))));
-      }
       if (!requestId) {
         return cardInvokeResponse(renderNoticeCard(errorReply(new AppError('bad_request', 'This card action does not name a request.'))));
       }
@@ -176,7 +232,8 @@ export function createTeamsInbound(deps: TeamsInboundDeps): TeamsActivityHandler
       try {
         const approver = await deps.members.resolve(context);
         const reason = reasonFromAction(data, requestId);
-        const result = await deps.decisions.vote(requestId, { presented: chatPresented('teams', approver), approver, channel: 'teams', decision: action.verb, reason }, log);
+        const presented = chatPresented('teams', approver, tenantOf(context.activity)?.toLowerCase());
+        const result = await deps.decisions.vote(requestId, { presented, approver, channel: 'teams', decision: action.verb, reason }, log);
         notice = voteReply(result);
         log.info({ requestId, outcome: result.outcome, status: result.status, refusal: result.outcome === 'refused' ? result.refusal : undefined }, 'Teams vote');
       } catch (err) {

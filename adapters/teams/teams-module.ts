@@ -10,7 +10,7 @@ import { ConfigError } from '../../src/config/config-error';
 import type { ApprovalView } from '../../src/domain/approval-view';
 import { noSdkRetriesMiddleware } from './connector';
 import { createConversationStore } from './conversation-store';
-import type { TeamsConfig } from './teams-config';
+import { TENANT_REQUIRED, type TeamsConfig } from './teams-config';
 import { createTeamsDirectory } from './teams-directory';
 import { createTeamsInbound } from './teams-inbound';
 import { createTeamsOutbound } from './teams-outbound';
@@ -29,16 +29,21 @@ export interface TeamsModuleOptions {
 }
 
 /**
- * Fails closed: with no app id botbuilder authenticates nothing (any caller could vote as anyone), so the adapter
- * only runs without one when TEAMS_ALLOW_UNAUTHENTICATED=true says this is a local or test setup.
+ * Fails closed: with no app id botbuilder authenticates nothing (any caller could vote as anyone), and with no tenant
+ * any tenant's users could vote, so the adapter only runs without either when TEAMS_ALLOW_UNAUTHENTICATED=true says
+ * this is a local or test setup.
  */
-export function assertTeamsAuthConfigured(config: Pick<TeamsConfig, 'MICROSOFT_APP_ID' | 'TEAMS_ALLOW_UNAUTHENTICATED'>): void {
-  if (!config.MICROSOFT_APP_ID && !config.TEAMS_ALLOW_UNAUTHENTICATED) {
-    throw new ConfigError([
+export function assertTeamsAuthConfigured(config: Pick<TeamsConfig, 'MICROSOFT_APP_ID' | 'MICROSOFT_APP_TENANT_ID' | 'TEAMS_ALLOW_UNAUTHENTICATED'>): void {
+  if (config.TEAMS_ALLOW_UNAUTHENTICATED) return;
+  const problems: string[] = [];
+  if (!config.MICROSOFT_APP_ID) {
+    problems.push(
       'MICROSOFT_APP_ID: required for the Teams adapter (with MICROSOFT_APP_PASSWORD); without it Bot Framework authentication is off. ' +
         'Set TEAMS_ALLOW_UNAUTHENTICATED=true only for local development and tests.',
-    ]);
+    );
   }
+  if (!config.MICROSOFT_APP_TENANT_ID) problems.push(TENANT_REQUIRED);
+  if (problems.length) throw new ConfigError(problems);
 }
 
 /**
@@ -59,7 +64,9 @@ export function createTeamsModule(deps: TeamsModuleDeps, options: TeamsModuleOpt
     MicrosoftAppId: appId,
     MicrosoftAppPassword: config.MICROSOFT_APP_PASSWORD ?? '',
     MicrosoftAppTenantId: config.MICROSOFT_APP_TENANT_ID ?? '',
-    MicrosoftAppType: config.MICROSOFT_APP_TYPE,
+    // Without an app id (TEAMS_ALLOW_UNAUTHENTICATED) botbuilder authenticates nothing, and only its multi-tenant
+    // credential factory accepts an empty app id.
+    MicrosoftAppType: appId ? config.MICROSOFT_APP_TYPE : 'MultiTenant',
   });
   const adapter = new CloudAdapter(auth);
   adapter.use(noSdkRetriesMiddleware());
@@ -77,6 +84,7 @@ export function createTeamsModule(deps: TeamsModuleDeps, options: TeamsModuleOpt
     members,
     renderCard: (view, notice) => renderApprovalCard(view, { notice, refreshUserIds: refreshUserIds(view) }),
     tenantId: config.MICROSOFT_APP_TENANT_ID,
+    audit: ports.audit,
     log,
   });
 
@@ -85,7 +93,7 @@ export function createTeamsModule(deps: TeamsModuleDeps, options: TeamsModuleOpt
     appId,
     store,
     renderCard: (view) => renderApprovalCard(view, { refreshUserIds: refreshUserIds(view) }),
-    renderNotification: (view) => renderApprovalCard(view, { heading: `Your request was ${view.status}: ${view.action}` }),
+    renderNotification: (view) => renderApprovalCard(view, { notification: true }),
     tenantId: config.MICROSOFT_APP_TENANT_ID,
     log,
   });

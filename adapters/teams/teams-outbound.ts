@@ -82,6 +82,10 @@ export function createTeamsOutbound(deps: {
           false,
         );
       }
+      const tenant = tenantOfReference(reference)?.toLowerCase();
+      if (deps.tenantId && tenant && tenant !== deps.tenantId.toLowerCase()) {
+        throw new ChannelError('foreign_tenant', `Teams conversation ${destination} belongs to another tenant than MICROSOFT_APP_TENANT_ID; Countersign does not post there.`, false);
+      }
       return send(reference, cardActivity(deps.renderCard(view), `${STATUS_WORDS.pending.word}: ${view.action}`), 'postCard');
     },
 

@@ -5,7 +5,7 @@
 import type { ChatPlatform } from '../../src/channels/channel-module';
 import { teamsConfig, type teamsConfigShape } from './teams-config';
 
-export const TEAMS_PORTS = ['decisions', 'queries', 'commands', 'groupMembers', 'teamsConversations'] as const;
+export const TEAMS_PORTS = ['decisions', 'queries', 'commands', 'groupMembers', 'teamsConversations', 'audit'] as const;
 export type TeamsPort = (typeof TEAMS_PORTS)[number];
 
 export const teamsPlatform: ChatPlatform<typeof teamsConfigShape, TeamsPort> = {

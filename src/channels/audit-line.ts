@@ -1,6 +1,7 @@
 /**
  * What one audit event says in a line, for the `audit` chat command on every platform: who acted, a mark for votes and
- * refusals, and the event's own facts in words. The text is raw; each renderer escapes it and lays the line out.
+ * refusals, and the event's own facts in words (a submission says which of its fields the agent merely asserted). The
+ * text is raw and holds outside text (names, resources, reasons); each renderer escapes it and lays the line out.
  */
 import type { AuditRecord } from '../services/audit-service';
 import { REFUSED_MARK, VOTE_WORDS, type ChatMark } from './status-words';
@@ -40,8 +41,13 @@ export function auditLine(e: Pick<AuditRecord, 'type' | 'actor' | 'data'>): Audi
     }
     case 'request.decided':
       return { actor, mark: null, detail: `${str(d.status ?? 'decided')} by ${str(d.by ?? 'unknown')}${quoted(d.reason)}` };
-    case 'request.submitted':
-      return { actor, mark: null, detail: d.action ? `submitted ${str(d.action)} on ${str(d.resource)}` : 'submitted' };
+    case 'request.submitted': {
+      const claims = Array.isArray(d.asserted) && d.asserted.length ? ` · asserted by the agent, not verified: ${str(d.asserted.join(', '))}` : '';
+      const pinned = Array.isArray(d.pinned) && d.pinned.length ? ` · pinned by its API key: ${str(d.pinned.join(', '))}` : '';
+      return { actor, mark: null, detail: `${d.action ? `submitted ${str(d.action)} on ${str(d.resource)}` : 'submitted'}${claims}${pinned}` };
+    }
+    case 'chat.refused':
+      return { actor, mark: REFUSED_MARK, detail: `tried to ${str(d.attempted ?? 'act')} · refusal: ${str(d.refusal ?? 'refused')}` };
     case 'policy.matched':
       return { actor, mark: null, detail: `rule ${str(d.rule)} → ${str(d.outcome)}` };
     default:

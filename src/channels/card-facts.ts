@@ -1,22 +1,69 @@
 /**
  * The facts a card shows about a request, in order and with their labels: one list for the Slack card, the Teams
- * card and both `audit` trails, so no platform can show a fact another lacks or name it differently. Values are raw:
- * renderers escape agent-supplied text and format times for the viewer's time zone.
+ * card and both `audit` trails, so no platform can show a fact another lacks or name it differently. Each fact says
+ * whether it is the agent's claim (or was pinned by its API key), and {@link claimsLine} says which parts of the
+ * request are claims, in the same words on every platform. Values are raw: renderers escape them (they are outside
+ * text, see agent-text.ts) and format times for the viewer's time zone.
  */
-import type { ApprovalView } from '../domain/approval-view';
+import type { ApprovalView, RequestClaim } from '../domain/approval-view';
 import type { ReasonMode } from '../domain/policy';
+
+/** Where a fact's value comes from: the agent's word, the API key's pin, or Countersign itself (null). */
+export type FactSource = 'asserted' | 'pinned' | null;
 
 export interface CardFact {
   label: string;
   value: string;
   /** `time`: an ISO timestamp to show in the viewer's zone; `id`: an identifier to show verbatim; `text`: words. */
   kind: 'text' | 'time' | 'id';
+  source: FactSource;
 }
 
-const text = (label: string, value: string | null | undefined): CardFact | null => (value ? { label, value, kind: 'text' } : null);
-const time = (label: string, value: string): CardFact => ({ label, value, kind: 'time' });
-const id = (label: string, value: string | null | undefined): CardFact | null => (value ? { label, value, kind: 'id' } : null);
-const present = (facts: (CardFact | null)[]): CardFact[] => facts.filter((f): f is CardFact => f !== null);
+/** The marks renderers put after a fact that is not Countersign's own. */
+export const SOURCE_MARK: Record<'asserted' | 'pinned', string> = {
+  asserted: '(asserted)',
+  pinned: '(pinned by the API key)',
+};
+
+/** Section headings for the parts of a card that are the agent's words as a whole. */
+export const CLAIM_HEADINGS = {
+  justification: 'Justification (asserted by the agent)',
+  context: 'Context (asserted by the agent)',
+} as const;
+
+/** Each claim in the words the claims line uses (requester fields read as one). */
+const CLAIM_WORDS: Record<RequestClaim, string> = {
+  action: 'action',
+  resource: 'resource',
+  environment: 'environment',
+  risk: 'risk',
+  'requester.id': 'requester',
+  'requester.type': 'requester',
+  'requester.identities': 'requester',
+  'requester.model': 'model',
+  onBehalfOf: 'on behalf of',
+  justification: 'justification',
+  context: 'context',
+  traceId: 'trace id',
+};
+
+/** The request fields behind each fact that can be a claim. */
+const FACT_CLAIMS: Record<string, RequestClaim[]> = {
+  Action: ['action'],
+  Resource: ['resource'],
+  Environment: ['environment'],
+  Risk: ['risk'],
+  'Requested by': ['requester.id', 'requester.type', 'requester.identities', 'requester.model'],
+  'On behalf of': ['onBehalfOf'],
+  'Trace id': ['traceId'],
+};
+
+function sourceOf(view: Pick<ApprovalView, 'assertedFields' | 'pinnedFields'>, label: string): FactSource {
+  const fields = FACT_CLAIMS[label];
+  if (!fields) return null;
+  if (fields.some((f) => view.assertedFields.includes(f))) return 'asserted';
+  return fields.some((f) => view.pinnedFields.includes(f)) ? 'pinned' : null;
+}
 
 /** What the rule asks of a reason, or null when none is needed. */
 export function reasonRule(mode: ReasonMode): string | null {
@@ -25,20 +72,39 @@ export function reasonRule(mode: ReasonMode): string | null {
 
 /** Every fact of a request, as its approval card and its audit trail show them. Absent facts are left out. */
 export function cardFacts(view: ApprovalView): CardFact[] {
-  return present([
-    text('Action', view.action),
-    text('Resource', view.resource),
-    text('Environment', view.environment),
-    text('Risk', view.risk),
-    text('Requested by', view.requesterLabel),
-    text('On behalf of', view.onBehalfOfLabel),
-    text('Matched rule', view.rule),
-    text('Approvals', `${view.approvals} of ${view.approvalsRequired} needed`),
-    text('Approver groups', view.approverGroups.join(', ')),
-    text('Reason', reasonRule(view.reasonMode)),
-    time('Submitted', view.createdAt),
-    time('Expires', view.expiresAt),
-    id('Trace id', view.traceId),
-    id('Request id', view.id),
-  ]);
+  const facts: CardFact[] = [];
+  const add = (label: string, value: string | null | undefined, kind: CardFact['kind'] = 'text') => {
+    if (value) facts.push({ label, value, kind, source: sourceOf(view, label) });
+  };
+  add('Action', view.action);
+  add('Resource', view.resource);
+  add('Environment', view.environment);
+  add('Risk', view.risk);
+  add('Requested by', view.requesterLabel);
+  add('On behalf of', view.onBehalfOfLabel);
+  add('Matched rule', view.rule);
+  add('Approvals', `${view.approvals} of ${view.approvalsRequired} needed`);
+  add('Approver groups', view.approverGroups.join(', '));
+  add('Reason', reasonRule(view.reasonMode));
+  add('Submitted', view.createdAt, 'time');
+  add('Expires', view.expiresAt, 'time');
+  add('Trace id', view.traceId, 'id');
+  add('Request id', view.id, 'id');
+  return facts;
+}
+
+const words = (claims: RequestClaim[]): string[] => [...new Set(claims.map((c) => CLAIM_WORDS[c]))];
+
+/**
+ * The line every approval card and trail carries: which parts of the request the agent asserted (nobody verified
+ * them) and which its API key pinned. Null for a request with neither (it always has some).
+ */
+export function claimsLine(view: Pick<ApprovalView, 'assertedFields' | 'pinnedFields'>): string | null {
+  const asserted = words(view.assertedFields);
+  const pinned = words(view.pinnedFields).filter((w) => !asserted.includes(w));
+  const parts = [
+    ...(asserted.length ? [`Asserted by the agent, not verified: ${asserted.join(', ')}.`] : []),
+    ...(pinned.length ? [`Pinned by its API key: ${pinned.join(', ')}.`] : []),
+  ];
+  return parts.length ? parts.join(' ') : null;
 }

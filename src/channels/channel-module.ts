@@ -11,6 +11,7 @@ import type { FastifyInstance } from 'fastify';
 import type pino from 'pino';
 import type { ConfigOf, ConfigShape, RawEnv } from '../config/config-shape';
 import type { ChannelKind, ChatChannel } from '../ports/chat-channel';
+import type { AuditService } from '../services/audit-service';
 import type { ChatCommandService } from '../services/chat-command-service';
 import type { DecisionService } from '../services/decision-service';
 import type { RequestQueryService } from '../services/request-query-service';
@@ -31,6 +32,8 @@ export interface ChatPorts {
   groupMembers(group: string): string[];
   /** Teams conversation references: where the Teams bot was installed and may post. */
   teamsConversations: TeamsConversationStore;
+  /** The audit trail, for what only a platform sees: interactions refused because they came from another workspace or tenant. */
+  audit: Pick<AuditService, 'append'>;
 }
 
 export interface ChannelModuleDeps<Config, Port extends keyof ChatPorts = keyof ChatPorts> {

@@ -27,3 +27,8 @@ export const VOTE_WORDS: Record<VoteDecision, ChatMark & { verb: string; button:
 
 /** A refused vote attempt, in audit lines. */
 export const REFUSED_MARK: ChatMark = { emoji: ':no_entry:', symbol: '⛔' };
+
+/** The heading of the requester's notice once their request is final ("Your request was denied: dataset.export"). */
+export function notificationHeading(status: RequestStatus, action: string): string {
+  return `Your request was ${status}: ${action}`;
+}

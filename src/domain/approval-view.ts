@@ -43,6 +43,15 @@ export interface ApprovalView {
   decidedBy: string | null;
   decisionReason: string | null;
   traceId: string | null;
+  /**
+   * The request's fields the submitting agent stated and no API key pinned: its claims, which Countersign did not
+   * verify (see {@link REQUEST_CLAIMS}). Cards and the trail say so.
+   */
+  assertedFields: RequestClaim[];
+  /** The request's fields the submitting API key pinned: set by whoever configured the key, not by the agent. */
+  pinnedFields: RequestClaim[];
+  /** Where the whole request and its trail can be read (the API), for cards that had to shorten them; null when unknown. */
+  links: { request: string; audit: string } | null;
   /** Changes whenever anything a card shows changes: lets update jobs detect a stale render. */
   version: string;
 }
@@ -67,11 +76,46 @@ export interface ApprovalViewSource {
   decidedBy: string | null;
   decisionReason: string | null;
   traceId: string | null;
+  /** Fields the submitting key pinned (`requester.id`, `requester.type`, `environment`); none when absent. */
+  pinnedFields?: string[];
+  links?: { request: string; audit: string } | null;
+}
+
+/**
+ * The fields of a request a card shows that come from the submitting agent's body, in the API's names. Each is the
+ * agent's claim unless its key pins it. (The model and the trace id are the agent's word as well, though no key can
+ * pin them.)
+ */
+export const REQUEST_CLAIMS = [
+  'action', 'resource', 'environment', 'risk', 'requester.id', 'requester.type', 'requester.identities', 'requester.model',
+  'onBehalfOf', 'justification', 'context', 'traceId',
+] as const;
+export type RequestClaim = (typeof REQUEST_CLAIMS)[number];
+
+/** The claims this request makes: the fields it has a value for. */
+function claimsOf(src: ApprovalViewSource): RequestClaim[] {
+  const r = src.requester;
+  const present: Record<RequestClaim, boolean> = {
+    action: true,
+    resource: true,
+    environment: src.environment !== null,
+    risk: src.risk !== null,
+    'requester.id': true,
+    'requester.type': true,
+    'requester.identities': Boolean(r.email || r.slackUserId || r.teamsUserId || r.name),
+    'requester.model': Boolean(r.model),
+    onBehalfOf: src.onBehalfOf !== null,
+    justification: Boolean(src.justification),
+    context: Object.keys(src.context ?? {}).length > 0,
+    traceId: Boolean(src.traceId),
+  };
+  return REQUEST_CLAIMS.filter((c) => present[c]);
 }
 
 /** `src.status` should be the request's effective status (see effectiveStatus), so cards and the API agree. */
 export function buildApprovalView(src: ApprovalViewSource, votes: CountedVote[]): ApprovalView {
   const sorted = [...votes].sort((a, b) => a.at.getTime() - b.at.getTime());
+  const pinned = new Set(src.pinnedFields ?? []);
   return {
     id: src.id,
     status: src.status,
@@ -105,6 +149,9 @@ export function buildApprovalView(src: ApprovalViewSource, votes: CountedVote[])
     decidedBy: src.decidedBy,
     decisionReason: src.decisionReason,
     traceId: src.traceId,
+    assertedFields: claimsOf(src).filter((c) => !pinned.has(c)),
+    pinnedFields: claimsOf(src).filter((c) => pinned.has(c)),
+    links: src.links ?? null,
     version: stateVersion(src.status, votes.length),
   };
 }

@@ -155,7 +155,8 @@ export function createRequestQueryService(deps: {
   }
 
   function toView(r: RequestRecord): ApprovalView {
-    return buildApprovalView({ ...r, status: effectiveStatus(r, clock()) }, r.votes);
+    const links = requestLinks(deps.baseUrl, r.id);
+    return buildApprovalView({ ...r, status: effectiveStatus(r, clock()), links: { request: links.self, audit: links.audit } }, r.votes);
   }
 
   return {

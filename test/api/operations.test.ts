@@ -30,7 +30,8 @@ it('reports every configuration problem at once, never echoing secrets', () => {
     err = e as ConfigError;
   }
   expect(err).toBeInstanceOf(ConfigError);
-  expect(err!.problems.map((p) => p.split(':')[0]).sort()).toEqual(['MICROSOFT_APP_PASSWORD', 'PORT', 'RUN_MODE', 'SLACK_SIGNING_SECRET']);
+  // Teams with an app id and no tenant would accept any tenant's users: that is a problem too.
+  expect(err!.problems.map((p) => p.split(':')[0]).sort()).toEqual(['MICROSOFT_APP_PASSWORD', 'MICROSOFT_APP_TENANT_ID', 'PORT', 'RUN_MODE', 'SLACK_SIGNING_SECRET']);
   expect(err!.message).not.toContain('xoxb-very-secret');
 });
 

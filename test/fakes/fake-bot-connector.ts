@@ -1,8 +1,9 @@
 /**
  * A local stand-in for the Bot Framework Connector service that Teams bots call (the `serviceUrl` of every Teams
  * activity). It speaks the v3 REST wire format botbuilder's ConnectorClient uses, records every call, keeps the
- * activities it was sent so tests can read the card a conversation currently shows, and can be scripted to answer
- * 429 (with Retry-After), 5xx or 403 like the real service does under throttling and outages.
+ * activities it was sent so tests can read the card a conversation currently shows, refuses messages over Teams' size
+ * limit (413), and can be scripted to answer 429 (with Retry-After), 5xx or 403 like the real service does under
+ * throttling and outages.
  *
  *   POST /v3/conversations                                     create a conversation (1:1 chat with a user)
  *   POST /v3/conversations/{id}/activities                     send a new activity
@@ -93,17 +94,21 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown, heade
   res.end(text);
 }
 
-function readBody(req: http.IncomingMessage): Promise<any> {
+/** Teams' limit on one message (an activity with its card): larger sends and updates are refused with 413. */
+export const TEAMS_MAX_MESSAGE_BYTES = 100 * 1024;
+
+function readBody(req: http.IncomingMessage): Promise<{ body: any; bytes: number }> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
-      if (!text) return resolve(undefined);
+      const raw = Buffer.concat(chunks);
+      const text = raw.toString('utf8');
+      if (!text) return resolve({ body: undefined, bytes: 0 });
       try {
-        resolve(JSON.parse(text));
+        resolve({ body: JSON.parse(text), bytes: raw.length });
       } catch {
-        resolve(text);
+        resolve({ body: text, bytes: raw.length });
       }
     });
     req.on('error', reject);
@@ -159,7 +164,7 @@ export async function startFakeBotConnector(): Promise<FakeBotConnector> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const parts = url.pathname.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
     const method = req.method ?? 'GET';
-    const body = await readBody(req);
+    const { body, bytes } = await readBody(req);
     const call: RecordedCall = {
       operation: 'unknown', method, path: url.pathname, body, status: 0, at: Date.now(),
       authorization: typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined,
@@ -213,6 +218,12 @@ export async function startFakeBotConnector(): Promise<FakeBotConnector> {
         record(call);
         return sendJson(res, fault.status, fault.body ?? { error: { code: `Http${fault.status}`, message: `Scripted failure ${fault.status}` } }, fault.headers);
       }
+    }
+
+    if ((call.operation === 'send' || call.operation === 'reply' || call.operation === 'update') && bytes > TEAMS_MAX_MESSAGE_BYTES) {
+      call.status = 413;
+      record(call);
+      return sendJson(res, 413, { error: { code: 'MessageSizeTooBig', message: `Message size ${bytes} exceeds the limit of ${TEAMS_MAX_MESSAGE_BYTES} bytes` } });
     }
 
     switch (call.operation) {

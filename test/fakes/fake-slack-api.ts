@@ -4,7 +4,8 @@
  *
  * - Web API at `<url>/api/<method>`: form-encoded (or JSON) bodies, JSON-encoded `blocks`/`view`, `Authorization:
  *   Bearer` token checked, answers `{ ok: true, … }` / `{ ok: false, error }` with HTTP 200 as Slack does, and HTTP 429
- *   with `Retry-After` when scripted.
+ *   with `Retry-After` when scripted. Messages over Block Kit's limits are refused (`invalid_blocks`,
+ *   `msg_blocks_too_long`), as Slack refuses them.
  * - `response_url`s at `<url>/response/<id>` (what Bolt's respond() and our ephemeral replies post to).
  * - Socket Mode: `apps.connections.open` returns a `ws://` URL served here; tests push envelopes through it and read
  *   the client's acks.
@@ -15,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
+import { SLACK_LIMITS, slackLimitProblems } from '../support/block-kit-limits';
 
 export interface FakeSlackUser {
   id: string;
@@ -67,6 +69,8 @@ export interface FakeSlackApi {
   baseUrl: string;
   botToken: string;
   appToken: string;
+  /** The workspace the fake is (what auth.test answers, and users' team). */
+  teamId: string;
   calls: FakeSlackCall[];
   /** Bodies posted to response_urls, by response id. */
   responses: { id: string; body: any; at: number }[];
@@ -110,10 +114,10 @@ function decodeArgs(raw: string, contentType: string): Record<string, any> {
   return out;
 }
 
-function publicUser(u: FakeSlackUser) {
+function publicUser(u: FakeSlackUser, teamId: string) {
   return {
     id: u.id,
-    team_id: 'T0000TEST',
+    team_id: teamId,
     name: u.name,
     deleted: false,
     real_name: u.realName ?? u.name,
@@ -123,14 +127,26 @@ function publicUser(u: FakeSlackUser) {
       real_name: u.realName ?? u.name,
       display_name: u.name,
       ...(u.email ? { email: u.email } : {}),
-      team: 'T0000TEST',
+      team: teamId,
     },
   };
 }
 
+/**
+ * Slack refuses blocks over its limits: `msg_blocks_too_long` past the total, `invalid_blocks` (with the problems) for
+ * any other limit, as the real API answers.
+ */
+function blocksRefused(args: Record<string, any>): Record<string, any> | undefined {
+  if (!Array.isArray(args.blocks)) return undefined;
+  if (JSON.stringify(args.blocks).length > SLACK_LIMITS.totalBlocksChars) return { ok: false, error: 'msg_blocks_too_long' };
+  const problems = slackLimitProblems({ text: args.text, blocks: args.blocks });
+  return problems.length ? { ok: false, error: 'invalid_blocks', errors: problems } : undefined;
+}
+
 /** Starts the fake on a random local port. */
-export async function startFakeSlackApi(opts: { botToken?: string; appToken?: string } = {}): Promise<FakeSlackApi> {
+export async function startFakeSlackApi(opts: { botToken?: string; appToken?: string; teamId?: string } = {}): Promise<FakeSlackApi> {
   const botToken = opts.botToken ?? 'xoxb-fake-0000-bot-token';
+  const teamId = opts.teamId ?? 'T0000TEST';
   const appToken = opts.appToken ?? 'xapp-1-fake-app-token';
   const calls: FakeSlackCall[] = [];
   const responses: FakeSlackApi['responses'] = [];
@@ -172,8 +188,10 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
     if (token !== expected) return { ok: false, error: 'invalid_auth' };
     switch (method) {
       case 'auth.test':
-        return { ok: true, url: 'https://fake.slack.test/', team: 'Fake', user: 'countersign', team_id: 'T0000TEST', user_id: 'U0000BOT', bot_id: 'B0000BOT' };
+        return { ok: true, url: 'https://fake.slack.test/', team: 'Fake', user: 'countersign', team_id: teamId, user_id: 'U0000BOT', bot_id: 'B0000BOT' };
       case 'chat.postMessage': {
+        const refused = blocksRefused(args);
+        if (refused) return refused;
         let channel = String(args.channel ?? '');
         if (users.has(channel)) channel = `D${channel.slice(1)}`;
         const problem = channelProblem(channel);
@@ -184,6 +202,8 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
         return { ok: true, channel, ts, message: { type: 'message', user: 'U0000BOT', bot_id: 'B0000BOT', text: args.text, blocks: args.blocks, ts } };
       }
       case 'chat.update': {
+        const refused = blocksRefused(args);
+        if (refused) return refused;
         const channel = String(args.channel ?? '');
         const problem = channelProblem(channel);
         if (problem) return { ok: false, error: problem };
@@ -207,12 +227,12 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
       }
       case 'users.info': {
         const u = users.get(String(args.user));
-        return u ? { ok: true, user: publicUser(u) } : { ok: false, error: 'user_not_found' };
+        return u ? { ok: true, user: publicUser(u, teamId) } : { ok: false, error: 'user_not_found' };
       }
       case 'users.lookupByEmail': {
         const email = String(args.email ?? '').toLowerCase();
         const u = [...users.values()].find((x) => x.email?.toLowerCase() === email);
-        return u ? { ok: true, user: publicUser(u) } : { ok: false, error: 'users_not_found' };
+        return u ? { ok: true, user: publicUser(u, teamId) } : { ok: false, error: 'users_not_found' };
       }
       case 'usergroups.users.list': {
         const members = groups.get(String(args.usergroup));
@@ -221,7 +241,7 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
       case 'views.open': {
         if (!args.trigger_id) return { ok: false, error: 'invalid_trigger_id' };
         if (!args.view || typeof args.view !== 'object') return { ok: false, error: 'invalid_arguments' };
-        return { ok: true, view: { id: `V${randomBytes(5).toString('hex').toUpperCase()}`, team_id: 'T0000TEST', ...args.view, state: { values: {} }, hash: '1.abc' } };
+        return { ok: true, view: { id: `V${randomBytes(5).toString('hex').toUpperCase()}`, team_id: teamId, ...args.view, state: { values: {} }, hash: '1.abc' } };
       }
       case 'apps.connections.open':
         return { ok: true, url: `ws://127.0.0.1:${port}/link/?ticket=${randomBytes(8).toString('hex')}&app_id=A0000TEST` };
@@ -323,6 +343,7 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
     baseUrl,
     botToken,
     appToken,
+    teamId,
     calls,
     responses,
     messages,

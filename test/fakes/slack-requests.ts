@@ -75,6 +75,9 @@ export interface ClickOptions {
   message?: { ts: string; text?: string; blocks?: unknown[] };
   responseUrl?: string;
   triggerId?: string;
+  /** The workspace the click comes from, and the clicking user's own (another organisation's, in a shared channel). */
+  teamId?: string;
+  userTeamId?: string;
 }
 
 /** A block_actions payload for a click on the card's Approve/Deny button. */
@@ -82,7 +85,8 @@ export function blockActionsPayload(o: ClickOptions): Record<string, any> {
   const p = clone(blockActionsFixture) as Record<string, any>;
   const actionId = o.actionId ?? 'countersign_approve';
   const deny = actionId === 'countersign_deny';
-  p.user = { id: o.userId, username: o.userName ?? o.userId.toLowerCase(), name: o.userName ?? o.userId.toLowerCase(), team_id: 'T0000TEST' };
+  p.user = { id: o.userId, username: o.userName ?? o.userId.toLowerCase(), name: o.userName ?? o.userId.toLowerCase(), team_id: o.userTeamId ?? o.teamId ?? 'T0000TEST' };
+  if (o.teamId) p.team = { ...p.team, id: o.teamId };
   if (o.channelId) {
     p.channel.id = o.channelId;
     p.container.channel_id = o.channelId;
@@ -106,9 +110,13 @@ export function blockActionsPayload(o: ClickOptions): Record<string, any> {
 }
 
 /** A view_submission payload for the reason modal, carrying the metadata the adapter put in it. */
-export function viewSubmissionPayload(o: { userId: string; privateMetadata: string; reason: string | null; title?: string }): Record<string, any> {
+export function viewSubmissionPayload(o: { userId: string; privateMetadata: string; reason: string | null; title?: string; teamId?: string }): Record<string, any> {
   const p = clone(viewSubmissionFixture) as Record<string, any>;
-  p.user = { id: o.userId, username: o.userId.toLowerCase(), name: o.userId.toLowerCase(), team_id: 'T0000TEST' };
+  p.user = { id: o.userId, username: o.userId.toLowerCase(), name: o.userId.toLowerCase(), team_id: o.teamId ?? 'T0000TEST' };
+  if (o.teamId) {
+    p.team = { ...p.team, id: o.teamId };
+    p.view = { ...p.view, team_id: o.teamId };
+  }
   p.view.private_metadata = o.privateMetadata;
   p.view.state.values.reason.reason_input.value = o.reason;
   if (o.title) p.view.title.text = o.title;
@@ -116,8 +124,9 @@ export function viewSubmissionPayload(o: { userId: string; privateMetadata: stri
 }
 
 /** Slash command form fields. */
-export function slashCommandFields(o: { userId: string; text: string; command?: string; responseUrl?: string; channelId?: string }): Record<string, string> {
+export function slashCommandFields(o: { userId: string; text: string; command?: string; responseUrl?: string; channelId?: string; teamId?: string }): Record<string, string> {
   const f = clone(slashCommandFixture) as Record<string, string>;
+  if (o.teamId) f.team_id = o.teamId;
   f.user_id = o.userId;
   f.user_name = o.userId.toLowerCase();
   f.text = o.text;

@@ -265,7 +265,8 @@ describe('Slack API failures', () => {
     const failed = await s.t.waitFor(async () => (await s.request(id)).deliveries.find((d: any) => d.status === 'failed'), 10_000, 'failed delivery');
     expect(failed).toMatchObject({ kind: 'card', target: 'slack:C0000GONE', attempts: 1 });
     expect(failed.lastError).toContain('channel_not_found');
-    const event = (await s.audit(id)).find((e) => e.type === 'delivery.failed');
+    // The delivery row is settled a moment before its audit event is appended: wait for the event, not just the row.
+    const event = await s.t.waitFor(async () => (await s.audit(id)).find((e) => e.type === 'delivery.failed'), 10_000, 'delivery.failed event');
     expect(event).toMatchObject({ channel: 'slack', data: { kind: 'card', target: 'slack:C0000GONE', permanent: true } });
     expect(s.slack.callsTo('chat.postMessage').filter((c) => c.args.channel === 'C0000GONE')).toHaveLength(1);
   });

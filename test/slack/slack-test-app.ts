@@ -113,6 +113,7 @@ export async function startSlackTestApp(opts: { env?: Record<string, string>; po
         SLACK_SIGNING_SECRET: SIGNING_SECRET,
         SLACK_API_URL: slack.apiUrl,
         SLACK_AUDIT_ACCESS: 'S0000AUDIT',
+        SLACK_TEAM_ID: slack.teamId,
         ...opts.env,
       },
     });

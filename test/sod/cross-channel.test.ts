@@ -146,7 +146,7 @@ describe('2. one person counts once across Slack and Teams', () => {
     expect(detail.votes.map((v: { personKey: string }) => v.personKey)).toEqual(['carol']);
     // Her Slack account was linked to her by the email Slack verified, and that link is on record.
     const linked = (await t.call('GET', '/v1/audit?type=person.linked')).body.items;
-    expect(linked.map((e: { data: object }) => e.data)).toContainEqual(expect.objectContaining({ person: 'carol', identity: 'slack:U0000CAROL', verifiedBy: 'slack-profile-email' }));
+    expect(linked.map((e: { data: object }) => e.data)).toContainEqual(expect.objectContaining({ person: 'carol', identity: 'slack:T0000TEST/U0000CAROL', verifiedBy: 'slack-profile-email' }));
     // Someone else completes the quorum.
     expect(await slackClick(id, 'U0000BOB')).toContain('the request is now approved');
   });

@@ -307,7 +307,8 @@ describe('connector failures', () => {
     expect(failed.attempts).toBe(1);
     expect(failed.lastError).toContain('http_403');
     expect(failed.lastError).toContain('BotNotInConversationRoster');
-    const event = (await auditTypes(b)).find((e) => e.type === 'delivery.failed');
+    // The delivery row is settled a moment before its audit event is appended: wait for the event, not just the row.
+    const event = await h.t.waitFor(async () => (await auditTypes(b)).find((e) => e.type === 'delivery.failed'), 10_000, 'delivery.failed event');
     expect(event).toMatchObject({ channel: 'teams', payload: { data: { permanent: true, target: `teams:${CHANNEL_ID}` } } });
     expect(h.fake.callsOf('send').filter((c) => JSON.stringify(c.body).includes(b))).toHaveLength(1);
   });

@@ -16,7 +16,7 @@ function deps(env: Record<string, string>, log = pino({ level: 'silent' })): Tea
   const none = {} as never;
   return {
     config: loadConfig(env), log, auditGroups: [], interactionConcurrency: 2,
-    ports: { teamsConversations: none, groupMembers: () => [], decisions: none, queries: none, commands: none },
+    ports: { teamsConversations: none, groupMembers: () => [], decisions: none, queries: none, commands: none, audit: none },
   };
 }
 
@@ -35,8 +35,23 @@ describe('the Teams adapter fails closed', () => {
     expect(warning?.msg).toMatch(/NOT authenticated/);
   });
 
-  it('starts with credentials and without the flag', () => {
-    expect(createTeamsModule(deps({ MICROSOFT_APP_ID: BOT_APP_ID, MICROSOFT_APP_PASSWORD: 'not-a-real-secret' })).channel.kind).toBe('teams');
+  it('starts with credentials and the tenant it serves, without the flag', () => {
+    expect(createTeamsModule(deps({ MICROSOFT_APP_ID: BOT_APP_ID, MICROSOFT_APP_PASSWORD: 'not-a-real-secret', MICROSOFT_APP_TENANT_ID: TENANT_ID })).channel.kind).toBe('teams');
+  });
+
+  it('refuses to start without the tenant it serves (whatever the app type), listing the key like every other problem', () => {
+    for (const type of [{}, { MICROSOFT_APP_TYPE: 'MultiTenant' }, { MICROSOFT_APP_TYPE: 'SingleTenant' }]) {
+      const env = { MICROSOFT_APP_ID: BOT_APP_ID, MICROSOFT_APP_PASSWORD: 'not-a-real-secret', ...type };
+      expect(() => loadConfig(env)).toThrow(ConfigError);
+      expect(() => loadConfig(env)).toThrow(/MICROSOFT_APP_TENANT_ID: required for the Teams adapter/);
+    }
+    // The module refuses too, should it be handed a configuration that skipped the schema.
+    const config = { ...loadConfig({ TEAMS_ALLOW_UNAUTHENTICATED: 'true' }), TEAMS_ALLOW_UNAUTHENTICATED: false, MICROSOFT_APP_ID: BOT_APP_ID, MICROSOFT_APP_PASSWORD: 'x' };
+    expect(() => createTeamsModule({ ...deps({ TEAMS_ALLOW_UNAUTHENTICATED: 'true' }), config })).toThrow(/MICROSOFT_APP_TENANT_ID/);
+    expect(() => loadConfig({ MICROSOFT_APP_ID: BOT_APP_ID, MICROSOFT_APP_PASSWORD: 'x', MICROSOFT_APP_TENANT_ID: 'contoso.onmicrosoft.com' })).toThrow(/a tenant id is a GUID/);
+    // The local-development switch is the one exemption.
+    expect(createTeamsModule(deps({ TEAMS_ALLOW_UNAUTHENTICATED: 'true' })).channel.kind).toBe('teams');
+    expect(loadConfig({}).MICROSOFT_APP_TYPE).toBe('SingleTenant');
   });
 });
 
@@ -66,7 +81,7 @@ describe('with MICROSOFT_APP_ID set, botbuilder authenticates every activity', (
   beforeAll(async () => {
     h = await startTeamsTestApp({
       install: false,
-      env: { TEAMS_ALLOW_UNAUTHENTICATED: 'false', MICROSOFT_APP_ID: BOT_APP_ID, MICROSOFT_APP_PASSWORD: 'not-a-real-secret' },
+      env: { TEAMS_ALLOW_UNAUTHENTICATED: 'false', MICROSOFT_APP_ID: BOT_APP_ID, MICROSOFT_APP_PASSWORD: 'not-a-real-secret', MICROSOFT_APP_TENANT_ID: TENANT_ID },
       // Only the metadata location moves to the fake; the validation itself is botbuilder's, unchanged. botbuilder
       // takes any one of these settings as "all are given", so the public cloud's other values are spelled out.
       options: (fake) => ({
@@ -128,6 +143,18 @@ describe('with MICROSOFT_APP_ID set, botbuilder authenticates every activity', (
     const res = await sendActivity(h.t.baseUrl, botInstalled(h.fake.url), { authorization: `Bearer ${jwt(trusted.privateKey, kid, claims(h.fake.url))}` });
     expect(res.status).toBe(200);
     expect(await h.t.db.teamsConversation.findUnique({ where: { conversationId: CHANNEL_ID } })).not.toBeNull();
+  });
+
+  it('refuses a correctly signed activity from another tenant: nothing stored, the refusal recorded', async () => {
+    const foreign = '0f0f0f0f-0000-4000-8000-000000000000';
+    const install = botInstalled(h.fake.url, '19:0000anothertenant0000@thread.tacv2');
+    install.channelData.tenant = { id: foreign };
+    install.conversation.tenantId = foreign;
+    const res = await sendActivity(h.t.baseUrl, install, { authorization: `Bearer ${jwt(trusted.privateKey, kid, claims(h.fake.url))}` });
+    expect(res.status).toBe(200);
+    expect(await h.t.db.teamsConversation.findUnique({ where: { conversationId: '19:0000anothertenant0000@thread.tacv2' } })).toBeNull();
+    const refused = await h.t.db.auditEvent.findFirst({ where: { type: 'chat.refused' } });
+    expect(JSON.parse(refused!.payload)).toMatchObject({ channel: 'teams', data: { refusal: 'foreign_tenant', attempted: 'install', tenant: foreign, expectedTenant: TENANT_ID } });
   });
 });
 

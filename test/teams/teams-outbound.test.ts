@@ -47,7 +47,7 @@ beforeAll(async () => {
   const none = {} as never;
   channel = createTeamsModule({
     config: loadConfig({ TEAMS_ALLOW_UNAUTHENTICATED: 'true' }), log: pino({ level: 'silent' }), auditGroups: [], interactionConcurrency: 2,
-    ports: { teamsConversations: store.teamsConversations, groupMembers: () => [], decisions: none, queries: none, commands: none },
+    ports: { teamsConversations: store.teamsConversations, groupMembers: () => [], decisions: none, queries: none, commands: none, audit: none },
   }).channel;
   await db.teamsConversation.create({ data: { conversationId: CHANNEL_ID, tenantId: TENANT_ID, reference: reference(CHANNEL_ID, fake.url) } });
   // A conversation whose connector is gone (seen long ago).

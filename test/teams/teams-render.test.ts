@@ -153,7 +153,7 @@ describe('Teams approval card', () => {
     expect(ids[0]).toBe('8:orgid:00000000-0000-0000-0000-000000000000');
   });
 
-  it('neutralizes markdown links only', () => {
+  it('breaks markdown links and leaves plain brackets and parentheses alone', () => {
     expect(neutralizeMarkdown('a [b](c) d')).toBe('a [b]\u200b(c) d');
     expect(neutralizeMarkdown('plain (text) [x]')).toBe('plain (text) [x]');
   });

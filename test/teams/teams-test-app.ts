@@ -6,7 +6,7 @@ import { createTeamsModule, type TeamsModuleOptions } from '../../adapters/teams
 import { teamsPlatform } from '../../adapters/teams/teams-platform';
 import type { AnyChatPlatform } from '../../src/channels/channel-module';
 import { startFakeBotConnector, type FakeBotConnector } from '../fakes/fake-bot-connector';
-import { botInstalled, CHANNEL_ID, sendActivity, TEAMS_USERS } from '../fakes/teams-activities';
+import { botInstalled, CHANNEL_ID, sendActivity, TEAMS_USERS, TENANT_ID } from '../fakes/teams-activities';
 import { startTestApp, type TestApp } from '../support/start-app';
 
 /** The test policy with cards routed to the Teams channel the bot is installed in. */
@@ -83,7 +83,8 @@ export async function startTeamsTestApp(
   try {
     t = await startTestApp({
       policyYaml: opts.policyYaml ?? TEAMS_POLICY,
-      env: { TEAMS_ALLOW_UNAUTHENTICATED: 'true', TEAMS_AUDIT_ACCESS: 'auditors', ...opts.env },
+      // The tenant filter is on in every test, as it is in production (the fixtures' activities come from TENANT_ID).
+      env: { TEAMS_ALLOW_UNAUTHENTICATED: 'true', MICROSOFT_APP_TENANT_ID: TENANT_ID, TEAMS_AUDIT_ACCESS: 'auditors', ...opts.env },
       platforms: [teamsPlatformWith(typeof opts.options === 'function' ? opts.options(fake) : opts.options)],
     });
   } catch (err) {
