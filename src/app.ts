@@ -23,6 +23,7 @@ import { createCallbackChannel } from './deliveries/callback-channel';
 import { createCallbackHostPolicy } from './deliveries/callback-guard';
 import { identityKey } from './domain/people';
 import { createDirectoryService } from './services/directory-service';
+import { createGrantService } from './services/grant-service';
 import { createDeliveryService } from './deliveries/delivery-service';
 import { createEvidence } from './evidence/evidence';
 import { createApiKeyService, parseBootstrapKeys } from './services/api-key-service';
@@ -71,7 +72,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   // Evidence (src/evidence): the signing key, the transparency log over the audit trail, its sealer and sinks.
   const evidence = createEvidence({ config, store: store.log, baseUrl, log: log.child({ component: 'evidence' }), clock });
   const apiKeys = createApiKeyService({ keys: store.apiKeys, audit, cacheMs: config.API_KEY_CACHE_MS, clock });
-  const queries = createRequestQueryService({ requests: store.requests, events, baseUrl, clock });
+  const queries = createRequestQueryService({ requests: store.requests, grants: evidence.grants, events, baseUrl, clock });
   const decisions = createDecisionService({
     requests: store.requests, directory, jobs: queues.jobs, events, pending: limits.pending, clock, log,
     onVote: (channel, result) => metrics.votes.inc({ channel, result }),
@@ -79,7 +80,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   });
   const intake = createIntakeService({
     requests: store.requests, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, pending: limits.pending, clock,
-    config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, callbacksEnabled: Boolean(config.CALLBACK_SIGNING_SECRET), baseUrl, maxPendingPerKey: config.MAX_PENDING_PER_KEY },
+    config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, baseUrl, maxPendingPerKey: config.MAX_PENDING_PER_KEY },
     onSubmitted: (outcome) => {
       metrics.intake.inc({ outcome });
       if (outcome !== 'require') metrics.decisions.inc({ status: outcome === 'approve' ? 'approved' : 'denied' });
@@ -115,7 +116,7 @@ export async function createApp(config: Config, opts: AppOptions) {
 
   const deliveries = createDeliveryService({
     deliveries: store.deliveries, requests: store.requests, queries, audit, channels, log, clock,
-    callback: createCallbackChannel({ secret: config.CALLBACK_SIGNING_SECRET, timeoutMs: config.CALLBACK_TIMEOUT_MS, hosts: callbackHosts, clock }),
+    callback: createCallbackChannel({ secret: config.CALLBACK_SIGNING_SECRET, signer: evidence.grants, timeoutMs: config.CALLBACK_TIMEOUT_MS, hosts: callbackHosts, clock }),
     callbackHostsOf: async (name) => (await store.apiKeys.findByName(name))?.callbackHosts ?? [],
   });
   const reconcile = createReconciler({ requests: store.requests, pending: limits.pending, jobs: queues.jobs, decisions, channelCount: channels.size, log });
@@ -125,6 +126,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   const runWorkers = config.RUN_MODE !== 'api';
   const server = await buildServer({
     log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, auditLog: evidence.auditLog, directory, intake, decisions, queries,
+    grants: createGrantService({ grants: evidence.grants, requests: store.requests, clock }), jwks: () => evidence.grants.jwks(),
     limits: { redis: producer, prefix: config.REDIS_PREFIX, intakePerMinute: config.INTAKE_RATE_LIMIT_PER_MINUTE, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE },
     longPolls: { gate: limits.longPolls, perKey: config.LONG_POLLS_PER_KEY },
     maxWaitSeconds: config.MAX_WAIT_SECONDS, shutdown: shutdown.signal, opsOnly: !serveApi,

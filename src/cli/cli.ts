@@ -22,6 +22,7 @@ import { createAuditService } from '../services/audit-service';
 import { createDirectoryService } from '../services/directory-service';
 import { createStore } from '../store/store';
 import { runVerifyCommand, VERIFY_USAGE } from './verify-command';
+import { runVerifyGrantCommand, VERIFY_GRANT_USAGE } from './verify-grant-command';
 
 const USAGE = `Usage:
   npm run cli -- keys create --name <name> [--scopes submit+read] [--owner <person id or identity>]
@@ -38,7 +39,8 @@ const USAGE = `Usage:
 Scopes: submit, read, decide, attest, audit, admin (a key never holds submit with decide or attest; submit, decide and
 attest keys need an owner). Identities: email, slack:<user id>, teams:<aad object id>, idp:<issuer>|<subject>.
 
-${VERIFY_USAGE}`;
+${VERIFY_USAGE}
+${VERIFY_GRANT_USAGE}`;
 
 const COMMANDS: Record<string, string[]> = { keys: ['create', 'revoke', 'list'], people: ['add', 'link', 'unlink', 'remove', 'list'] };
 
@@ -50,7 +52,8 @@ function optionalInt(text: string | undefined, flag: string): number | undefined
 }
 
 export async function runCli(argv: string[], out: (s: string) => void = console.log, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  // Offline: no configuration, no database (src/cli/verify-command.ts).
+  // Offline: no configuration, no database (src/cli/verify-command.ts, verify-grant-command.ts).
+  if (argv[0] === 'verify' && argv[1] === 'grant') return runVerifyGrantCommand(argv.slice(2), out);
   if (argv[0] === 'verify') return runVerifyCommand(argv.slice(1), out);
   let parsed;
   try {

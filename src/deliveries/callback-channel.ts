@@ -9,11 +9,10 @@ import https from 'node:https';
 import { httpFailure, networkFailure } from '../channels/delivery-failure';
 import { ChannelError } from '../ports/chat-channel';
 import type { RequestDetail } from '../services/request-query-service';
+import type { GrantAuthority } from '../evidence/grants';
 import type { CallbackHostPolicy } from './callback-guard';
 
 export interface CallbackChannel {
-  /** Whether callbacks can be signed (CALLBACK_SIGNING_SECRET is set); unsigned callbacks are never sent. */
-  readonly enabled: boolean;
   /**
    * POSTs `request.decided` to the request's callback URL, through the host policy (`keyHosts`: the submitting key's
    * own allowed callback hosts).
@@ -48,7 +47,7 @@ function post(url: URL, headers: Record<string, string>, body: string, lookup: i
   });
 }
 
-/** The body a receiver gets: the decision and who made it, never the request's context. */
+/** The body a receiver gets: the decision, who made it and the grant when approved, never the request's context. */
 export function callbackBody(detail: RequestDetail): string {
   return JSON.stringify({
     event: 'request.decided',
@@ -62,6 +61,7 @@ export function callbackBody(detail: RequestDetail): string {
       reason: detail.decisionReason,
       votes: detail.votes,
       policy: { rule: detail.policy.rule },
+      grant: detail.grant,
     },
   });
 }
@@ -71,21 +71,29 @@ export function signCallback(secret: string, body: string, unixSeconds: number):
   return `t=${unixSeconds},v1=${createHmac('sha256', secret).update(`${unixSeconds}.${body}`).digest('hex')}`;
 }
 
-export function createCallbackChannel(deps: { secret?: string; timeoutMs: number; hosts: CallbackHostPolicy; clock?: () => Date }): CallbackChannel {
+export function createCallbackChannel(deps: {
+  /** Optional shared HMAC secret, for receivers set up before callbacks were signed with the service key. */
+  secret?: string;
+  /** Signs each body with the service's key (a detached JWS receivers verify against /.well-known/jwks.json). */
+  signer: Pick<GrantAuthority, 'signDetached'>;
+  timeoutMs: number;
+  hosts: CallbackHostPolicy;
+  clock?: () => Date;
+}): CallbackChannel {
   const clock = deps.clock ?? (() => new Date());
   return {
-    enabled: Boolean(deps.secret),
     async send(detail, keyHosts) {
-      if (!deps.secret) throw new Error('callbacks are disabled: CALLBACK_SIGNING_SECRET is not set');
       // Checked again at send time: literal addresses never reach the lookup hook, and the allow-list may have changed.
       const checked = deps.hosts.check(detail.callbackUrl, keyHosts);
       if ('problem' in checked) throw new ChannelError('callback_host_refused', `callback refused: ${checked.problem}`, false);
       const body = callbackBody(detail);
-      const headers = {
+      // A signature only the service can make: one receiver cannot forge a callback to another (a shared HMAC could).
+      const headers: Record<string, string> = {
         'content-type': 'application/json',
-        'countersign-signature': signCallback(deps.secret, body, Math.floor(clock().getTime() / 1000)),
+        'countersign-jws': await deps.signer.signDetached(body),
         'countersign-request-id': detail.id,
       };
+      if (deps.secret) headers['countersign-signature'] = signCallback(deps.secret, body, Math.floor(clock().getTime() / 1000));
       let answer: PostAnswer;
       try {
         // No redirects are followed: a redirect could send the signed outcome somewhere the agent did not name.

@@ -224,10 +224,6 @@ async function sendCallback(ctx: Ctx, requestId: string, { last }: { last: boole
   const detail = await ctx.queries.get(requestId);
   if (!detail.callbackUrl || !isFinal(detail.status)) return 'skipped';
   await ctx.deliveries.claim(requestId, 'callback', 'callback');
-  if (!ctx.callback.enabled) {
-    await ctx.ledger.settle(requestId, 'callback', 'callback', 'skipped', { data: { reason: 'CALLBACK_SIGNING_SECRET is not set' } });
-    return 'skipped';
-  }
   try {
     await ctx.callback.send({ ...detail, callbackUrl: detail.callbackUrl }, await ctx.callbackHostsOf(detail.submittedBy.apiKey));
   } catch (err) {

@@ -54,18 +54,22 @@ const requireFields = {
     .default([]),
   ttlSeconds: z.number().int().min(60).max(30 * 24 * 3600).optional(),
   reason: z.enum(REASON_MODES).default('on-deny'),
+  /** How long the approval grant may be used after the decision (default 15 minutes). */
+  grantTtlSeconds: z.number().int().min(10).max(7 * 24 * 3600).optional(),
 };
+/** An approve outcome's grant window. */
+const approveFields = { grantTtlSeconds: requireFields.grantTtlSeconds };
 
 const ruleBase = { name: z.string().min(1), description: z.string().optional(), match: matchSchema.default({}) };
 const ruleSchema = z.discriminatedUnion('outcome', [
-  z.object({ ...ruleBase, outcome: z.literal('approve') }).strict(),
+  z.object({ ...ruleBase, outcome: z.literal('approve'), ...approveFields }).strict(),
   z.object({ ...ruleBase, outcome: z.literal('deny'), message: z.string().optional() }).strict(),
   z.object({ ...ruleBase, outcome: z.literal('require'), ...requireFields }).strict(),
 ]);
 const defaultBase = { description: z.string().optional() };
 const defaultSchema = z
   .discriminatedUnion('outcome', [
-    z.object({ ...defaultBase, outcome: z.literal('approve') }).strict(),
+    z.object({ ...defaultBase, outcome: z.literal('approve'), ...approveFields }).strict(),
     z.object({ ...defaultBase, outcome: z.literal('deny'), message: z.string().optional() }).strict(),
     z.object({ ...defaultBase, outcome: z.literal('require'), ...requireFields }).strict(),
   ])
@@ -143,6 +147,8 @@ export interface PolicyDecision {
   message?: string;
   /** Set when the request stated no risk and a rule matched on risk: the risk it was treated as. */
   assumedRisk?: Risk;
+  /** The rule's grant window, when it sets one. */
+  grantTtlSeconds?: number;
 }
 
 /** The fields of a request a rule can match on. */
@@ -263,7 +269,7 @@ export function compilePolicy(document: unknown, sourceText: string): PolicyPars
         const rule = compiled[index].spec;
         // Recorded whenever a rule tried on the way read the assumed risk, so the trail says why it did or did not match.
         const assumed = !subject.risk && compiled.slice(0, index + 1).some((r) => r.matchesRisk) ? { assumedRisk: p.missingRisk } : {};
-        if (rule.outcome === 'approve') return { rule: rule.name, outcome: 'approve', ...assumed };
+        if (rule.outcome === 'approve') return { rule: rule.name, outcome: 'approve', ...assumed, ...(rule.grantTtlSeconds ? { grantTtlSeconds: rule.grantTtlSeconds } : {}) };
         if (rule.outcome === 'deny') return { rule: rule.name, outcome: 'deny', message: rule.message, ...assumed };
         const members = [...new Set(rule.approvers.flatMap((g) => groups[g] ?? []))];
         return {
@@ -271,6 +277,7 @@ export function compilePolicy(document: unknown, sourceText: string): PolicyPars
           outcome: 'require',
           ...assumed,
           ttlSeconds: rule.ttlSeconds,
+          ...(rule.grantTtlSeconds ? { grantTtlSeconds: rule.grantTtlSeconds } : {}),
           requirement: {
             approvers: rule.approvers,
             members,

@@ -2,12 +2,14 @@
  * Evidence: what the service signs so that its records hold up without trusting its database. It owns the signing
  * key (src/evidence/signing-key.ts; grants will sign with it too), the transparency log over the audit trail
  * (transparency-log.ts), the sealer that extends it (sealer.ts) and the sinks checkpoints are published to
- * (checkpoint-sinks.ts). `createEvidence` assembles them from their configuration keys for the composition root.
+ * (checkpoint-sinks.ts), and the approval grants and callback signatures made with the same key (grants.ts).
+ * `createEvidence` assembles them from their configuration keys for the composition root.
  */
 import path from 'node:path';
 import { ConfigError } from '../config/config-error';
 import type { LogStore } from '../store/log-store';
 import { createCheckpointPublisher, createFileSink, createWebhookSink, type CheckpointSink } from './checkpoint-sinks';
+import { createGrantAuthority } from './grants';
 import { createSealer } from './sealer';
 import { loadSigningKey, parseRetiredKeys, SigningKeyError } from './signing-key';
 import { createTransparencyLog } from './transparency-log';
@@ -64,7 +66,9 @@ export function createEvidence(deps: {
   });
   const publisher = createCheckpointPublisher({ store: deps.store, sinks, log, webhookUrl: config.CHECKPOINT_WEBHOOK_URL });
   const sealer = createSealer({ log: auditLog, publisher, intervalMs: config.AUDIT_SEAL_INTERVAL_MS, logger: log });
-  return { key, auditLog, sealer, publisher, checkpointDir: fileSink.dir };
+  // Approval grants are signed with the same key and published in the same JWKS (src/evidence/grants.ts).
+  const grants = createGrantAuthority({ key, retiredKeys, issuer: deps.baseUrl, clock: deps.clock });
+  return { key, auditLog, sealer, publisher, grants, checkpointDir: fileSink.dir };
 }
 
 export type Evidence = ReturnType<typeof createEvidence>;

@@ -14,8 +14,11 @@ import { lazyChildLogger } from '../observability/logger';
 import { errorHandler } from './error-handler';
 import { registerLimits, type LimitSettings } from './limits';
 import { authenticateRequest } from './principal';
+import type { Jwks } from '../evidence/grants';
 import type { DirectoryService } from '../services/directory-service';
+import type { GrantService } from '../services/grant-service';
 import { registerAuditRoutes } from './routes/audit-routes';
+import { registerGrantRoutes } from './routes/grant-routes';
 import { registerPeopleRoutes } from './routes/people-routes';
 import { registerRequestRoutes, type RequestRouteDeps } from './routes/request-routes';
 
@@ -27,6 +30,9 @@ export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   apiKeys: Pick<ApiKeyService, 'authenticate' | 'cached'>;
   audit: AuditService;
   directory: DirectoryService;
+  grants: GrantService;
+  /** The public keys that verify grants and signed callbacks. */
+  jwks: () => Jwks;
   /** The transparency log: checkpoints, proofs, verification. */
   auditLog: TransparencyLog;
   ready: () => Promise<Record<string, 'ok' | string>>;
@@ -62,6 +68,11 @@ export async function buildServer(deps: ServerDeps) {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+  // Public by design: whoever executes an approved action verifies its grant (and callbacks their signature) offline.
+  app.get('/.well-known/jwks.json', async (_req, reply) => {
+    void reply.header('cache-control', 'public, max-age=300');
+    return deps.jwks();
+  });
   app.get('/readyz', async (_req, reply) => {
     const checks = await deps.ready();
     const ok = Object.values(checks).every((v) => v === 'ok');
@@ -82,6 +93,7 @@ export async function buildServer(deps: ServerDeps) {
       registerRequestRoutes(v1, { ...deps, limits });
       registerAuditRoutes(v1, { audit: deps.audit, log: deps.auditLog });
       registerPeopleRoutes(v1, { directory: deps.directory });
+      registerGrantRoutes(v1, { grants: deps.grants });
     });
   }
   return app;

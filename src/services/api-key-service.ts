@@ -14,10 +14,11 @@ import type { AuditService } from './audit-service';
 /**
  * What a key may do. `submit`: ask for approvals (the agent). `read`: read its own requests (all of them with `decide`,
  * `attest` or `audit`). `decide`: vote as the key's owner. `attest`: vote naming another person, for a trusted
- * integration that authenticated its user (recorded on every vote). `audit`: read the audit trail. `admin`: manage the
- * people directory. A key never holds `submit` together with `decide` or `attest`.
+ * integration that authenticated its user (recorded on every vote). `execute`: record the use of approval grants (the
+ * system that runs approved actions). `audit`: read the audit trail. `admin`: manage the people directory. A key never
+ * holds `submit` together with `decide` or `attest`.
  */
-export const SCOPES = ['submit', 'read', 'decide', 'attest', 'audit', 'admin'] as const;
+export const SCOPES = ['submit', 'read', 'decide', 'attest', 'execute', 'audit', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 const DEFAULT_SCOPES: Scope[] = ['submit', 'read'];
 

@@ -11,6 +11,7 @@ import { protectContext, type ContextValue } from '../domain/context-values';
 import { identitiesOf, identityKeys, normalizeEmail, type PersonIdentity, type RequesterIdentity } from '../domain/identity';
 import type { Directory } from '../domain/people';
 import type { Policy, RequesterType, Risk } from '../domain/policy';
+import { grantActionHash, type GrantSubject } from '../domain/grant';
 import { policyDecisionReason, stateVersion, statusAfterPolicy } from '../domain/request-lifecycle';
 import type { JobQueue } from '../ports/job-queue';
 import type { PendingCounter } from '../ports/limits';
@@ -121,7 +122,7 @@ export function createIntakeService(deps: {
   jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'isAvailable'>;
   /** Pending requests per key, shared by every node. */
   pending: PendingCounter;
-  config: { defaultTtlSeconds: number; maxTtlSeconds: number; callbacksEnabled: boolean; baseUrl: string; maxPendingPerKey: number };
+  config: { defaultTtlSeconds: number; maxTtlSeconds: number; baseUrl: string; maxPendingPerKey: number };
   clock?: () => Date;
   onSubmitted?: (outcome: string) => void;
 }): IntakeService {
@@ -147,9 +148,6 @@ export function createIntakeService(deps: {
 
   return {
     async submit(principal, input, { idempotencyKey, log }) {
-      if (input.callbackUrl && !deps.config.callbacksEnabled) {
-        throw new AppError('callbacks_disabled', 'Invalid field `callbackUrl`: result callbacks are disabled on this server (CALLBACK_SIGNING_SECRET is not set).', { field: 'callbackUrl' });
-      }
       if (input.callbackUrl) {
         const checked = deps.callbackHosts.check(input.callbackUrl, principal.callbackHosts);
         if ('problem' in checked) throw new AppError('callback_host_refused', `Invalid field \`callbackUrl\`: ${checked.problem}.`, { field: 'callbackUrl' });
@@ -229,6 +227,8 @@ export function createIntakeService(deps: {
           callbackUrl: input.callbackUrl ?? null, traceId: input.traceId ?? null, parentRequestId: input.parentRequestId ?? null,
           apiKeyId: principal.id, apiKeyName: principal.name, keyOwner: principal.owner,
           requesterPerson: people.requester, onBehalfOfPerson: people.onBehalfOf, keyOwnerPerson: people.keyOwner, pinnedFields: pinnedView.pinned,
+          // What the grant binds: the body as the agent sent it (the executor holds the same).
+          actionHash: grantActionHash(input as unknown as GrantSubject), grantTtlSeconds: decision.grantTtlSeconds ?? null,
           idempotencyKey: idempotencyKey ?? null, bodyHash, policyRule: decision.rule, policyOutcome: decision.outcome, policyHash: policy.hash,
           requirement, approvalsRequired: requirement?.approvals ?? 0, expiresAt, createdAt: now,
           decidedAt: status === 'pending' ? null : now, decidedBy: status === 'pending' ? null : 'policy', decisionReason: decidedReason,

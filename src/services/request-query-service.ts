@@ -9,6 +9,7 @@ import { countApprovals, effectiveStatus, type RequestStatus } from '../domain/r
 import type { RequestEvents } from '../ports/job-queue';
 import type { RequestListFilter, RequestRecord, RequestStore } from '../store/request-store';
 import type { ApiPrincipal } from './api-key-service';
+import type { GrantAuthority } from '../evidence/grants';
 import { requestLinks, type RequestLinks } from './intake-service';
 
 export interface RequestDetail {
@@ -38,6 +39,10 @@ export interface RequestDetail {
   decidedBy: string | null;
   decisionReason: string | null;
   outcomeReport: unknown;
+  /** The approval grant (compact JWS) of an approved request; null otherwise. */
+  grant: string | null;
+  /** When the grant was used, and by which key. */
+  grantUse: { usedAt: string; key: string } | null;
   links: RequestLinks;
 }
 
@@ -85,6 +90,8 @@ const PENDING_SCAN = 500;
 
 export function createRequestQueryService(deps: {
   requests: Pick<RequestStore, 'get' | 'list' | 'pendingForMembers'>;
+  /** Issues the grants of approved requests. */
+  grants: Pick<GrantAuthority, 'issue'>;
   events: Pick<RequestEvents, 'watch'>;
   baseUrl: string;
   clock?: () => Date;
@@ -150,8 +157,22 @@ export function createRequestQueryService(deps: {
       decidedBy: r.decidedBy,
       decisionReason: r.decisionReason,
       outcomeReport: r.outcomeReport,
+      grant: null,
+      grantUse: r.grantUse ? { usedAt: r.grantUse.usedAt.toISOString(), key: r.grantUse.keyName } : null,
       links: requestLinks(deps.baseUrl, r.id),
     };
+  }
+
+  /** The detail with its grant: approved requests only (denied, expired and cancelled ones never have one). */
+  async function withGrant(r: RequestRecord): Promise<RequestDetail> {
+    const detail = toDetail(r);
+    if (detail.status !== 'approved' || !r.decidedAt || !r.actionHash) return detail;
+    const grant = await deps.grants.issue({
+      id: r.id, action: r.action, resource: r.resource, requesterId: r.requester.id, actionHash: r.actionHash, policyHash: r.policyHash,
+      policyRule: r.policyRule, decidedAt: r.decidedAt, grantTtlSeconds: r.grantTtlSeconds,
+      approvers: r.votes.filter((v) => v.decision === 'approve').map((v) => v.personKey),
+    });
+    return { ...detail, grant };
   }
 
   function toView(r: RequestRecord): ApprovalView {
@@ -161,7 +182,7 @@ export function createRequestQueryService(deps: {
 
   return {
     async get(id) {
-      return toDetail(await load(id));
+      return withGrant(await load(id));
     },
 
     async getWhenDecided(id, waitMs, opts = {}) {
@@ -173,9 +194,10 @@ export function createRequestQueryService(deps: {
         const watch = deps.events.watch(id);
         try {
           // Every waiter woken by the same change shares one fresh read instead of each reading the request again.
-          const detail = toDetail(first ? await load(id) : await reloadShared(id));
+          const record = first ? await load(id) : await reloadShared(id);
+          const detail = toDetail(record);
           if (first) opts.authorize?.(detail);
-          if (detail.status !== 'pending' || signal?.aborted || Date.now() >= deadline) return detail;
+          if (detail.status !== 'pending' || signal?.aborted || Date.now() >= deadline) return withGrant(record);
           if (!waiting) {
             await opts.beforeWait?.();
             waiting = true;
@@ -197,7 +219,7 @@ export function createRequestQueryService(deps: {
       const rows = await deps.requests.list(filter, { limit: page.limit + 1, after });
       const items = rows.slice(0, page.limit);
       const last = rows.length > page.limit ? items[items.length - 1] : undefined;
-      return { items: items.map(toDetail), nextCursor: last ? encodeCursor(last) : null };
+      return { items: await Promise.all(items.map(withGrant)), nextCursor: last ? encodeCursor(last) : null };
     },
 
     async view(id) {

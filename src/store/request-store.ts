@@ -46,6 +46,9 @@ export interface NewRequest {
   keyOwnerPerson: string | null;
   /** Fields taken from the key rather than the agent's body. */
   pinnedFields: string[];
+  /** What an approval grant binds (src/domain/grant.ts), and its window. */
+  actionHash: string;
+  grantTtlSeconds: number | null;
   idempotencyKey: string | null;
   bodyHash: string;
   policyRule: string;
@@ -76,6 +79,8 @@ export interface DeliveryRecord {
 /** A request as read back, with its votes (oldest first) and deliveries. */
 export interface RequestRecord extends Omit<NewRequest, 'idempotencyKey' | 'bodyHash' | 'status'> {
   status: RequestStatus;
+  /** When its grant was used, and by which key (null until then). */
+  grantUse: { usedAt: Date; keyName: string } | null;
   outcomeReport: unknown;
   votes: VoteRecord[];
   deliveries: DeliveryRecord[];
@@ -160,6 +165,11 @@ export interface RequestStore {
   /** Pending, unexpired requests whose approvers include any of `memberKeys`, newest first (at most `scan` examined). */
   pendingForMembers(memberKeys: string[], now: Date, scan: number): Promise<RequestRecord[]>;
   changeSummary(id: string): Promise<ChangeSummary | null>;
+  /**
+   * Records the single use of a request's grant, with its audit event, in one statement.
+   * @returns false when the grant was already used (nothing written).
+   */
+  recordGrantUse(use: { requestId: string; at: Date; keyId: string; keyName: string }, events: AuditEventInput[]): Promise<boolean>;
   /** How many pending requests each API key has (keys with none are absent). */
   pendingCountsByKey(): Promise<Map<string, number>>;
   /** Ids of pending requests at or past their expiry, oldest expiry first. */
@@ -178,10 +188,10 @@ const INSERT_SQL = `WITH ins AS (
     on_behalf_of, justification, context, risk, environment, callback_url, trace_id, parent_request_id, api_key_id,
     api_key_name, key_owner, idempotency_key, body_hash, policy_rule, policy_outcome, policy_hash, requirement,
     approvals_required, expires_at, created_at, decided_at, decided_by, decision_reason, requester_person,
-    on_behalf_of_person, key_owner_person, pinned_fields)
+    on_behalf_of_person, key_owner_person, pinned_fields, action_hash, grant_ttl_seconds)
   VALUES ($1::uuid, $2::"RequestStatus", $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12::"Risk", $13, $14,
     $15, $16::uuid, $17::uuid, $18, $19, $20, $21, $22, $23::"PolicyOutcome", $24, $25::jsonb, $26, $27::timestamptz,
-    $28::timestamptz, $29::timestamptz, $30, $31, $33, $34, $35, $36::text[])
+    $28::timestamptz, $29::timestamptz, $30, $31, $33, $34, $35, $36::text[], $37, $38)
   ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
   RETURNING id
 ), ev AS (
@@ -189,6 +199,16 @@ const INSERT_SQL = `WITH ins AS (
   RETURNING 1
 )
 SELECT (SELECT id FROM ins) AS id, (SELECT count(*)::int FROM ev) AS events`;
+
+const GRANT_USE_SQL = `WITH ins AS (
+  INSERT INTO grant_use (request_id, used_at, key_id, key_name) VALUES ($1::uuid, $2::timestamptz, $3::uuid, $4)
+  ON CONFLICT (request_id) DO NOTHING
+  RETURNING request_id
+), ev AS (
+  ${auditInsertSql('$5', ' WHERE EXISTS (SELECT 1 FROM ins)')}
+  RETURNING 1
+)
+SELECT (SELECT request_id FROM ins) AS id, (SELECT count(*)::int FROM ev) AS events`;
 
 // Two statements on purpose: under READ COMMITTED a sub-select in the locking statement would read the votes as of
 // the statement's snapshot, taken BEFORE it waited for the lock, and miss the vote that the previous holder committed.
@@ -227,10 +247,11 @@ interface VoteRow {
   attested_by: string | null;
 }
 
-const include = { votes: { orderBy: { createdAt: 'asc' as const } }, deliveries: { orderBy: { createdAt: 'asc' as const } } };
+const include = { votes: { orderBy: { createdAt: 'asc' as const } }, deliveries: { orderBy: { createdAt: 'asc' as const } }, grantUse: true };
 type PrismaRow = NonNullable<Awaited<ReturnType<Database['approvalRequest']['findUnique']>>> & {
   votes: { personKey: string; approver: unknown; channel: string; decision: string; reason: string | null; createdAt: Date; attestedBy: string | null }[];
   deliveries: { kind: string; target: string; status: string; attempts: number; lastError: string | null; updatedAt: Date }[];
+  grantUse: { usedAt: Date; keyName: string } | null;
 };
 
 /** The one place a Prisma row becomes a typed record; JSON columns hold what intake wrote. */
@@ -256,6 +277,9 @@ function toRecord(row: PrismaRow): RequestRecord {
     onBehalfOfPerson: row.onBehalfOfPerson,
     keyOwnerPerson: row.keyOwnerPerson,
     pinnedFields: row.pinnedFields ?? [],
+    actionHash: row.actionHash ?? '',
+    grantTtlSeconds: row.grantTtlSeconds,
+    grantUse: row.grantUse ? { usedAt: row.grantUse.usedAt, keyName: row.grantUse.keyName } : null,
     policyRule: row.policyRule,
     policyOutcome: row.policyOutcome as PolicyDecision['outcome'],
     policyHash: row.policyHash,
@@ -319,7 +343,7 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
           r.risk, r.environment, r.callbackUrl, r.traceId, r.parentRequestId,
           r.apiKeyId, r.apiKeyName, r.keyOwner, r.idempotencyKey, r.bodyHash, r.policyRule, r.policyOutcome, r.policyHash,
           json(r.requirement), r.approvalsRequired, r.expiresAt, r.createdAt, r.decidedAt, r.decidedBy, r.decisionReason,
-          auditRowsParam(events), r.requesterPerson, r.onBehalfOfPerson, r.keyOwnerPerson, r.pinnedFields,
+          auditRowsParam(events), r.requesterPerson, r.onBehalfOfPerson, r.keyOwnerPerson, r.pinnedFields, r.actionHash, r.grantTtlSeconds,
         ],
       });
       return Boolean(rows[0]?.id);
@@ -402,6 +426,15 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
       );
       const r = rows[0];
       return r ? { status: r.status, policyOutcome: r.policy_outcome, callbackUrl: r.callback_url, voteCount: r.votes, postedCardTargets: r.cards } : null;
+    },
+
+    async recordGrantUse(use, events) {
+      const { rows } = await runQuery<{ id: string | null }>(pool, {
+        name: 'cs_grant_use',
+        text: GRANT_USE_SQL,
+        values: [use.requestId, use.at, use.keyId, use.keyName, auditRowsParam(events)],
+      });
+      return Boolean(rows[0]?.id);
     },
 
     async pendingCountsByKey() {

@@ -24,6 +24,8 @@ export const RUNTIME_GRANTS: Readonly<Record<string, readonly Privilege[]>> = {
   audit_checkpoint_publication: ['SELECT', 'INSERT'],
   // Votes are evidence too: recorded once, never changed.
   vote: ['SELECT', 'INSERT'],
+  // A grant is used once: the row is the proof, never changed.
+  grant_use: ['SELECT', 'INSERT'],
   approval_request: ['SELECT', 'INSERT', 'UPDATE'],
   delivery: ['SELECT', 'INSERT', 'UPDATE'],
   api_key: ['SELECT', 'INSERT', 'UPDATE'],

@@ -25,7 +25,7 @@ describe('refused input writes nothing', () => {
     ['nested context value', baseRequest({ context: { nested: { a: 1 } } }), 400, 'validation_failed', 'context.nested'],
     ['unknown field', baseRequest({ approveMyself: true }), 400, 'validation_failed', ''],
     ['bad risk', baseRequest({ risk: 'extreme' }), 400, 'validation_failed', 'risk'],
-    ['callback while callbacks are disabled', baseRequest({ callbackUrl: 'https://agent.example.com/cb' }), 400, 'callbacks_disabled', 'callbackUrl'],
+    ['callback to a private address', baseRequest({ callbackUrl: 'https://10.1.2.3/cb' }), 400, 'callback_host_refused', 'callbackUrl'],
     ['too long expiry', baseRequest({ expiresInSeconds: 10 * 365 * 86400 }), 400, 'validation_failed', 'expiresInSeconds'],
   ])('%s', async (_name, body, status, code, field) => {
     const before = await counts();

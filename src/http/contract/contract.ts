@@ -4,14 +4,16 @@
  * them), and the same tables are what an OpenAPI document and a typed client are derived from.
  */
 import { auditRoutes } from './audit-contract';
+import { grantRoutes } from './grants-contract';
 import { peopleRoutes } from './people-contract';
 import { requestRoutes } from './requests-contract';
 
 export * from './audit-contract';
 export * from './common-schemas';
+export * from './grants-contract';
 export * from './people-contract';
 export * from './requests-contract';
 
 /** Every `/v1` route of the API channel. */
-export const apiRoutes = { ...requestRoutes, ...auditRoutes, ...peopleRoutes } as const;
+export const apiRoutes = { ...requestRoutes, ...auditRoutes, ...peopleRoutes, ...grantRoutes } as const;
 export type ApiRouteName = keyof typeof apiRoutes;

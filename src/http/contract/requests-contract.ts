@@ -121,6 +121,8 @@ export const requestDetail = z
     decidedBy: z.string().nullable(),
     decisionReason: z.string().nullable(),
     outcomeReport: z.unknown(),
+    grant: z.string().nullable().describe('Approved requests only: the approval grant, a compact JWS (EdDSA) the executor verifies against /.well-known/jwks.json and uses once (POST /v1/grants/use).'),
+    grantUse: z.object({ usedAt: z.string(), key: z.string() }).nullable(),
     links,
   })
   .meta({ id: 'Request' });
