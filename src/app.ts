@@ -22,6 +22,8 @@ import { startWorkers, type Workers } from './queue/workers';
 import { createCallbackChannel } from './deliveries/callback-channel';
 import { createCallbackHostPolicy } from './deliveries/callback-guard';
 import { identityKey } from './domain/people';
+import { createEvidencePackExporter } from './evidence/evidence-pack';
+import { createPolicyService } from './services/policy-service';
 import { createDirectoryService } from './services/directory-service';
 import { createGrantService } from './services/grant-service';
 import { createDeliveryService } from './deliveries/delivery-service';
@@ -46,11 +48,11 @@ export async function createApp(config: Config, opts: AppOptions) {
   const { log } = opts;
   const clock = opts.clock ?? (() => new Date());
   const baseUrl = (config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, '');
-  const policyRef: { current: Policy } = { current: loadPolicyFile(config.POLICY_FILE) };
-  const policy = () => policyRef.current;
   const bootstrapKeys = parseBootstrapKeys(config.API_KEYS);
 
   const store = createStore({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, onError: (err) => log.warn({ err }, 'database connection error') });
+  const policies = createPolicyService({ initial: loadPolicyFile(config.POLICY_FILE), policies: store.policies, file: config.POLICY_FILE, clock });
+  const policy = (): Policy => policies.current();
   const redisErr = (name: string) => (err: Error) => log.warn({ err: { message: err.message }, connection: name }, 'redis connection error');
   // Three roles, three connections: producers must fail fast while Redis is down (HTTP answers 503), workers must
   // block and retry forever (BullMQ requires maxRetriesPerRequest: null), and a subscriber cannot issue commands.
@@ -124,8 +126,9 @@ export async function createApp(config: Config, opts: AppOptions) {
   const shutdown = new AbortController();
   const serveApi = config.RUN_MODE !== 'worker';
   const runWorkers = config.RUN_MODE !== 'api';
+  const packs = createEvidencePackExporter({ audit, log: evidence.auditLog, requests: store.requests, policies: store.policies, grants: evidence.grants, issuer: baseUrl, clock });
   const server = await buildServer({
-    log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, auditLog: evidence.auditLog, directory, intake, decisions, queries,
+    log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, auditLog: evidence.auditLog, packs, directory, intake, decisions, queries,
     grants: createGrantService({ grants: evidence.grants, requests: store.requests, clock }), jwks: () => evidence.grants.jwks(),
     limits: { redis: producer, prefix: config.REDIS_PREFIX, intakePerMinute: config.INTAKE_RATE_LIMIT_PER_MINUTE, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE },
     longPolls: { gate: limits.longPolls, perKey: config.LONG_POLLS_PER_KEY },
@@ -146,7 +149,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   let directoryTimer: NodeJS.Timeout | undefined;
 
   return {
-    config, db: store.db, store, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries, directory }, reconcile, channels, policy, evidence,
+    config, db: store.db, store, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries, directory, policies }, reconcile, channels, policy, evidence,
 
     /** Connects, bootstraps keys, reconciles, starts workers and listens. Resolves with the bound address. */
     async start(): Promise<string> {
@@ -154,6 +157,7 @@ export async function createApp(config: Config, opts: AppOptions) {
       await store.connect();
       const role = await store.connectedRole();
       if (role.canRewriteAudit) log.warn({ role: role.role }, 'connected to PostgreSQL as a role that can rewrite the audit trail (owner or superuser): give DATABASE_URL the runtime role (README, Migrations)');
+      await policies.activate(policy(), 'start');
       await directory.load(policy());
       directoryTimer = setInterval(() => {
         directory.refresh().catch((err) => log.warn({ err }, 'could not refresh the people directory; keeping the current one'));

@@ -1,5 +1,5 @@
 /**
- * Operator CLI: API keys and the people directory. Keys are printed once and stored only as SHA-256 digests; every
+ * Operator CLI: API keys, the people directory, evidence packs and offline verification. Keys are printed once and stored only as SHA-256 digests; every
  * change is recorded in the audit trail with the operator as actor (`cli:$USER`).
  *
  *   npm run cli -- keys create --name X --scopes submit+read --owner ops@example.com [--pin-requester id:type]
@@ -8,6 +8,8 @@
  *   npm run cli -- people add --id carol [--name "Carol Example"] --identity carol@example.com [--identity slack:U…]…
  *   npm run cli -- people link --person carol --identity teams:<aad object id>
  *   npm run cli -- people unlink --identity slack:U… | people remove --person carol | people list
+ *   npm run cli -- evidence export --since 30d [--until <ISO>] [--out pack.zip]
+ *   npm run cli -- verify … | verify grant … | verify pack <pack.zip> --jwks jwks.json   (offline)
  */
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -22,7 +24,9 @@ import { createAuditService } from '../services/audit-service';
 import { createDirectoryService } from '../services/directory-service';
 import { createStore } from '../store/store';
 import { runVerifyCommand, VERIFY_USAGE } from './verify-command';
+import { EVIDENCE_USAGE, runEvidenceCommand } from './evidence-command';
 import { runVerifyGrantCommand, VERIFY_GRANT_USAGE } from './verify-grant-command';
+import { runVerifyPackCommand, VERIFY_PACK_USAGE } from './verify-pack-command';
 
 const USAGE = `Usage:
   npm run cli -- keys create --name <name> [--scopes submit+read] [--owner <person id or identity>]
@@ -39,8 +43,10 @@ const USAGE = `Usage:
 Scopes: submit, read, decide, attest, audit, admin (a key never holds submit with decide or attest; submit, decide and
 attest keys need an owner). Identities: email, slack:<user id>, teams:<aad object id>, idp:<issuer>|<subject>.
 
+${EVIDENCE_USAGE}
 ${VERIFY_USAGE}
-${VERIFY_GRANT_USAGE}`;
+${VERIFY_GRANT_USAGE}
+${VERIFY_PACK_USAGE}`;
 
 const COMMANDS: Record<string, string[]> = { keys: ['create', 'revoke', 'list'], people: ['add', 'link', 'unlink', 'remove', 'list'] };
 
@@ -52,8 +58,21 @@ function optionalInt(text: string | undefined, flag: string): number | undefined
 }
 
 export async function runCli(argv: string[], out: (s: string) => void = console.log, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  // Offline: no configuration, no database (src/cli/verify-command.ts, verify-grant-command.ts).
+  // Offline: no configuration, no database (src/cli/verify-command.ts, verify-grant-command.ts, verify-pack-command.ts).
   if (argv[0] === 'verify' && argv[1] === 'grant') return runVerifyGrantCommand(argv.slice(2), out);
+  if (argv[0] === 'verify' && argv[1] === 'pack') return runVerifyPackCommand(argv.slice(2), out);
+  if (argv[0] === 'evidence') {
+    const config = loadConfig(env);
+    const store = createStore({ url: config.DATABASE_URL, poolSize: 2 });
+    try {
+      return await runEvidenceCommand(argv.slice(1), { config, store, out });
+    } catch (err) {
+      out(`Error: ${(err as Error).message}`);
+      return 1;
+    } finally {
+      await store.close();
+    }
+  }
   if (argv[0] === 'verify') return runVerifyCommand(argv.slice(1), out);
   let parsed;
   try {

@@ -28,6 +28,7 @@ export const ERROR_CODES = {
   unidentified_sender: 'invalid',
   invalid_key: 'invalid',
   invalid_grant: 'invalid',
+  invalid_window: 'invalid',
   pinned_field: 'invalid',
   callback_host_refused: 'invalid',
   unauthorized: 'unauthenticated',

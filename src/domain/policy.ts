@@ -168,7 +168,10 @@ interface CompiledRule {
 }
 
 export interface Policy {
+  /** SHA-256 (hex) of `source`: the `policy_hash` every request records. */
   hash: string;
+  /** The policy text exactly as read: what the hash covers and the evidence pack carries. */
+  source: string;
   /** Group name → member references (person ids or identities in notation). */
   groups: Record<string, string[]>;
   /** People the policy file declares. */
@@ -252,6 +255,7 @@ export function compilePolicy(document: unknown, sourceText: string): PolicyPars
     ok: true,
     policy: {
       hash,
+      source: sourceText,
       groups,
       people,
       mentionedIdentities: [...mentioned.values()],

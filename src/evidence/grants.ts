@@ -24,6 +24,8 @@ export interface GrantAuthority {
   verify(grant: string, now?: Date): Promise<GrantClaims>;
   /** Detached JWS (`header..signature`) over `body`, for the `countersign-jws` header of a callback. */
   signDetached(body: string): Promise<string>;
+  /** Compact JWS carrying `payload`, of type `typ` (an evidence pack's signed manifest). */
+  sign(payload: Uint8Array, typ: string): Promise<string>;
   jwks(): Jwks;
 }
 
@@ -76,6 +78,8 @@ export function createGrantAuthority(deps: { key: SigningKey; retiredKeys: reado
       const [header, , signature] = jws.split('.');
       return `${header}..${signature}`;
     },
+
+    sign: (payload, typ) => new CompactSign(payload).setProtectedHeader({ alg: 'EdDSA', kid: deps.key.kid, typ }).sign(deps.key.privateKey),
 
     jwks: () => jwks,
   };

@@ -78,6 +78,13 @@ export interface TransparencyLog {
   seal(): Promise<SealResult>;
   listCheckpoints(page: { limit: number; cursor?: string }): Promise<{ items: CheckpointView[]; nextCursor: string | null }>;
   inclusionProof(seq: string, treeSize?: number): Promise<{ seq: string; leafIndex: number; leafHash: string; treeSize: number; rootHash: string; checkpoint: string; proof: string[] }>;
+  /**
+   * Inclusion proofs of many leaves in the tree of `treeSize` leaves, read in one query (an evidence pack proves
+   * thousands of events): base64 hashes, in the order of `leafIndexes`, each below `treeSize`.
+   */
+  /** The first checkpoint whose tree holds more than `size` leaves (the first to seal leaf `size`), or null. */
+  firstCheckpointAbove(size: number): Promise<CheckpointView | null>;
+  inclusionProofs(leafIndexes: readonly number[], treeSize: number): Promise<string[][]>;
   consistencyProof(from: number, to?: number): Promise<{ from: number; to: number; fromRoot: string; toRoot: string; fromCheckpoint: string; toCheckpoint: string; proof: string[] }>;
   verify(): Promise<Verification>;
 }
@@ -250,6 +257,16 @@ export function createTransparencyLog(deps: {
       }
       const proof = await withStoredHashes(store.storedHashes, (stored) => inclusionProof(leaf.leafIndex, checkpoint.treeSize, stored));
       return { seq, leafIndex: leaf.leafIndex, leafHash: b64(leaf.leafHash), treeSize: checkpoint.treeSize, rootHash: b64(checkpoint.rootHash), checkpoint: checkpoint.note, proof: proof.map(b64) };
+    },
+
+    async firstCheckpointAbove(size) {
+      const [first] = await store.withSnapshot((snap) => snap.checkpoints(size, 1));
+      return first ? view(first) : null;
+    },
+
+    async inclusionProofs(leafIndexes, treeSize) {
+      const proofs = await withStoredHashes(store.storedHashes, (stored) => leafIndexes.map((i) => inclusionProof(i, treeSize, stored)));
+      return proofs.map((p) => p.map(b64));
     },
 
     async consistencyProof(from, to) {

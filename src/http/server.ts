@@ -17,6 +17,7 @@ import { authenticateRequest } from './principal';
 import type { Jwks } from '../evidence/grants';
 import type { DirectoryService } from '../services/directory-service';
 import type { GrantService } from '../services/grant-service';
+import type { EvidencePackExporter } from '../evidence/evidence-pack';
 import { registerAuditRoutes } from './routes/audit-routes';
 import { registerGrantRoutes } from './routes/grant-routes';
 import { registerPeopleRoutes } from './routes/people-routes';
@@ -35,6 +36,7 @@ export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   jwks: () => Jwks;
   /** The transparency log: checkpoints, proofs, verification. */
   auditLog: TransparencyLog;
+  packs: EvidencePackExporter;
   ready: () => Promise<Record<string, 'ok' | string>>;
   metrics: () => Promise<{ contentType: string; body: string }>;
   /** Serve only health/readiness/metrics (RUN_MODE=worker). */
@@ -91,7 +93,7 @@ export async function buildServer(deps: ServerDeps) {
       v1.decorateRequest('principal');
       v1.addHook('onRequest', authenticateRequest(deps.apiKeys, limits));
       registerRequestRoutes(v1, { ...deps, limits });
-      registerAuditRoutes(v1, { audit: deps.audit, log: deps.auditLog });
+      registerAuditRoutes(v1, { audit: deps.audit, log: deps.auditLog, packs: deps.packs });
       registerPeopleRoutes(v1, { directory: deps.directory });
       registerGrantRoutes(v1, { grants: deps.grants });
     });

@@ -9,6 +9,7 @@ import { countApprovals, effectiveStatus, type RequestStatus } from '../domain/r
 import type { RequestEvents } from '../ports/job-queue';
 import type { RequestListFilter, RequestRecord, RequestStore } from '../store/request-store';
 import type { ApiPrincipal } from './api-key-service';
+import type { ApprovedRequest } from '../domain/grant';
 import type { GrantAuthority } from '../evidence/grants';
 import { requestLinks, type RequestLinks } from './intake-service';
 
@@ -166,13 +167,8 @@ export function createRequestQueryService(deps: {
   /** The detail with its grant: approved requests only (denied, expired and cancelled ones never have one). */
   async function withGrant(r: RequestRecord): Promise<RequestDetail> {
     const detail = toDetail(r);
-    if (detail.status !== 'approved' || !r.decidedAt || !r.actionHash) return detail;
-    const grant = await deps.grants.issue({
-      id: r.id, action: r.action, resource: r.resource, requesterId: r.requester.id, actionHash: r.actionHash, policyHash: r.policyHash,
-      policyRule: r.policyRule, decidedAt: r.decidedAt, grantTtlSeconds: r.grantTtlSeconds,
-      approvers: r.votes.filter((v) => v.decision === 'approve').map((v) => v.personKey),
-    });
-    return { ...detail, grant };
+    const approved = detail.status === 'approved' ? approvedRequestOf(r) : null;
+    return approved ? { ...detail, grant: await deps.grants.issue(approved) } : detail;
   }
 
   function toView(r: RequestRecord): ApprovalView {
@@ -234,5 +230,18 @@ export function createRequestQueryService(deps: {
         .slice(0, limit)
         .map(toView);
     },
+  };
+}
+
+/**
+ * What the grant of a stored request binds, when it may have one: approved (the stored status, not expiry-adjusted:
+ * an approved request stays approved) with its decision time and the hash of what was submitted.
+ */
+export function approvedRequestOf(r: RequestRecord): ApprovedRequest | null {
+  if (r.status !== 'approved' || !r.decidedAt || !r.actionHash) return null;
+  return {
+    id: r.id, action: r.action, resource: r.resource, requesterId: r.requester.id, actionHash: r.actionHash, policyHash: r.policyHash,
+    policyRule: r.policyRule, decidedAt: r.decidedAt, grantTtlSeconds: r.grantTtlSeconds,
+    approvers: r.votes.filter((v) => v.decision === 'approve').map((v) => v.personKey),
   };
 }

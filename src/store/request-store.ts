@@ -125,6 +125,9 @@ export interface RequestListFilter {
   traceId?: string;
   /** Only requests this API key submitted. */
   apiKeyId?: string;
+  /** Only requests decided in [decidedSince, decidedUntil). */
+  decidedSince?: Date;
+  decidedUntil?: Date;
 }
 
 /** What intake's idempotent replay needs about the original request. */
@@ -399,6 +402,7 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
         ...(filter.requester ? { OR: [{ requesterId: filter.requester }, { requesterEmail: filter.requester.toLowerCase() }] } : {}),
         ...(filter.traceId ? { traceId: filter.traceId } : {}),
         ...(filter.apiKeyId ? { apiKeyId: filter.apiKeyId } : {}),
+        ...(filter.decidedSince || filter.decidedUntil ? { decidedAt: { ...(filter.decidedSince ? { gte: filter.decidedSince } : {}), ...(filter.decidedUntil ? { lt: filter.decidedUntil } : {}) } } : {}),
         ...(after ? { AND: [{ OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }] }] } : {}),
       };
       const rows = (await db.approvalRequest.findMany({ where, include, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: page.limit })) as PrismaRow[];

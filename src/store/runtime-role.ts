@@ -26,6 +26,9 @@ export const RUNTIME_GRANTS: Readonly<Record<string, readonly Privilege[]>> = {
   vote: ['SELECT', 'INSERT'],
   // A grant is used once: the row is the proof, never changed.
   grant_use: ['SELECT', 'INSERT'],
+  // Every policy text that was in force, and when: the rules decisions were made under, kept as written.
+  policy_version: ['SELECT', 'INSERT'],
+  policy_in_force: ['SELECT', 'INSERT'],
   approval_request: ['SELECT', 'INSERT', 'UPDATE'],
   delivery: ['SELECT', 'INSERT', 'UPDATE'],
   api_key: ['SELECT', 'INSERT', 'UPDATE'],

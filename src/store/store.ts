@@ -8,6 +8,7 @@
  *   log-store       the transparency log over it: leaves, subtree hashes, signed checkpoints, their publication
  *   api-key-store   API keys (digests only)
  *   people-store    the people directory: people, their identities, its version
+ *   policy-store    every policy text that was in force, and when
  *   teams-conversation-store  where the Teams adapter may speak
  *
  * Prisma keeps the schema, the migrations and the ordinary typed reads and writes; the measured hot paths (intake
@@ -20,6 +21,7 @@ import { createDatabase, runQuery, type Database } from './database';
 import { createDeliveryStore, type DeliveryStore } from './delivery-store';
 import { createPeopleStore, type PeopleStore } from './people-store';
 import { createLogStore, type LogStore } from './log-store';
+import { createPolicyStore, type PolicyStore } from './policy-store';
 import { createRequestStore, type RequestStore } from './request-store';
 import { createTeamsConversationStore, type TeamsConversationStore } from './teams-conversation-store';
 
@@ -30,6 +32,7 @@ export interface Store {
   log: LogStore;
   apiKeys: ApiKeyStore;
   people: PeopleStore;
+  policies: PolicyStore;
   teamsConversations: TeamsConversationStore;
   /** One round trip to the server (readiness). */
   ping(): Promise<void>;
@@ -54,6 +57,7 @@ export function createStore(opts: { url: string; poolSize: number; onError?: (er
     log: createLogStore({ pool }),
     apiKeys: createApiKeyStore({ db }),
     people: createPeopleStore({ db }),
+    policies: createPolicyStore({ pool }),
     teamsConversations: createTeamsConversationStore({ db }),
     async ping() {
       await runQuery(pool, 'SELECT 1');

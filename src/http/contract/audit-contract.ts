@@ -130,6 +130,14 @@ export const consistencyProofAnswer = z
   })
   .meta({ id: 'ConsistencyProof' });
 
+/** `GET /v1/evidence` query: the window of the pack. */
+export const evidenceQuery = z
+  .object({
+    since: z.coerce.date().describe('Start of the window (inclusive), ISO 8601.'),
+    until: z.coerce.date().optional().describe('End of the window (exclusive); default: now.'),
+  })
+  .strict();
+
 export const auditRoutes = {
   queryAudit: {
     method: 'GET',
@@ -154,6 +162,19 @@ export const auditRoutes = {
     url: '/v1/audit/proof',
     scope: 'audit',
     schema: { querystring: proofQuery, response: { 200: inclusionProofAnswer, 404: errorEnvelope, 409: errorEnvelope, ...authErrors } },
+  },
+  evidencePack: {
+    method: 'GET',
+    url: '/v1/evidence',
+    scope: 'audit',
+    schema: {
+      description:
+        'The evidence pack of a window, as a ZIP archive (application/zip): events, signed checkpoints and inclusion proofs, public keys, ' +
+        'grants and their uses, the policy texts in force, and a manifest signed with the service key. Verify it offline with ' +
+        '`npm run cli -- verify pack <file> --jwks jwks.json`.',
+      querystring: evidenceQuery,
+      response: { ...authErrors },
+    },
   },
   consistencyProof: {
     method: 'GET',

@@ -1,6 +1,8 @@
 /** Audit trail read-out: filtered pages, NDJSON export, and the transparency log's checkpoints, proofs and verification. */
+import { pipeline } from 'node:stream/promises';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { EvidencePackExporter } from '../../evidence/evidence-pack';
 import type { TransparencyLog } from '../../evidence/transparency-log';
 import type { AuditService } from '../../services/audit-service';
 import { auditRoutes } from '../contract/contract';
@@ -9,7 +11,7 @@ import { fromContract } from './route-options';
 /** Events per page of the NDJSON export's internal paging. */
 const EXPORT_PAGE = 1000;
 
-export function registerAuditRoutes(instance: FastifyInstance, deps: { audit: AuditService; log: TransparencyLog }): void {
+export function registerAuditRoutes(instance: FastifyInstance, deps: { audit: AuditService; log: TransparencyLog; packs: EvidencePackExporter }): void {
   const app = instance.withTypeProvider<ZodTypeProvider>();
 
   app.route({
@@ -51,6 +53,26 @@ export function registerAuditRoutes(instance: FastifyInstance, deps: { audit: Au
   app.route({
     ...fromContract(auditRoutes.inclusionProof),
     handler: async (req) => deps.log.inclusionProof(req.query.event, req.query.treeSize),
+  });
+
+  app.route({
+    ...fromContract(auditRoutes.evidencePack),
+    handler: async (req, reply) => {
+      // Built completely (files on disk, manifest signed) before the first byte is sent, so a failure is a proper error.
+      const pack = await deps.packs.build({ since: req.query.since, until: req.query.until ?? new Date() });
+      reply.hijack();
+      reply.raw.writeHead(200, { 'content-type': 'application/zip', 'content-disposition': `attachment; filename="${pack.fileName}"`, 'cache-control': 'no-store' });
+      try {
+        await pipeline(pack.zip(), reply.raw);
+      } catch (err) {
+        // Headers are out: all that can be done is to cut the archive short, which its reader will notice.
+        req.log.error({ err }, 'evidence pack download failed midway');
+        reply.raw.destroy();
+      } finally {
+        await pack.dispose();
+      }
+      return reply;
+    },
   });
 
   app.route({
