@@ -6,8 +6,9 @@ module.exports = {
   transform: {
     '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
   },
-  // cookie@2 (pulled in by fastify.inject via light-my-request) ships ESM only.
-  transformIgnorePatterns: ['/node_modules/(?!(cookie)/)'],
+  // ESM-only packages, also when nested: cookie@2 (fastify.inject via light-my-request), content-disposition (the docs
+  // page's static files via @fastify/static), jose@6 (grant verification in the client).
+  transformIgnorePatterns: ['/node_modules/(?!(.*/node_modules/)?(cookie|content-disposition|jose)/)'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',

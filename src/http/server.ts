@@ -11,6 +11,7 @@ import type { ApiKeyService } from '../services/api-key-service';
 import type { AuditService } from '../services/audit-service';
 import { errorHandler } from './error-handler';
 import { registerLimits, type LimitSettings } from './limits';
+import { registerOpenApi } from './openapi';
 import { authenticateRequest } from './principal';
 import type { DirectoryService } from '../services/directory-service';
 import { registerAuditRoutes } from './routes/audit-routes';
@@ -55,6 +56,9 @@ export async function buildServer(deps: ServerDeps) {
   app.setNotFoundHandler((req, reply) => {
     void reply.status(404).send({ error: { code: 'route_not_found', message: `No route ${req.method} ${req.url.split('?')[0]}.` } });
   });
+
+  // Before any route: the document is collected as routes are declared.
+  if (!deps.opsOnly) await registerOpenApi(app);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
