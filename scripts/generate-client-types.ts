@@ -5,6 +5,7 @@
  *
  *   npm run client:types                      # reads http://localhost:3000/openapi.json
  *   npm run client:types -- <url or file>
+ *   npm run client:types -- <url or file> --check   # exit 1 when the committed file differs
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -36,10 +37,19 @@ export async function clientTypesFromOpenApi(doc: { components?: { schemas?: Rec
 }
 
 async function main(): Promise<void> {
-  const source = process.argv[2] ?? 'http://localhost:3000/openapi.json';
+  const args = process.argv.slice(2);
+  const check = args.includes('--check');
+  const source = args.find((a) => !a.startsWith('--')) ?? 'http://localhost:3000/openapi.json';
   const doc = /^https?:/.test(source) ? await (await fetch(source)).json() : JSON.parse(readFileSync(source, 'utf8'));
-  writeFileSync(CLIENT_TYPES_FILE, await clientTypesFromOpenApi(doc));
-  console.log(`wrote ${path.relative(process.cwd(), CLIENT_TYPES_FILE)}`);
+  const types = await clientTypesFromOpenApi(doc);
+  const file = path.relative(process.cwd(), CLIENT_TYPES_FILE);
+  if (check) {
+    if (readFileSync(CLIENT_TYPES_FILE, 'utf8') === types) return console.log(`${file} is up to date`);
+    console.error(`${file} is stale: run npm run client:types against a service with the current contract`);
+    process.exit(1);
+  }
+  writeFileSync(CLIENT_TYPES_FILE, types);
+  console.log(`wrote ${file}`);
 }
 
 if (require.main === module) {
