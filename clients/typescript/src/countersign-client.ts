@@ -5,9 +5,11 @@
  */
 import { fromDetail, fromIntake, type Approval, type ApprovalRequestWithGrant } from './approval.js';
 import { ApprovalNotGrantedError, CountersignError, GrantVerificationError } from './errors.js';
-import type { IntakeAnswer, SubmitRequestInput } from './generated/api-types.js';
+import type { ApprovalRequestPage, IntakeAnswer, SubmitRequestInput } from './generated/api-types.js';
 import { remoteKeys, verifyGrant, type GrantCheck, type GrantClaims } from './grant.js';
 import type { JWTVerifyGetKey } from 'jose';
+
+type ApprovalStatusFilter = ApprovalRequestWithGrant['status'];
 
 /** The body of `POST /v1/requests`: what the agent wants to do, on what, for whom and why. */
 export type ApprovalInput = SubmitRequestInput;
@@ -59,6 +61,8 @@ export interface GuardOptions<T> extends Omit<RequestApprovalOptions, 'wait'> {
   requireGrant?: boolean;
   /** The `detail` reported with a successful outcome. */
   describe?: (value: T) => string | undefined;
+  /** The outcome to report for what `fn` returned (default `succeeded` with `describe`'s detail). */
+  outcomeOf?: (value: T) => OutcomeReport;
 }
 
 /** What {@link CountersignClient.guard} ran, under which approval, and how the grant was checked. */
@@ -171,6 +175,12 @@ export class CountersignClient {
     return (await this.call<ApprovalRequestWithGrant>('GET', `/v1/requests/${encodeURIComponent(id)}${wait}`, { signal: opts.signal })).body;
   }
 
+  /** `GET /v1/requests`: newest first; a key with only `read` sees its own submissions. */
+  async listRequests(filter: { status?: ApprovalStatusFilter; action?: string; requester?: string; traceId?: string; limit?: number; cursor?: string } = {}): Promise<ApprovalRequestPage> {
+    const query = new URLSearchParams(Object.entries(filter).filter(([, v]) => v !== undefined).map(([k, v]): [string, string] => [k, String(v)])).toString();
+    return (await this.call<ApprovalRequestPage>('GET', `/v1/requests${query ? `?${query}` : ''}`)).body;
+  }
+
   /** The request's current state as an {@link Approval}, without waiting. */
   async getApproval(id: string, opts: { signal?: AbortSignal } = {}): Promise<Approval> {
     return fromDetail(await this.getRequest(id, opts));
@@ -281,7 +291,7 @@ export class CountersignClient {
       throw err;
     }
     try {
-      await this.reportOutcome(approval.id, { status: 'succeeded', detail: opts.describe?.(value) });
+      await this.reportOutcome(approval.id, opts.outcomeOf?.(value) ?? { status: 'succeeded', detail: opts.describe?.(value) });
       return { value, approval, grant: grant!, outcomeReported: true };
     } catch (err) {
       return { value, approval, grant: grant!, outcomeReported: false, outcomeError: err as Error };
