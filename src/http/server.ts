@@ -14,6 +14,7 @@ import { registerLimits, type LimitSettings } from './limits';
 import { registerOpenApi } from './openapi';
 import { authenticateRequest } from './principal';
 import type { DirectoryService } from '../services/directory-service';
+import { registerMcpRoute } from '../mcp/mcp-http';
 import { registerAuditRoutes } from './routes/audit-routes';
 import { registerPeopleRoutes } from './routes/people-routes';
 import { registerRequestRoutes, type RequestRouteDeps } from './routes/request-routes';
@@ -81,6 +82,8 @@ export async function buildServer(deps: ServerDeps) {
       registerRequestRoutes(v1, { ...deps, limits });
       registerAuditRoutes(v1, { audit: deps.audit });
       registerPeopleRoutes(v1, { directory: deps.directory });
+      // Countersign as an MCP server (Streamable HTTP), authenticated like the API it calls.
+      registerMcpRoute(v1, { shutdown: deps.shutdown, maxWaitSeconds: Math.min(50, deps.maxWaitSeconds) });
     });
   }
   return app;
