@@ -55,7 +55,7 @@ test('/mcp takes API keys like the API: none is 401, a key without submit 403, a
   const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
   const anonymous = await fetch(`${t.baseUrl}/mcp`, { method: 'POST', headers, body: JSON.stringify(init) });
   expect(anonymous.status).toBe(401);
-  expect((await anonymous.json()).error.code).toBe('unauthorized');
+  expect(((await anonymous.json()) as { error: { code: string } }).error.code).toBe("unauthorized");
   const reader = await fetch(`${t.baseUrl}/mcp`, { method: 'POST', headers: { ...headers, authorization: `Bearer ${KEYS.reader}` }, body: JSON.stringify(init) });
   expect(reader.status).toBe(403);
   await reader.arrayBuffer();
