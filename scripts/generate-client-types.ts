@@ -22,7 +22,8 @@ const typeName = (component: string) => component.replace(/^(Error|Request|Reque
 
 /** The wire types of every component schema of an OpenAPI 3.1 document, as one TypeScript module. */
 export async function clientTypesFromOpenApi(doc: { components?: { schemas?: Record<string, unknown> } }): Promise<string> {
-  const schemas = doc.components?.schemas ?? {};
+  // Sorted: the document lists components in the order their modules registered them, which is no contract.
+  const schemas = Object.fromEntries(Object.entries(doc.components?.schemas ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   // One root that references every component, so each becomes a named, exported declaration.
   const root = {
     title: 'CountersignApi',
