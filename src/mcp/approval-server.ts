@@ -112,7 +112,11 @@ export function createApprovalServer(opts: ApprovalServerOptions): Server {
       instructions: 'Call request_approval before any privileged or irreversible action and proceed only when it answers APPROVED.',
     },
   );
-  server.onclose = () => taskStore.cleanup();
+  const lifetime = new AbortController();
+  server.onclose = () => {
+    lifetime.abort();
+    taskStore.cleanup();
+  };
 
   const signalOf = (extra: Extra) => (opts.signal ? AbortSignal.any([extra.signal, opts.signal]) : extra.signal);
 
@@ -139,11 +143,11 @@ export function createApprovalServer(opts: ApprovalServerOptions): Server {
 
   /** Keeps watching a request for a task until it is decided, the task is cancelled, or the request expires. */
   async function watchForTask(taskId: string, requestId: string): Promise<void> {
-    const stop = new AbortController();
-    opts.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+    // A watcher ends with its connection (or the service): a closed session's tasks are not watched any more.
+    const stop = opts.signal ? AbortSignal.any([lifetime.signal, opts.signal]) : lifetime.signal;
     try {
       for (;;) {
-        const a = await client.waitForDecision(requestId, { timeoutMs: 15_000, signal: stop.signal });
+        const a = await client.waitForDecision(requestId, { timeoutMs: 15_000, signal: stop });
         const task = await taskStore.getTask(taskId);
         if (!task || task.status === 'cancelled') {
           // The agent withdrew its question: withdraw the request too.
