@@ -307,7 +307,8 @@ describe('connector failures', () => {
     expect(failed.attempts).toBe(1);
     expect(failed.lastError).toContain('http_403');
     expect(failed.lastError).toContain('BotNotInConversationRoster');
-    const event = (await auditTypes(b)).find((e) => e.type === 'delivery.failed');
+    // The delivery row and its audit event are two statements: wait for the event rather than read once.
+    const event = await h.t.waitFor(async () => (await auditTypes(b)).find((e) => e.type === 'delivery.failed'), 10_000, 'the delivery.failed event');
     expect(event).toMatchObject({ channel: 'teams', payload: { data: { permanent: true, target: `teams:${CHANNEL_ID}` } } });
     expect(h.fake.callsOf('send').filter((c) => JSON.stringify(c.body).includes(b))).toHaveLength(1);
   });
