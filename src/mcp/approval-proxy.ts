@@ -92,10 +92,13 @@ export async function startApprovalProxy(opts: ApprovalProxyOptions): Promise<Ap
       generations.set(callKey, generation + 1);
       return value as CallToolResult;
     } catch (err) {
+      // Only a call still waiting, or one Countersign could not be asked about, may join its request again: an
+      // approval that was decided, or used to run the tool (even if the tool then failed), is spent.
+      const retryable = (err instanceof ApprovalNotGrantedError && !err.approval.final) || err instanceof CountersignError;
+      if (!retryable) generations.set(callKey, generation + 1);
       if (err instanceof ApprovalNotGrantedError) {
         const a = err.approval;
         if (!a.final) return toolError(`Not run: ${name} is waiting for approval (Countersign request ${a.id}, ${a.summary}). Call it again later with the same arguments to keep waiting.`);
-        generations.set(callKey, generation + 1);
         return toolError(`Not run: Countersign ${a.summary} (request ${a.id}).`);
       }
       if (err instanceof GrantVerificationError) return toolError(`Not run: ${err.message} (request ${err.approval.id}).`);

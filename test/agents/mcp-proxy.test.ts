@@ -105,3 +105,26 @@ test('the proxy fails closed when Countersign refuses to be asked', async () => 
     await broken.close();
   }
 }, 60_000);
+
+test('a call still waiting at the bound is not run; the same call later joins that request, and an approval runs it once', async () => {
+  const patient = await connectBin(t, ['proxy', '--wait-seconds', '1', '--', TSX, UPSTREAM], { NOTES_CALL_LOG: callLog });
+  try {
+    const args = { name: 'publish', arguments: { title: 'weekly', body: 'Week 48 notes' } };
+    const first = await patient.callTool(args);
+    expect(first.isError).toBe(true);
+    expect(textOf(first)).toMatch(/^Not run: publish is waiting for approval \(Countersign request [0-9a-f-]+, still pending/);
+    const pending = await newestRequest(t, 'mcp.notes.publish');
+    expect(textOf(first)).toContain(pending.id);
+    await vote(t, pending.id, 'alice@example.com', 'approve');
+
+    const before = upstreamCalls().length;
+    expect(await patient.callTool(args)).toMatchObject({ content: [{ type: 'text', text: 'published weekly' }] });
+    // That approval is spent: the same call asks again.
+    const again = await patient.callTool(args);
+    expect(textOf(again)).toContain('is waiting for approval');
+    expect(textOf(again)).not.toContain(pending.id);
+    expect(upstreamCalls().slice(before)).toEqual(['publish']);
+  } finally {
+    await patient.close();
+  }
+}, 60_000);
