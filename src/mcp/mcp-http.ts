@@ -72,7 +72,7 @@ export function registerMcpRoute(app: FastifyInstance, deps: McpRouteDeps): void
         if (!session || session.keyId !== key.id) return rpcError(reply, 404, 'Session not found');
       } else if (req.method === 'POST' && isInitializeRequest(req.body)) {
         const apiKey = (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '');
-        const server = createApprovalServer({ client: new CountersignClient({ baseUrl: selfUrl(app), apiKey }), signal: deps.shutdown, maxWaitSeconds: deps.maxWaitSeconds });
+        const server = createApprovalServer({ client: new CountersignClient({ baseUrl: selfUrl(app), apiKey, maxWaitSeconds: deps.maxWaitSeconds }), signal: deps.shutdown, maxWaitSeconds: deps.maxWaitSeconds });
         const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
           sessionIdGenerator: () => randomUUID(),
           onsessioninitialized: (id) => {

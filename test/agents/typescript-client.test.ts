@@ -154,3 +154,14 @@ test('a 429 with Retry-After (no long-poll slot free) is waited out, then the wa
   expect(refusals.every((s) => s >= 1)).toBe(true);
   await holding;
 });
+
+test("a service whose MAX_WAIT_SECONDS is below the client's long-poll gets shorter long-polls, not errors", async () => {
+  const short = await startTestApp({ env: { MAX_WAIT_SECONDS: '2' } });
+  try {
+    const c = new CountersignClient({ baseUrl: short.baseUrl, apiKey: KEYS.agent });
+    const approval = await c.requestApproval(input(), { wait: { timeoutMs: 3_500 } });
+    expect(approval).toMatchObject({ status: 'pending', timedOut: true });
+  } finally {
+    await short.close();
+  }
+});

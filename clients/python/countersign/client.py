@@ -155,6 +155,10 @@ class Countersign:
                 r = self._call("GET", f"/v1/requests/{urllib.parse.quote(request_id)}" + (f"?wait={wait}" if wait else ""),
                                wait=wait, deadline=deadline)[0]
             except CountersignError as e:
+                if e.status == 400 and e.field == "wait" and wait > 0:
+                    # The service's MAX_WAIT_SECONDS is below ours: ask for less from now on.
+                    self.max_wait_seconds = wait // 2
+                    continue
                 if e.status in RETRYABLE and deadline is not None:
                     return Approval.from_request(self.get(request_id), timed_out=True)
                 raise

@@ -102,7 +102,7 @@ export class CountersignClient {
   readonly baseUrl: string;
   private readonly apiKey: string;
   private readonly fetchImpl: typeof globalThis.fetch;
-  private readonly maxWaitSeconds: number;
+  private maxWaitSeconds: number;
   private readonly maxRetryDelayMs: number;
   private readonly jwksUrl: string;
   private readonly issuer?: string;
@@ -200,6 +200,11 @@ export class CountersignClient {
       try {
         detail = (await this.call<ApprovalRequestWithGrant>('GET', `/v1/requests/${encodeURIComponent(id)}${waitSeconds ? `?wait=${waitSeconds}` : ''}`, { signal: opts.signal, deadline })).body;
       } catch (err) {
+        // A service whose MAX_WAIT_SECONDS is below ours refuses the wait: ask for less from now on.
+        if (err instanceof CountersignError && err.status === 400 && err.field === 'wait' && waitSeconds > 0) {
+          this.maxWaitSeconds = Math.floor(waitSeconds / 2);
+          continue;
+        }
         // Out of long-poll slots with a deadline too close for Retry-After: report the wait as timed out.
         if (err instanceof CountersignError && RETRYABLE.has(err.status) && deadline !== undefined && Date.now() + 1000 * (err.retryAfterSeconds ?? 1) > deadline) {
           return fromDetail(await this.getRequest(id, { signal: opts.signal }), true);
