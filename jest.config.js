@@ -6,9 +6,12 @@ module.exports = {
   transform: {
     '^.+\\.(t|j)sx?$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
   },
-  // cookie@2 (pulled in by fastify.inject via light-my-request) and jose 6 ship ESM only.
-  transformIgnorePatterns: ['/node_modules/(?!(cookie|jose)/)'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  // ESM-only packages, also when nested: cookie@2 (fastify.inject via light-my-request), content-disposition (the docs
+  // page's static files via @fastify/static), jose@6 (grant verification in the client), the Vercel AI SDK
+  // and its packages (the recipe's test).
+  transformIgnorePatterns: ['/node_modules/(?!(.*/node_modules/)?(cookie|content-disposition|jose|ai|@ai-sdk|@standard-schema|eventsource-parser|@workflow|@vercel|zod)/)'],
+  // Recipes import the client by its package name; tests resolve it to the source (no workspace link needed).
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1', '^@countersign/client$': '<rootDir>/clients/typescript/src/index.ts' },
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
   testTimeout: 30000,

@@ -13,11 +13,13 @@ import type { AuditService } from '../services/audit-service';
 import { lazyChildLogger } from '../observability/logger';
 import { errorHandler } from './error-handler';
 import { registerLimits, type LimitSettings } from './limits';
+import { registerOpenApi } from './openapi';
 import { authenticateRequest } from './principal';
 import type { Jwks } from '../evidence/grants';
 import type { DirectoryService } from '../services/directory-service';
 import type { GrantService } from '../services/grant-service';
 import type { EvidencePackExporter } from '../evidence/evidence-pack';
+import { registerMcpRoute } from '../mcp/mcp-http';
 import { registerAuditRoutes } from './routes/audit-routes';
 import { registerGrantRoutes } from './routes/grant-routes';
 import { registerPeopleRoutes } from './routes/people-routes';
@@ -69,6 +71,9 @@ export async function buildServer(deps: ServerDeps) {
     void reply.status(404).send({ error: { code: 'route_not_found', message: `No route ${req.method} ${req.url.split('?')[0]}.` } });
   });
 
+  // Before any route: the document is collected as routes are declared.
+  if (!deps.opsOnly) await registerOpenApi(app);
+
   app.get('/healthz', async () => ({ status: 'ok' }));
   // Public by design: whoever executes an approved action verifies its grant (and callbacks their signature) offline.
   app.get('/.well-known/jwks.json', async (_req, reply) => {
@@ -96,6 +101,8 @@ export async function buildServer(deps: ServerDeps) {
       registerAuditRoutes(v1, { audit: deps.audit, log: deps.auditLog, packs: deps.packs });
       registerPeopleRoutes(v1, { directory: deps.directory });
       registerGrantRoutes(v1, { grants: deps.grants });
+      // Countersign as an MCP server (Streamable HTTP), authenticated like the API it calls.
+      registerMcpRoute(v1, { shutdown: deps.shutdown, maxWaitSeconds: Math.min(50, deps.maxWaitSeconds) });
     });
   }
   return app;
