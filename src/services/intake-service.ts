@@ -10,7 +10,7 @@ import { POLICY_ACTOR, type AuditEventInput } from '../domain/audit-event';
 import { protectContext, type ContextValue } from '../domain/context-values';
 import { identitiesOf, identityKeys, normalizeEmail, type PersonIdentity, type RequesterIdentity } from '../domain/identity';
 import type { Directory } from '../domain/people';
-import type { Policy, RequesterType, Risk } from '../domain/policy';
+import { resolveRequirement, type Policy, type RequesterType, type Risk } from '../domain/policy';
 import { grantActionHash, type GrantSubject } from '../domain/grant';
 import { policyDecisionReason, stateVersion, statusAfterPolicy } from '../domain/request-lifecycle';
 import type { JobQueue } from '../ports/job-queue';
@@ -173,7 +173,7 @@ export function createIntakeService(deps: {
       const onBehalfOf = input.onBehalfOf ? { ...input.onBehalfOf, email: normalizeEmail(input.onBehalfOf.email) } : null;
       const decidedReason = policyDecisionReason(decision);
       // Groups are snapshotted as person ids, so a later policy or directory change never moves a pending request.
-      const requirement = decision.requirement ? { ...decision.requirement, members: directory.members(decision.requirement.approvers.flatMap((g) => policy.groups[g] ?? [])) } : null;
+      const requirement = decision.requirement ? resolveRequirement(decision.requirement, policy.groups, (refs) => directory.members(refs)) : null;
       const people = {
         requester: personIdOf(directory, requester),
         onBehalfOf: personIdOf(directory, onBehalfOf),
