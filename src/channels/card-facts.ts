@@ -6,6 +6,7 @@
  * text, see agent-text.ts) and format times for the viewer's time zone.
  */
 import type { ApprovalView, RequestClaim } from '../domain/approval-view';
+import { formatDuration } from '../domain/duration';
 import type { ReasonMode } from '../domain/policy';
 
 /** Where a fact's value comes from: the agent's word, the API key's pin, or Countersign itself (null). */
@@ -70,6 +71,13 @@ export function reasonRule(mode: ReasonMode): string | null {
   return mode === 'always' ? 'required for every decision' : mode === 'on-deny' ? 'required to deny' : null;
 }
 
+/** Why a routine request waits for people: its rule's budget was spent in this window. */
+export function budgetLine(view: Pick<ApprovalView, 'budgetExhausted'>): string | null {
+  const b = view.budgetExhausted;
+  if (!b) return null;
+  return `Budget exhausted: rule ${b.rule} approves at most ${b.count} per ${formatDuration(b.perSeconds)}${b.then ? `; escalated to ${b.then}` : ''}`;
+}
+
 /** Every fact of a request, as its approval card and its audit trail show them. Absent facts are left out. */
 export function cardFacts(view: ApprovalView): CardFact[] {
   const facts: CardFact[] = [];
@@ -83,6 +91,7 @@ export function cardFacts(view: ApprovalView): CardFact[] {
   add('Requested by', view.requesterLabel);
   add('On behalf of', view.onBehalfOfLabel);
   add('Matched rule', view.rule);
+  add('Budget', budgetLine(view));
   add('Approvals', `${view.approvals} of ${view.approvalsRequired} needed`);
   add('Approver groups', view.approverGroups.join(', '));
   add('Reason', reasonRule(view.reasonMode));

@@ -4,7 +4,7 @@
  */
 import type { CountedVote } from './approval';
 import { displayName, type PersonIdentity, type RequesterIdentity } from './identity';
-import type { ReasonMode, Risk } from './policy';
+import type { BudgetExhaustion, ReasonMode, Requirement, Risk } from './policy';
 import { countApprovals, isFinal, stateVersion, type RequestStatus } from './request-lifecycle';
 import { isMasked, renderContextValue, type StoredContext } from './context-values';
 
@@ -36,6 +36,8 @@ export interface ApprovalView {
   approvals: number;
   approverGroups: string[];
   reasonMode: ReasonMode;
+  /** Set when a routine rule's budget was spent, which is why people decide this request. */
+  budgetExhausted: BudgetExhaustion | null;
   votes: ApprovalViewVote[];
   createdAt: string;
   expiresAt: string;
@@ -69,7 +71,7 @@ export interface ApprovalViewSource {
   context: StoredContext;
   policyRule: string;
   approvalsRequired: number;
-  requirement: { approvers: string[]; reason: ReasonMode } | null;
+  requirement: Pick<Requirement, 'approvers' | 'reason' | 'budgetExhausted' | 'stages'> | null;
   createdAt: Date;
   expiresAt: Date;
   decidedAt: Date | null;
@@ -135,6 +137,7 @@ export function buildApprovalView(src: ApprovalViewSource, votes: CountedVote[])
     approvals: countApprovals(votes),
     approverGroups: src.requirement?.approvers ?? [],
     reasonMode: src.requirement?.reason ?? 'none',
+    budgetExhausted: src.requirement?.budgetExhausted ?? null,
     votes: sorted.map((v) => ({
       who: displayName(v.approver),
       personKey: v.personKey,
