@@ -78,6 +78,20 @@ export function budgetLine(view: Pick<ApprovalView, 'budgetExhausted'>): string 
   return `Budget exhausted: rule ${b.rule} approves at most ${b.count} per ${formatDuration(b.perSeconds)}${b.then ? `; escalated to ${b.then}` : ''}`;
 }
 
+/** Which stage of an ordered approval is being asked ("2 of 2: security"), or null for a single stage. */
+export function stageLine(view: Pick<ApprovalView, 'stage' | 'status'>): string | null {
+  const s = view.stage;
+  if (!s || s.total < 2 || view.status !== 'pending' || s.index > s.total) return null;
+  return `${s.index} of ${s.total}${s.name ? ` (${s.name})` : ''}: ${s.approvers.join(', ')}; later stages are asked once this one approves`;
+}
+
+/** What a request with per-group quorums or stages still needs from whom ("1 from security, 1 from data-owners"). */
+export function neededLine(view: Pick<ApprovalView, 'stage' | 'status'>): string | null {
+  const s = view.stage;
+  if (!s || view.status !== 'pending' || s.missing.length === 0) return null;
+  return s.missing.map((q) => `${q.count} from ${q.group ?? s.approvers.join(' or ')}`).join(', ');
+}
+
 /** Every fact of a request, as its approval card and its audit trail show them. Absent facts are left out. */
 export function cardFacts(view: ApprovalView): CardFact[] {
   const facts: CardFact[] = [];
@@ -94,6 +108,8 @@ export function cardFacts(view: ApprovalView): CardFact[] {
   add('Budget', budgetLine(view));
   add('Approvals', `${view.approvals} of ${view.approvalsRequired} needed`);
   add('Approver groups', view.approverGroups.join(', '));
+  add('Stage', stageLine(view));
+  add('Still needed', neededLine(view));
   add('Reason', reasonRule(view.reasonMode));
   add('Submitted', view.createdAt, 'time');
   add('Expires', view.expiresAt, 'time');

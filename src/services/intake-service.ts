@@ -13,6 +13,7 @@ import type { Directory } from '../domain/people';
 import { budgetWindow, resolveRequirement, type BudgetExhaustion, type Policy, type PolicyDecision, type RequesterType, type Risk } from '../domain/policy';
 import { formatDuration } from '../domain/duration';
 import { grantActionHash, type GrantSubject } from '../domain/grant';
+import { requirementStages } from '../domain/approval';
 import { policyDecisionReason, stateVersion, statusAfterPolicy } from '../domain/request-lifecycle';
 import type { JobQueue } from '../ports/job-queue';
 import type { PendingCounter } from '../ports/limits';
@@ -291,7 +292,8 @@ export function createIntakeService(deps: {
       // After the commit: scheduling failures are logged, not surfaced; the reconciler re-derives the jobs from Postgres.
       try {
         if (status === 'pending') {
-          await deps.jobs.requestOpened({ id, targets: requirement?.channels ?? [], expiresAt });
+          // A staged requirement asks its first stage only; later stages get their cards as earlier ones approve.
+          await deps.jobs.requestOpened({ id, targets: requirement ? requirementStages(requirement)[0].channels : [], expiresAt });
         } else if (input.callbackUrl) {
           await deps.jobs.requestChanged(id, stateVersion(status, 0));
         }
