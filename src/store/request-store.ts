@@ -12,6 +12,7 @@ import type { PolicyDecision, Requirement, Risk } from '../domain/policy';
 import { requestNotFound } from '../domain/app-error';
 import type { RequestStatus } from '../domain/request-lifecycle';
 import { appendAuditEvents, auditInsertSql, auditRowsParam } from './audit-store';
+import { insertStandingApproval, type NewStandingApproval } from './standing-approval-store';
 import { runQuery, withTransaction, type Database, type Sql, type SqlPool } from './database';
 
 /**
@@ -61,6 +62,8 @@ export interface NewRequest {
   decidedAt: Date | null;
   decidedBy: string | null;
   decisionReason: string | null;
+  /** The standing approval that approved it at once, when one did. */
+  standingApprovalId?: string | null;
 }
 
 export interface VoteRecord extends CountedVote {
@@ -90,6 +93,13 @@ export interface RequestRecord extends Omit<NewRequest, 'idempotencyKey' | 'body
 export interface LockedRequest {
   id: string;
   status: RequestStatus;
+  /** What a standing approval given on this request covers. */
+  action: string;
+  resource: string;
+  environment: string | null;
+  requesterId: string;
+  requesterType: string;
+  policyRule: string;
   requester: PersonIdentity;
   onBehalfOf: PersonIdentity | null;
   keyOwner: string | null;
@@ -114,6 +124,8 @@ export interface RequestTransaction {
   transition(to: RequestStatus, at: Date, decidedBy: string | null, reason: string | null): Promise<boolean>;
   /** Records the requester's outcome report once (a second call changes nothing). */
   setOutcomeReport(report: Record<string, unknown>): Promise<void>;
+  /** Records a standing approval granted with this transaction's vote. */
+  createStandingApproval(standing: NewStandingApproval): Promise<void>;
   /** Records the stage a staged requirement now asks (the reconciler reads it to know which stages are owed cards). */
   setStage(stage: number): Promise<void>;
   appendAudit(events: AuditEventInput[]): Promise<void>;
@@ -139,6 +151,8 @@ export interface IdempotentOriginal {
   policyOutcome: PolicyDecision['outcome'];
   policyRule: string;
   expiresAt: Date;
+  /** Set when a standing approval approved it at once. */
+  standingApproval: string | null;
 }
 
 /** What a change owes, read in one statement for the delivery planner. */
@@ -193,10 +207,10 @@ const INSERT_SQL = `WITH ins AS (
     on_behalf_of, justification, context, risk, environment, callback_url, trace_id, parent_request_id, api_key_id,
     api_key_name, key_owner, idempotency_key, body_hash, policy_rule, policy_outcome, policy_hash, requirement,
     approvals_required, expires_at, created_at, decided_at, decided_by, decision_reason, requester_person,
-    on_behalf_of_person, key_owner_person, pinned_fields, action_hash, grant_ttl_seconds)
+    on_behalf_of_person, key_owner_person, pinned_fields, action_hash, grant_ttl_seconds, standing_approval_id)
   VALUES ($1::uuid, $2::"RequestStatus", $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12::"Risk", $13, $14,
     $15, $16::uuid, $17::uuid, $18, $19, $20, $21, $22, $23::"PolicyOutcome", $24, $25::jsonb, $26, $27::timestamptz,
-    $28::timestamptz, $29::timestamptz, $30, $31, $33, $34, $35, $36::text[], $37, $38)
+    $28::timestamptz, $29::timestamptz, $30, $31, $33, $34, $35, $36::text[], $37, $38, $39::uuid)
   ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
   RETURNING id
 ), ev AS (
@@ -226,7 +240,7 @@ SELECT (SELECT request_id FROM ins) AS id, (SELECT count(*)::int FROM ev) AS eve
 
 // Two statements on purpose: under READ COMMITTED a sub-select in the locking statement would read the votes as of
 // the statement's snapshot, taken BEFORE it waited for the lock, and miss the vote that the previous holder committed.
-const LOCK_SQL = `SELECT id, status, requester, on_behalf_of, key_owner, requester_person, on_behalf_of_person, key_owner_person,
+const LOCK_SQL = `SELECT id, status, action, resource, environment, requester_id, requester_type, policy_rule, requester, on_behalf_of, key_owner, requester_person, on_behalf_of_person, key_owner_person,
     api_key_id, expires_at, requirement, approvals_required, outcome_report, policy_outcome
   FROM approval_request WHERE id = $1::uuid FOR UPDATE`;
 const VOTES_SQL = `SELECT person_key, approver, channel, decision, reason, created_at, attested_by FROM vote WHERE request_id = $1::uuid ORDER BY created_at`;
@@ -238,6 +252,12 @@ const TRANSITION_SQL = `UPDATE approval_request SET status = $2::"RequestStatus"
 interface LockedRow {
   id: string;
   status: RequestStatus;
+  action: string;
+  resource: string;
+  environment: string | null;
+  requester_id: string;
+  requester_type: string;
+  policy_rule: string;
   requester: PersonIdentity;
   on_behalf_of: PersonIdentity | null;
   key_owner: string | null;
@@ -341,6 +361,7 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
       async setOutcomeReport(report) {
         await runQuery(tx, { name: 'cs_outcome_report', text: 'UPDATE approval_request SET outcome_report = $2::jsonb WHERE id = $1::uuid AND outcome_report IS NULL', values: [request.id, JSON.stringify(report)] });
       },
+      createStandingApproval: (standing) => insertStandingApproval(tx, standing),
       async setStage(stage) {
         await runQuery(tx, { name: 'cs_set_stage', text: 'UPDATE approval_request SET stage = $2 WHERE id = $1::uuid AND status = \'pending\'', values: [request.id, stage] });
       },
@@ -361,19 +382,20 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
           r.apiKeyId, r.apiKeyName, r.keyOwner, r.idempotencyKey, r.bodyHash, r.policyRule, r.policyOutcome, r.policyHash,
           json(r.requirement), r.approvalsRequired, r.expiresAt, r.createdAt, r.decidedAt, r.decidedBy, r.decisionReason,
           auditRowsParam(events), r.requesterPerson, r.onBehalfOfPerson, r.keyOwnerPerson, r.pinnedFields, r.actionHash, r.grantTtlSeconds,
+          r.standingApprovalId ?? null,
         ],
       });
       return Boolean(rows[0]?.id);
     },
 
     async findByIdempotencyKey(apiKeyId, idempotencyKey) {
-      const { rows } = await runQuery<{ id: string; body_hash: string; policy_outcome: PolicyDecision['outcome']; policy_rule: string; expires_at: Date }>(
+      const { rows } = await runQuery<{ id: string; body_hash: string; policy_outcome: PolicyDecision['outcome']; policy_rule: string; expires_at: Date; standing_approval_id: string | null }>(
         pool,
-        'SELECT id, body_hash, policy_outcome, policy_rule, expires_at FROM approval_request WHERE api_key_id = $1::uuid AND idempotency_key = $2',
+        'SELECT id, body_hash, policy_outcome, policy_rule, expires_at, standing_approval_id FROM approval_request WHERE api_key_id = $1::uuid AND idempotency_key = $2',
         [apiKeyId, idempotencyKey],
       );
       const row = rows[0];
-      return row ? { id: row.id, bodyHash: row.body_hash, policyOutcome: row.policy_outcome, policyRule: row.policy_rule, expiresAt: new Date(row.expires_at) } : null;
+      return row ? { id: row.id, bodyHash: row.body_hash, policyOutcome: row.policy_outcome, policyRule: row.policy_rule, expiresAt: new Date(row.expires_at), standingApproval: row.standing_approval_id } : null;
     },
 
     async change(id, fn) {
@@ -385,6 +407,12 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
         const request: LockedRequest = {
           id: row.id,
           status: row.status,
+          action: row.action,
+          resource: row.resource,
+          environment: row.environment,
+          requesterId: row.requester_id,
+          requesterType: row.requester_type,
+          policyRule: row.policy_rule,
           requester: row.requester,
           onBehalfOf: row.on_behalf_of,
           keyOwner: row.key_owner,
