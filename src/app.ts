@@ -122,7 +122,7 @@ export async function createApp(config: Config, opts: AppOptions) {
     callback: createCallbackChannel({ secret: config.CALLBACK_SIGNING_SECRET, signer: evidence.grants, timeoutMs: config.CALLBACK_TIMEOUT_MS, hosts: callbackHosts, clock }),
     callbackHostsOf: async (name) => (await store.apiKeys.findByName(name))?.callbackHosts ?? [],
   });
-  const reconcile = createReconciler({ requests: store.requests, pending: limits.pending, jobs: queues.jobs, decisions, channelCount: channels.size, log });
+  const reconcile = createReconciler({ requests: store.requests, pending: limits.pending, jobs: queues.jobs, decisions, budgets: store.budgets, clock, channelCount: channels.size, log });
 
   const shutdown = new AbortController();
   const serveApi = config.RUN_MODE !== 'worker';

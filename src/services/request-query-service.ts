@@ -39,6 +39,8 @@ export interface RequestDetail {
   decidedAt: string | null;
   decidedBy: string | null;
   decisionReason: string | null;
+  /** The standing approval that approved it at once, when one did. */
+  standingApprovalId: string | null;
   outcomeReport: unknown;
   /** The approval grant (compact JWS) of an approved request; null otherwise. */
   grant: string | null;
@@ -157,6 +159,7 @@ export function createRequestQueryService(deps: {
       decidedAt: r.decidedAt?.toISOString() ?? null,
       decidedBy: r.decidedBy,
       decisionReason: r.decisionReason,
+      standingApprovalId: r.standingApprovalId ?? null,
       outcomeReport: r.outcomeReport,
       grant: null,
       grantUse: r.grantUse ? { usedAt: r.grantUse.usedAt.toISOString(), key: r.grantUse.keyName } : null,

@@ -324,6 +324,7 @@ function toRecord(row: PrismaRow): RequestRecord {
     decidedAt: row.decidedAt,
     decidedBy: row.decidedBy,
     decisionReason: row.decisionReason,
+    standingApprovalId: row.standingApprovalId ?? null,
     outcomeReport: row.outcomeReport ?? null,
     votes: row.votes.map((v) => ({
       personKey: v.personKey,

@@ -63,7 +63,7 @@ describe('standing approvals', () => {
     const next = await t.submit(deploy());
     expect(next.body).toMatchObject({ status: 'approved', rule: 'deploys' });
     const detail = (await t.call('GET', `/v1/requests/${next.body.id}`)).body;
-    expect(detail).toMatchObject({ status: 'approved', decidedBy: 'alice@example.com', votes: [] });
+    expect(detail).toMatchObject({ status: 'approved', decidedBy: 'alice@example.com', votes: [], standingApprovalId: id });
     expect(detail.decisionReason).toContain(id);
     expect(typeof detail.grant).toBe('string');
     const events = await auditOf(next.body.id);

@@ -145,6 +145,7 @@ export const requestDetail = z
     decidedAt: z.string().nullable(),
     decidedBy: z.string().nullable(),
     decisionReason: z.string().nullable(),
+    standingApprovalId: z.string().nullable().describe('The standing approval that approved this request at once, when one did (see /v1/standing-approvals).'),
     outcomeReport: z.unknown(),
     grant: z.string().nullable().describe('Approved requests only: the approval grant, a compact JWS (EdDSA) the executor verifies against /.well-known/jwks.json and uses once (POST /v1/grants/use).'),
     grantUse: z.object({ usedAt: z.string(), key: z.string() }).nullable(),
