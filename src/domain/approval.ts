@@ -301,7 +301,7 @@ export function evaluateVote(
     channel: attempt.channel,
     decision: attempt.decision,
     reason,
-    at: now,
+    at: voteTime(votes, now),
     attestedBy: voter.viaKey?.attested ? voter.viaKey.name : null,
   };
   const all = [...votes, vote];
@@ -313,6 +313,17 @@ export function evaluateVote(
     outcome: 'accepted', vote, status, approvals, stage: after.current, stageAdvanced: status === 'pending' && after.current > before.current,
     ...(attempt.standing ? { standing: attempt.standing } : {}),
   };
+}
+
+/**
+ * When a vote is recorded: now, but always after the votes already recorded. Stages are replayed in vote order, and
+ * votes are ordered by their time; a vote whose clock read came before the previous holder of the row lock committed
+ * (or a node whose clock lags) must still sort after it, or a replay could count it toward a different stage than the
+ * one it was evaluated in.
+ */
+export function voteTime(votes: readonly Pick<CountedVote, 'at'>[], now: Date): Date {
+  const last = votes.reduce((max, v) => Math.max(max, v.at.getTime()), Number.NEGATIVE_INFINITY);
+  return last >= now.getTime() ? new Date(last + 1) : now;
 }
 
 /**

@@ -113,3 +113,13 @@ describe('per-group quorums and stages', () => {
     expect(requirementStages(plain)).toEqual([{ approvers: ['g'], quorum: [{ group: null, count: 2 }], members: plain.members, groupMembers: {}, channels: [] }]);
   });
 });
+
+describe('vote time', () => {
+  it('records a vote after every vote already recorded, even when its clock read was earlier', () => {
+    const later = new Date(now.getTime() + 5);
+    const res = evaluateVote(subject(), [{ ...vote('alice'), at: later }], { voter: as('carol'), channel: 'api', decision: 'approve' }, now);
+    expect(res.outcome === 'accepted' && res.vote.at.getTime()).toBe(later.getTime() + 1);
+    const plain = evaluateVote(subject(), [vote('alice')], { voter: as('carol'), channel: 'api', decision: 'approve' }, later);
+    expect(plain.outcome === 'accepted' && plain.vote.at).toEqual(later);
+  });
+});
