@@ -150,3 +150,30 @@ describe('standing approvals', () => {
     expect((await t.call('GET', '/v1/standing-approvals', { key: t.keys.agent })).status).toBe(403);
   });
 });
+
+describe('standing approvals from Slack', () => {
+  it('offers "Approve + next 15m / 10 uses" on cards of rules that allow it, and the click grants one', async () => {
+    const { startSlackTestApp, DATA_CHANNEL } = await import('../slack/slack-test-app');
+    const s = await startSlackTestApp({
+      policyYaml: POLICY.replace('    reason: none\n    standing:', `    reason: none\n    channels: ["slack:${DATA_CHANNEL}"]\n    standing:`).replace('    alwaysAsk: true', `    alwaysAsk: true\n    channels: ["slack:${DATA_CHANNEL}"]`),
+    });
+    try {
+      const id = await s.submit(deploy({ resource: 'svc://slack' }));
+      const card = await s.card(id);
+      const buttons = JSON.stringify(card.history[0].blocks);
+      expect(buttons).toContain('countersign_approve_standing');
+      expect(buttons).toContain('Approve + next 15m / 10 uses');
+      const click = await s.click(id, 'alice', 'countersign_approve_standing');
+      const reply = await s.reply(click.responseUrl);
+      expect(JSON.stringify(reply.body)).toContain('standing approval covers the same request for the next 10 uses');
+      expect((await s.request(id)).status).toBe('approved');
+      expect((await s.t.submit(deploy({ resource: 'svc://slack' }))).body.status).toBe('approved');
+
+      // An alwaysAsk rule's card offers no such button.
+      const iam = await s.submit(deploy({ action: 'iam.grant' }));
+      expect(JSON.stringify((await s.card(iam)).history[0].blocks)).not.toContain('countersign_approve_standing');
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -125,6 +125,13 @@ describe('Teams approval card', () => {
     expect(all).toContain('2 from security');
   });
 
+  it('offers the standing-approval action only where the rule allows one', () => {
+    const standing = renderApprovalCard(view({ requirement: { approvers: ['approvers'], reason: 'on-deny', standing: { maxForSeconds: 900, maxUses: 20 } } }));
+    expect(standing.actions).toContainEqual(expect.objectContaining({ type: 'Action.Execute', verb: 'approve_standing', title: 'Approve + next 15m / 20 uses', data: { requestId: ID } }));
+    const always = renderApprovalCard(view({ requirement: { approvers: ['approvers'], reason: 'on-deny', standing: { maxForSeconds: 900, maxUses: 20 }, alwaysAsk: true } }));
+    expect(always.actions.map((a: { verb?: string }) => a.verb)).not.toContain('approve_standing');
+  });
+
   it('requires the reason input when the rule demands a reason for every decision', () => {
     const card = renderApprovalCard(view({ requirement: { approvers: ['security'], reason: 'always' } }));
     expect(card.body.find((e) => e.type === 'Input.Text')).toMatchObject({ isRequired: true, label: 'Reason (required)' });
