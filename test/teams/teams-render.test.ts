@@ -129,7 +129,7 @@ describe('Teams approval card', () => {
     const standing = renderApprovalCard(view({ requirement: { approvers: ['approvers'], reason: 'on-deny', standing: { maxForSeconds: 900, maxUses: 20 } } }));
     expect(standing.actions).toContainEqual(expect.objectContaining({ type: 'Action.Execute', verb: 'approve_standing', title: 'Approve + next 15m / 20 uses', data: { requestId: ID } }));
     const always = renderApprovalCard(view({ requirement: { approvers: ['approvers'], reason: 'on-deny', standing: { maxForSeconds: 900, maxUses: 20 }, alwaysAsk: true } }));
-    expect(always.actions.map((a: { verb?: string }) => a.verb)).not.toContain('approve_standing');
+    expect((always.actions as { verb?: string }[]).map((a) => a.verb)).not.toContain('approve_standing');
   });
 
   it('requires the reason input when the rule demands a reason for every decision', () => {
