@@ -163,6 +163,8 @@ export interface ChangeSummary {
   voteCount: number;
   /** Targets of the cards that were posted (delivered). */
   postedCardTargets: string[];
+  /** Approved at once by a standing approval: like a routine approval, nobody is notified. */
+  byStandingApproval: boolean;
 }
 
 /** Port of the requests aggregate. Services receive it (or a `Pick<>` of it), never the database client. */
@@ -465,14 +467,15 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
     },
 
     async changeSummary(id) {
-      const rows = await db.$queryRawUnsafe<{ status: RequestStatus; policy_outcome: PolicyDecision['outcome']; callback_url: string | null; votes: number; cards: string[] }[]>(
+      const rows = await db.$queryRawUnsafe<{ status: RequestStatus; policy_outcome: PolicyDecision['outcome']; callback_url: string | null; votes: number; cards: string[]; standing: boolean }[]>(
         `SELECT r.status, r.policy_outcome, r.callback_url, (SELECT count(*)::int FROM vote v WHERE v.request_id = r.id) AS votes,
+           r.standing_approval_id IS NOT NULL AS standing,
            COALESCE((SELECT array_agg(d.target) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered'), '{}') AS cards
          FROM approval_request r WHERE r.id = $1::uuid`,
         id,
       );
       const r = rows[0];
-      return r ? { status: r.status, policyOutcome: r.policy_outcome, callbackUrl: r.callback_url, voteCount: r.votes, postedCardTargets: r.cards } : null;
+      return r ? { status: r.status, policyOutcome: r.policy_outcome, callbackUrl: r.callback_url, voteCount: r.votes, postedCardTargets: r.cards, byStandingApproval: r.standing } : null;
     },
 
     async recordGrantUse(use, events) {
@@ -516,7 +519,7 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
          FROM approval_request r
          WHERE r.status <> 'pending' AND r.decided_at > now() - interval '7 days' AND (
            (r.callback_url IS NOT NULL AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'callback' AND d.status <> 'pending'))
-           OR (r.policy_outcome = 'require' AND $1::int > 0 AND (SELECT count(*) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'notify' AND d.status <> 'pending') < $1::int)
+           OR (r.policy_outcome = 'require' AND r.standing_approval_id IS NULL AND $1::int > 0 AND (SELECT count(*) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'notify' AND d.status <> 'pending') < $1::int)
            OR EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered'
                 AND d.message_ref->>'renderedVersion' IS DISTINCT FROM ${STATE_VERSION_SQL}))
          ORDER BY r.decided_at LIMIT $2`,

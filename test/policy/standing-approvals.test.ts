@@ -167,7 +167,15 @@ describe('standing approvals from Slack', () => {
       const reply = await s.reply(click.responseUrl);
       expect(JSON.stringify(reply.body)).toContain('standing approval covers the same request for the next 10 uses');
       expect((await s.request(id)).status).toBe('approved');
-      expect((await s.t.submit(deploy({ resource: 'svc://slack' }))).body.status).toBe('approved');
+      const covered = await s.t.submit(deploy({ resource: 'svc://slack' }));
+      expect(covered.body.status).toBe('approved');
+      // Approved at intake, like a routine rule: the requester is owed no notification (people decided nothing now).
+      expect(await s.t.app.store.requests.changeSummary(covered.body.id)).toMatchObject({ byStandingApproval: true });
+      const owed = await s.t.app.store.requests.decidedOwingDeliveries(1, 1000);
+      expect(owed.map((r) => r.id)).not.toContain(covered.body.id);
+      // The request alice decided is owed one (or already has it): the read-out is not empty by accident.
+      const decided = await s.request(id);
+      expect(owed.some((r) => r.id === id) || decided.deliveries.some((d: any) => d.kind === 'notify')).toBe(true);
 
       // An alwaysAsk rule's card offers no such button.
       const iam = await s.submit(deploy({ action: 'iam.grant' }));
