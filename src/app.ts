@@ -36,12 +36,16 @@ import { createIntakeService } from './services/intake-service';
 import { createRequestQueryService } from './services/request-query-service';
 import { platforms } from './platforms';
 import { createStore } from './store/store';
+import { describeDatabaseError } from './store/database';
+import { findMigrationsDir, shippedMigrations } from './store/migrate';
 
 export interface AppOptions {
   log: pino.Logger;
   /** The chat platforms to build when their configuration switches them on; default: every registered one. */
   platforms?: readonly AnyChatPlatform[];
   clock?: () => Date;
+  /** Where the migrations this build ships are (readiness compares them with the database); default: found above src/. */
+  migrationsDir?: string;
 }
 
 export async function createApp(config: Config, opts: AppOptions) {
@@ -123,6 +127,10 @@ export async function createApp(config: Config, opts: AppOptions) {
   });
   const reconcile = createReconciler({ requests: store.requests, pending: limits.pending, jobs: queues.jobs, decisions, channelCount: channels.size, log });
 
+  // The migrations this build ships: the node is not ready until the database has every one of them.
+  const shipped = Promise.resolve().then(() => shippedMigrations(opts.migrationsDir ?? findMigrationsDir(__dirname)));
+  shipped.catch(() => undefined);
+
   const shutdown = new AbortController();
   const serveApi = config.RUN_MODE !== 'worker';
   const runWorkers = config.RUN_MODE !== 'api';
@@ -136,11 +144,27 @@ export async function createApp(config: Config, opts: AppOptions) {
     observeIntake: (status, seconds) => metrics.intakeDuration.observe({ status: String(status) }, seconds),
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     ready: async () => {
-      const [pg, redis] = await Promise.all([
-        store.ping().then(() => 'ok', (e: Error) => `unavailable: ${e.message.split('\n')[0]}`),
-        producer.ping().then(() => 'ok', (e: Error) => `unavailable: ${e.message}`),
+      const [postgres, redis] = await Promise.all([
+        store.ping().then(() => 'ok', (e: unknown) => `unavailable: ${describeDatabaseError(e)}`),
+        producer.ping().then(() => 'ok', (e: Error) => `unavailable: ${e.message || e.name || 'no answer'}`),
       ]);
-      return { postgres: pg, redis };
+      const migrations =
+        postgres !== 'ok'
+          ? 'unknown: PostgreSQL is unavailable'
+          : await shipped.then(
+              async (names) => {
+                const state = await store.migrationState(names);
+                return state.ok ? 'ok' : `${state.code}: ${state.reason}`;
+              },
+              (e: Error) => `unknown: cannot list the migrations this build ships (${e.message})`,
+            ).catch((e: unknown) => `unknown: ${describeDatabaseError(e)}`);
+      const chat = Object.fromEntries(
+        modules.map((m) => {
+          const h = m.health();
+          return [m.channel.kind, h.ok ? 'ok' : `unavailable: ${h.reason}`];
+        }),
+      );
+      return { postgres, redis, migrations, ...chat };
     },
   });
   if (serveApi) for (const m of modules) await m.registerRoutes?.(server);

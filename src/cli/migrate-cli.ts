@@ -4,24 +4,12 @@
  * (src/store/migrate.ts), then creates or re-grants the runtime role DATABASE_URL connects as, when that is another
  * role. Works from src/ under tsx and from dist/src/ after `tsc`, and needs no network access.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import pino from 'pino';
 import { ConfigError, loadDatabaseUrls } from '../config/config';
-import { applyMigrations, credentialsOf, databaseNameOf, ensureDatabaseExists, MigrationError, redactUrl } from '../store/migrate';
+import { applyMigrations, credentialsOf, databaseNameOf, ensureDatabaseExists, findMigrationsDir, MigrationError, redactUrl } from '../store/migrate';
 import type { RuntimeRole } from '../store/runtime-role';
 
-/**
- * The nearest ancestor of `startDir` holding `prisma/migrations`: the repo root whether this file runs from src/cli or
- * dist/src/cli.
- */
-export function findMigrationsDir(startDir: string): string {
-  for (let dir = path.resolve(startDir); ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'prisma', 'migrations');
-    if (existsSync(candidate)) return candidate;
-    if (path.dirname(dir) === dir) throw new Error(`no prisma/migrations directory above ${startDir}`);
-  }
-}
+export { findMigrationsDir };
 
 /**
  * The runtime role DATABASE_URL names, when it is not the migration role; undefined when both URLs use one role (the

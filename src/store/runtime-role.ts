@@ -154,6 +154,8 @@ export async function grantRuntimeRole(client: pg.Client, opts: { role: RuntimeR
       const privileges = RUNTIME_GRANTS[relname];
       if (privileges) await client.query(`GRANT ${privileges.join(', ')} ON ${s}.${quoteIdent(relname)} TO ${r}`);
     }
+    // Readiness compares the ledger with the migrations the service ships: reading it is all the service may do.
+    await client.query(`GRANT SELECT ON ${s}."_prisma_migrations" TO ${r}`);
     // USAGE allows nextval (bigserial ids), not setval.
     await client.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${s} TO ${r}`);
     await client.query('COMMIT');
