@@ -57,7 +57,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   const store = createStore({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, onError: (err) => log.warn({ err }, 'database connection error') });
   const policies = createPolicyService({ initial: loadPolicyFile(config.POLICY_FILE), policies: store.policies, file: config.POLICY_FILE, clock });
   const policy = (): Policy => policies.current();
-  const redisErr = (name: string) => (err: Error) => log.warn({ err: { message: err.message }, connection: name }, 'redis connection error');
+  const redisErr = (name: string) => (err: Error) => log.warn({ err, connection: name }, 'redis connection error');
   // Three roles, three connections: producers must fail fast while Redis is down (HTTP answers 503), workers must
   // block and retry forever (BullMQ requires maxRetriesPerRequest: null), and a subscriber cannot issue commands.
   const producer = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 }).on('error', redisErr('producer'));
@@ -66,7 +66,7 @@ export async function createApp(config: Config, opts: AppOptions) {
 
   const metrics = createMetrics();
   const queues = createQueues({ connection: producer, prefix: config.REDIS_PREFIX, attempts: config.DELIVERY_ATTEMPTS, backoffMs: config.DELIVERY_BACKOFF_MS });
-  for (const q of [queues.delivery, queues.timers]) q.on('error', (err) => log.warn({ err: { message: err.message }, queue: q.name }, 'queue error'));
+  for (const q of [queues.delivery, queues.timers]) q.on('error', (err) => log.warn({ err, queue: q.name }, 'queue error'));
   metrics.watchQueues([queues.delivery, queues.timers]);
   const events = createRedisRequestEvents({ publisher: producer, subscriber, prefix: config.REDIS_PREFIX });
   const limits = createRedisLimits({ redis: producer, prefix: config.REDIS_PREFIX });

@@ -2,10 +2,10 @@
  * `npm run db:migrate` (and the first step of `npm start`): connects as the owner (MIGRATION_DATABASE_URL, default
  * DATABASE_URL), creates the database if it does not exist yet, applies prisma/migrations with the offline runner
  * (src/store/migrate.ts), then creates or re-grants the runtime role DATABASE_URL connects as, when that is another
- * role. Works from src/ under tsx and from dist/src/ after `tsc`, and needs no network access.
+ * role. Reads `.env` like the service. Works from src/ under tsx and from dist/src/ after `tsc`, and needs no network access.
  */
 import pino from 'pino';
-import { ConfigError, loadDatabaseUrls } from '../config/config';
+import { ConfigError, loadDatabaseUrls, loadDotEnv } from '../config/config';
 import { applyMigrations, credentialsOf, databaseNameOf, ensureDatabaseExists, findMigrationsDir, MigrationError, redactUrl } from '../store/migrate';
 import type { RuntimeRole } from '../store/runtime-role';
 
@@ -29,6 +29,8 @@ async function main(): Promise<void> {
   const logger = pino({ name: 'db-migrate' });
   let database = '(unparsed)';
   try {
+    // The same .env the service reads: otherwise the service would start on a database this never migrated.
+    loadDotEnv();
     const urls = loadDatabaseUrls();
     const databaseUrl = urls.migrationDatabaseUrl;
     database = redactUrl(databaseUrl);

@@ -5,6 +5,7 @@
  * keys, tokens and signing secrets have no defaults, and features that need them stay off until they are set.
  * `.env.example` lists every key.
  */
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { platforms } from '../platforms';
 import { ConfigError } from './config-error';
@@ -108,6 +109,15 @@ function coreProblems(env: RawEnv): string[] {
 export type Config = z.output<typeof configSchema>;
 
 export { ConfigError };
+
+/**
+ * Loads `file` (default `.env` in the working directory) into process.env when it exists, as every entry point does
+ * (service, CLI, `npm run db:migrate`), so they all see one configuration. Values already in the environment win
+ * (Node's loader does not overwrite them).
+ */
+export function loadDotEnv(file = '.env'): void {
+  if (existsSync(file)) process.loadEnvFile(file);
+}
 
 /** Empty strings mean "unset" (a blank line in .env), so defaults still apply. */
 function withoutBlanks(env: NodeJS.ProcessEnv): RawEnv {

@@ -73,7 +73,7 @@ export function errorBody(e: Pick<HttpError, 'code' | 'message' | 'details'>): {
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const e = toHttpError(err, req);
   if (e.status >= 500 && e.code !== 'service_unavailable') req.log.error({ err }, 'request failed');
-  else if (e.status >= 500) req.log.warn({ err: { message: (err as Error)?.message } }, e.message);
+  else if (e.status >= 500) req.log.warn({ err }, e.message);
   else req.log.info({ code: e.code, status: e.status }, e.message);
   if (e.status === 503) reply.header('retry-after', '2');
   const retryAfter = e.details?.retryAfterSeconds;

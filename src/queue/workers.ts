@@ -84,7 +84,7 @@ export function startWorkers(deps: {
     w.on('error', (err) => deps.log.error({ err, worker: w.name }, 'worker error'));
     w.on('failed', (job, err) => {
       const final = job && job.attemptsMade >= (job.opts.attempts ?? 1);
-      deps.log[final ? 'error' : 'warn']({ err: { message: err.message }, job: job?.name, jobId: job?.id, attemptsMade: job?.attemptsMade }, final ? 'job failed for good' : 'job failed; will retry');
+      deps.log[final ? 'error' : 'warn']({ err, job: job?.name, jobId: job?.id, attemptsMade: job?.attemptsMade }, final ? 'job failed for good' : 'job failed; will retry');
     });
   }
 
