@@ -44,6 +44,8 @@ export function toHttpError(err: unknown, req?: FastifyRequest): HttpError {
   }
   if (err instanceof ZodError) return fromAppError(validationError(err.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }))));
   switch (fe?.code) {
+    case 'FST_ERR_BAD_URL':
+      return fromAppError(new AppError('invalid_url', 'The URL path is not valid percent-encoded UTF-8.'));
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return fromAppError(new AppError('payload_too_large', 'The request body is larger than this server accepts.'));
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':

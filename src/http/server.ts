@@ -59,6 +59,8 @@ export async function buildServer(deps: ServerDeps) {
     // Long-polls last up to MAX_WAIT_SECONDS; keep sockets alive a little longer than that.
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
+    // Errors Fastify raises before routing (a path that is not valid UTF-8) answer like every other error.
+    frameworkErrors: (err, req, reply) => errorHandler(err, req, reply),
   }).withTypeProvider<ZodTypeProvider>();
   // Every schema refuses text PostgreSQL cannot store before anything else (common-schemas.ts, storable).
   app.setValidatorCompiler(({ schema, ...route }) => validatorCompiler({ ...route, schema: storable(schema as z.ZodType) }));

@@ -75,6 +75,9 @@ describe('characters PostgreSQL refuses', () => {
     expect((await t.call('DELETE', '/v1/people/x%00y')).status).toBeLessThan(500);
     expect((await t.call('POST', '/v1/people/x%00y/identities', { body: { identity: 'a@example.com' } })).status).toBeLessThan(500);
     expect((await t.call('DELETE', '/v1/people/alice/identities/a%00b')).status).toBeLessThan(500);
+    const badUtf8 = await t.call('POST', '/v1/requests/%ED%A0%80/cancel', { key: t.keys.agent, body: {} });
+    expect(badUtf8.status).toBe(400);
+    expect(badUtf8.body.error.code).toBe('invalid_url');
     expect(await counts()).toEqual(before);
   });
 });
