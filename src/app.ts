@@ -71,6 +71,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   const events = createRedisRequestEvents({ publisher: producer, subscriber, prefix: config.REDIS_PREFIX });
   const limits = createRedisLimits({ redis: producer, prefix: config.REDIS_PREFIX });
   metrics.watchLongPolls(() => events.watching());
+  metrics.watchBacklog({ pending: () => store.requests.countPending(), sealLagSeconds: () => store.log.sealLagSeconds() });
 
   const audit = createAuditService({ audit: store.audit });
   const directory = createDirectoryService({ people: store.people, audit, policy, log: log.child({ component: 'directory' }), clock });
@@ -82,7 +83,10 @@ export async function createApp(config: Config, opts: AppOptions) {
   const decisions = createDecisionService({
     requests: store.requests, directory, jobs: queues.jobs, events, pending: limits.pending, clock, log,
     onVote: (channel, result) => metrics.votes.inc({ channel, result }),
-    onDecision: (status) => metrics.decisions.inc({ status }),
+    onDecision: (status, waitedSeconds) => {
+      metrics.decisions.inc({ status });
+      metrics.decisionTime.observe({ status }, waitedSeconds);
+    },
   });
   const intake = createIntakeService({
     requests: store.requests, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, pending: limits.pending, clock,
@@ -194,6 +198,7 @@ export async function createApp(config: Config, opts: AppOptions) {
         workers = startWorkers({
           connection: workerConnection, prefix: config.REDIS_PREFIX, concurrency: config.WORKER_CONCURRENCY, backoffMs: config.DELIVERY_BACKOFF_MS,
           queues, deliveries, decisions, reconcile, log: log.child({ component: 'worker' }),
+          onDelivery: (kind, channel, outcome) => (kind === 'callback' ? metrics.callbacks.inc({ outcome }) : metrics.deliveries.inc({ kind, channel, outcome })),
         });
         await queues.timers.upsertJobScheduler('reconcile', { every: config.RECONCILE_INTERVAL_MS }, { name: 'reconcile' });
         await reconcile().catch((err) => log.error({ err }, 'start-up reconciliation failed'));

@@ -102,6 +102,8 @@ export interface LockedRequest {
   approvalsRequired: number;
   outcomeReport: unknown;
   policyOutcome: PolicyDecision['outcome'];
+  /** When it was submitted (time to decision is measured from here). */
+  createdAt: Date;
   /** Votes read AFTER the lock was taken, oldest first. */
   votes: CountedVote[];
 }
@@ -173,6 +175,8 @@ export interface RequestStore {
    * @returns false when the grant was already used (nothing written).
    */
   recordGrantUse(use: { requestId: string; at: Date; keyId: string; keyName: string }, events: AuditEventInput[]): Promise<boolean>;
+  /** How many requests are pending, across every key (metrics). */
+  countPending(): Promise<number>;
   /** How many pending requests each API key has (keys with none are absent). */
   pendingCountsByKey(): Promise<Map<string, number>>;
   /** Ids of pending requests at or past their expiry, oldest expiry first. */
@@ -216,7 +220,7 @@ SELECT (SELECT request_id FROM ins) AS id, (SELECT count(*)::int FROM ev) AS eve
 // Two statements on purpose: under READ COMMITTED a sub-select in the locking statement would read the votes as of
 // the statement's snapshot, taken BEFORE it waited for the lock, and miss the vote that the previous holder committed.
 const LOCK_SQL = `SELECT id, status, requester, on_behalf_of, key_owner, requester_person, on_behalf_of_person, key_owner_person,
-    api_key_id, expires_at, requirement, approvals_required, outcome_report, policy_outcome
+    api_key_id, expires_at, requirement, approvals_required, outcome_report, policy_outcome, created_at
   FROM approval_request WHERE id = $1::uuid FOR UPDATE`;
 const VOTES_SQL = `SELECT person_key, approver, channel, decision, reason, created_at, attested_by FROM vote WHERE request_id = $1::uuid ORDER BY created_at`;
 const VOTE_INSERT_SQL = `INSERT INTO vote (id, request_id, person_key, approver, channel, decision, reason, created_at, attested_by)
@@ -239,6 +243,7 @@ interface LockedRow {
   approvals_required: number;
   outcome_report: unknown;
   policy_outcome: PolicyDecision['outcome'];
+  created_at: Date;
 }
 interface VoteRow {
   person_key: string;
@@ -362,6 +367,11 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
       return row ? { id: row.id, bodyHash: row.body_hash, policyOutcome: row.policy_outcome, policyRule: row.policy_rule, expiresAt: new Date(row.expires_at) } : null;
     },
 
+    async countPending() {
+      const { rows } = await runQuery<{ n: number }>(pool, { name: 'cs_count_pending', text: `SELECT count(*)::int AS n FROM approval_request WHERE status = 'pending'` });
+      return rows[0].n;
+    },
+
     async change(id, fn) {
       return withTransaction(pool, async (tx) => {
         const { rows } = await runQuery<LockedRow>(tx, { name: 'cs_lock_request', text: LOCK_SQL, values: [id] });
@@ -383,6 +393,7 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
           approvalsRequired: row.approvals_required,
           outcomeReport: row.outcome_report,
           policyOutcome: row.policy_outcome,
+          createdAt: new Date(row.created_at),
           votes: votes.rows.map((v) => ({ personKey: v.person_key, approver: v.approver, channel: v.channel, decision: v.decision, reason: v.reason, at: new Date(v.created_at), attestedBy: v.attested_by })),
         };
         return fn(transactionOn(tx, request));
