@@ -11,6 +11,11 @@ import { loadPolicyFile } from './config/load-policy';
 import type { Policy } from './domain/policy';
 import { buildServer } from './http/server';
 import { createMetrics } from './observability/metrics';
+import { createTracing, SpanKind } from './observability/tracing';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
+import type { DeliveryService } from './deliveries/delivery-service';
+import type { DecisionService } from './services/decision-service';
+import type { IntakeService } from './services/intake-service';
 import { parseAuditAccess } from './channels/audit-access';
 import type { AnyChatPlatform, ChannelModule, ChatPorts } from './channels/channel-module';
 import type { ChannelKind, ChatChannel } from './ports/chat-channel';
@@ -44,6 +49,8 @@ export interface AppOptions {
   /** The chat platforms to build when their configuration switches them on; default: every registered one. */
   platforms?: readonly AnyChatPlatform[];
   clock?: () => Date;
+  /** Where spans go instead of OTLP (OTEL_EXPORTER_OTLP_ENDPOINT): e.g. an in-memory exporter to read them back. */
+  spanExporter?: SpanExporter;
   /** Where the migrations this build ships are (readiness compares them with the database); default: found above src/. */
   migrationsDir?: string;
 }
@@ -65,6 +72,12 @@ export async function createApp(config: Config, opts: AppOptions) {
   let workerConnection: Redis | undefined;
 
   const metrics = createMetrics();
+  const tracing = createTracing({ serviceName: config.OTEL_SERVICE_NAME, endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, exporter: opts.spanExporter });
+  /** Runs `fn` in a span continuing the trace stored with the request at intake (a tracing failure never fails `fn`). */
+  const inRequestSpan = async <T>(name: string, requestId: string, kind: SpanKind, attributes: Record<string, string>, fn: () => Promise<T>): Promise<T> => {
+    const traceParent = await store.requests.traceParentOf(requestId).catch(() => null);
+    return tracing.inSpan(name, { traceParent, kind, attributes: { 'countersign.request_id': requestId, ...attributes } }, () => fn());
+  };
   const queues = createQueues({ connection: producer, prefix: config.REDIS_PREFIX, attempts: config.DELIVERY_ATTEMPTS, backoffMs: config.DELIVERY_BACKOFF_MS });
   for (const q of [queues.delivery, queues.timers]) q.on('error', (err) => log.warn({ err, queue: q.name }, 'queue error'));
   metrics.watchQueues([queues.delivery, queues.timers]);
@@ -80,7 +93,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   const evidence = createEvidence({ config, store: store.log, baseUrl, log: log.child({ component: 'evidence' }), clock });
   const apiKeys = createApiKeyService({ keys: store.apiKeys, audit, cacheMs: config.API_KEY_CACHE_MS, clock });
   const queries = createRequestQueryService({ requests: store.requests, grants: evidence.grants, events, baseUrl, clock });
-  const decisions = createDecisionService({
+  const decisionService = createDecisionService({
     requests: store.requests, directory, jobs: queues.jobs, events, pending: limits.pending, clock, log,
     onVote: (channel, result) => metrics.votes.inc({ channel, result }),
     onDecision: (status, waitedSeconds) => {
@@ -88,7 +101,12 @@ export async function createApp(config: Config, opts: AppOptions) {
       metrics.decisionTime.observe({ status }, waitedSeconds);
     },
   });
-  const intake = createIntakeService({
+  // Votes, from every channel, are spans of the request's trace.
+  const decisions: DecisionService = {
+    ...decisionService,
+    vote: (id, input, voteLog) => inRequestSpan('countersign.vote', id, SpanKind.SERVER, { 'countersign.channel': input.channel }, () => decisionService.vote(id, input, voteLog)),
+  };
+  const intakeService = createIntakeService({
     requests: store.requests, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, pending: limits.pending, clock,
     config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, baseUrl, maxPendingPerKey: config.MAX_PENDING_PER_KEY },
     onSubmitted: (outcome) => {
@@ -96,6 +114,16 @@ export async function createApp(config: Config, opts: AppOptions) {
       if (outcome !== 'require') metrics.decisions.inc({ status: outcome === 'approve' ? 'approved' : 'denied' });
     },
   });
+  // Intake continues the agent's trace (its traceparent header) and stores its own span's context with the request.
+  const intake: IntakeService = {
+    ...intakeService,
+    submit: (principal, input, o) =>
+      tracing.inSpan('countersign.intake', { traceParent: o.traceParent, kind: SpanKind.SERVER, attributes: { 'countersign.action': input.action, 'countersign.api_key': principal.name } }, async (traceParent, span) => {
+        const result = await intakeService.submit(principal, input, { ...o, traceParent });
+        span.setAttributes({ 'countersign.request_id': result.answer.id, 'countersign.status': result.answer.status });
+        return result;
+      }),
+  };
   const chatPlatforms: readonly AnyChatPlatform[] = opts.platforms ?? platforms;
   const modules: ChannelModule[] = [];
   const channels = new Map<ChannelKind, ChatChannel>();
@@ -124,11 +152,19 @@ export async function createApp(config: Config, opts: AppOptions) {
     channels.set(platform.kind, mod.channel);
   }
 
-  const deliveries = createDeliveryService({
+  const deliveryService = createDeliveryService({
     deliveries: store.deliveries, requests: store.requests, queries, audit, channels, log, clock,
     callback: createCallbackChannel({ secret: config.CALLBACK_SIGNING_SECRET, signer: evidence.grants, timeoutMs: config.CALLBACK_TIMEOUT_MS, hosts: callbackHosts, clock }),
     callbackHostsOf: async (name) => (await store.apiKeys.findByName(name))?.callbackHosts ?? [],
   });
+  // Every delivery attempt is a span of the request's trace.
+  const deliveries: DeliveryService = {
+    ...deliveryService,
+    postCard: (id, target, attempt) => inRequestSpan('countersign.delivery.card', id, SpanKind.CLIENT, { 'countersign.target': target }, () => deliveryService.postCard(id, target, attempt)),
+    updateCard: (id, target, attempt) => inRequestSpan('countersign.delivery.card_update', id, SpanKind.CLIENT, { 'countersign.target': target }, () => deliveryService.updateCard(id, target, attempt)),
+    notifyRequester: (id, attempt) => inRequestSpan('countersign.delivery.notify', id, SpanKind.CLIENT, {}, () => deliveryService.notifyRequester(id, attempt)),
+    sendCallback: (id, attempt) => inRequestSpan('countersign.callback', id, SpanKind.CLIENT, {}, () => deliveryService.sendCallback(id, attempt)),
+  };
   const reconcile = createReconciler({ requests: store.requests, pending: limits.pending, jobs: queues.jobs, decisions, channelCount: channels.size, log });
 
   // The migrations this build ships: the node is not ready until the database has every one of them.
@@ -177,7 +213,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   let directoryTimer: NodeJS.Timeout | undefined;
 
   return {
-    config, db: store.db, store, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries, directory, policies }, reconcile, channels, policy, evidence,
+    config, db: store.db, store, server, queues, tracing, services: { intake, decisions, queries, audit, apiKeys, deliveries, directory, policies }, reconcile, channels, policy, evidence,
 
     /** Connects, bootstraps keys, reconciles, starts workers and listens. Resolves with the bound address. */
     async start(): Promise<string> {
@@ -234,6 +270,7 @@ export async function createApp(config: Config, opts: AppOptions) {
       const closing = (what: string) => (err: unknown) => log.warn({ err, what }, 'could not close cleanly during shutdown');
       for (const c of channels.values()) await c.close?.().catch(closing(`${c.kind} channel`));
       await Promise.all([producer.quit().catch(closing('redis producer')), subscriber.quit().catch(closing('redis subscriber')), workerConnection?.quit().catch(closing('redis worker'))]);
+      await tracing.shutdown().catch(closing('tracing'));
       await store.close();
     },
   };

@@ -78,6 +78,10 @@ const coreShape = {
     CHECKPOINT_DIR: optionalString,
     /** Webhook sink: each checkpoint is POSTed here, signed (Ed25519 over the body). */
     CHECKPOINT_WEBHOOK_URL: z.string().url().optional(),
+    // --- tracing (src/observability/tracing.ts)
+    /** OTLP/HTTP collector base URL: spans go to <url>/v1/traces. Unset: no spans are recorded. */
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().refine((u) => /^https?:\/\//i.test(u), { message: 'must be an http(s) URL' }).optional(),
+    OTEL_SERVICE_NAME: z.string().trim().min(1).max(200).default('countersign'),
 };
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;

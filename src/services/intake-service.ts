@@ -54,7 +54,16 @@ export interface IntakeResult {
 }
 
 export interface IntakeService {
-  submit(principal: ApiPrincipal, input: SubmitRequestInput, opts: { idempotencyKey?: string; log?: Pick<pino.BaseLogger, 'warn'> }): Promise<IntakeResult>;
+  submit(
+    principal: ApiPrincipal,
+    input: SubmitRequestInput,
+    opts: {
+      idempotencyKey?: string;
+      log?: Pick<pino.BaseLogger, 'warn'>;
+      /** The intake span's W3C traceparent, stored so the request's later spans continue the agent's trace. */
+      traceParent?: string;
+    },
+  ): Promise<IntakeResult>;
 }
 
 export interface RequestLinks {
@@ -147,7 +156,7 @@ export function createIntakeService(deps: {
   }
 
   return {
-    async submit(principal, input, { idempotencyKey, log }) {
+    async submit(principal, input, { idempotencyKey, log, traceParent }) {
       if (input.callbackUrl) {
         const checked = deps.callbackHosts.check(input.callbackUrl, principal.callbackHosts);
         if ('problem' in checked) throw new AppError('callback_host_refused', `Invalid field \`callbackUrl\`: ${checked.problem}.`, { field: 'callbackUrl' });
@@ -222,7 +231,7 @@ export function createIntakeService(deps: {
       };
       const inserted = await deps.requests.insert(
         {
-          id, status, action: input.action, resource: input.resource, requester, onBehalfOf,
+          id, traceParent: traceParent ?? null, status, action: input.action, resource: input.resource, requester, onBehalfOf,
           justification: input.justification ?? null, context, risk: input.risk ?? null, environment: environment ?? null,
           callbackUrl: input.callbackUrl ?? null, traceId: input.traceId ?? null, parentRequestId: input.parentRequestId ?? null,
           apiKeyId: principal.id, apiKeyName: principal.name, keyOwner: principal.owner,
