@@ -15,6 +15,8 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
 
 export interface Tracing {
+  /** Whether spans are recorded (an exporter or endpoint was given): callers skip the work of linking them otherwise. */
+  readonly enabled: boolean;
   /**
    * Runs `fn` in a span named `name`, child of the context in `traceParent` (a W3C traceparent; a new trace without
    * one, or a malformed one: the header is a claim). `fn` gets the span's own traceparent, to store or pass on
@@ -60,6 +62,7 @@ export function createTracing(opts: { serviceName: string; endpoint?: string; ex
   const tracer: Tracer = provider ? provider.getTracer('countersign') : trace.getTracer('countersign');
 
   return {
+    enabled: provider !== undefined,
     async inSpan(name, { traceParent, kind, attributes }, fn) {
       // The parent is passed explicitly (no global context manager): the stored traceparent is what links the spans.
       const parent = contextOf(traceParent);

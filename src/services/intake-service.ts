@@ -60,7 +60,11 @@ export interface IntakeService {
     opts: {
       idempotencyKey?: string;
       log?: Pick<pino.BaseLogger, 'warn'>;
-      /** The intake span's W3C traceparent, stored so the request's later spans continue the agent's trace. */
+      /**
+       * A W3C traceparent stored with the request so its later spans continue the agent's trace. The route passes the
+       * agent's header; the composition root's tracing replaces it with the intake span's own (or drops it when tracing
+       * is off), so what is stored is always a context this service produced.
+       */
       traceParent?: string;
     },
   ): Promise<IntakeResult>;

@@ -47,6 +47,8 @@ it("continues the agent's trace from intake through delivery, vote and callback"
   expect(intake.parentSpanContext?.spanId).toBe(AGENT_SPAN);
   expect(intake.attributes).toMatchObject({ 'countersign.request_id': id, 'countersign.action': 'dataset.export', 'countersign.status': 'pending' });
   const intakeSpan = intake.spanContext().spanId;
+  // What is stored is the intake span's own context, never the agent's header.
+  expect((await t.db.approvalRequest.findUnique({ where: { id }, select: { traceParent: true } }))?.traceParent).toBe(`00-${AGENT_TRACE}-${intakeSpan}-01`);
 
   const card = inTrace(all, AGENT_TRACE).find((s) => s.name === 'countersign.delivery.card')!;
   expect(card.parentSpanContext?.spanId).toBe(intakeSpan);
@@ -121,3 +123,15 @@ it('exports over OTLP/HTTP to the configured endpoint', async () => {
     await new Promise((r) => collector.close(r));
   }
 }, 30_000);
+
+it('stores no trace context when tracing is off, whatever the agent sends', async () => {
+  const untraced = await startTestApp({ env: { RUN_MODE: 'api' }, database: t.database, keepDatabase: true });
+  try {
+    const res = await untraced.submit(baseRequest({ action: 'deploy.untraced' }), { headers: { traceparent: `00-${AGENT_TRACE}-${AGENT_SPAN}-01` } });
+    expect(res.status).toBe(202);
+    expect(untraced.app.tracing.enabled).toBe(false);
+    expect((await t.db.approvalRequest.findUnique({ where: { id: res.body.id }, select: { traceParent: true } }))?.traceParent).toBeNull();
+  } finally {
+    await untraced.close();
+  }
+});
