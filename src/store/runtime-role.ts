@@ -39,6 +39,8 @@ export const RUNTIME_GRANTS: Readonly<Record<string, readonly Privilege[]>> = {
   person: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   person_identity: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   directory_version: ['SELECT', 'UPDATE'],
+  // The migration ledger: readiness compares it with the migrations the service ships; reading is all it may do.
+  _prisma_migrations: ['SELECT'],
 };
 
 export interface RuntimeRole {
@@ -137,7 +139,7 @@ export async function grantRuntimeRole(client: pg.Client, opts: { role: RuntimeR
 
   const { rows: tables } = await client.query<{ relname: string }>(
     `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname <> '_prisma_migrations' ORDER BY c.relname`,
+     WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname`,
     [schema],
   );
   const r = quoteIdent(role.name);
@@ -154,8 +156,6 @@ export async function grantRuntimeRole(client: pg.Client, opts: { role: RuntimeR
       const privileges = RUNTIME_GRANTS[relname];
       if (privileges) await client.query(`GRANT ${privileges.join(', ')} ON ${s}.${quoteIdent(relname)} TO ${r}`);
     }
-    // Readiness compares the ledger with the migrations the service ships: reading it is all the service may do.
-    await client.query(`GRANT SELECT ON ${s}."_prisma_migrations" TO ${r}`);
     // USAGE allows nextval (bigserial ids), not setval.
     await client.query(`GRANT USAGE ON ALL SEQUENCES IN SCHEMA ${s} TO ${r}`);
     await client.query('COMMIT');
