@@ -102,6 +102,8 @@ export function createSlackModule(deps: SlackModuleDeps): ChannelModule {
 
   let stopped = false;
   let retryTimer: NodeJS.Timeout | undefined;
+  /** Whether this node takes Slack interactions (RUN_MODE=all|api): only then must it know its workspace to be ready. */
+  let inbound = false;
   /**
    * Opens the Socket Mode connection. A Slack outage or a bad app token must not keep the API from starting, so a
    * failure is logged and retried in the background (1 s, 2 s, … up to a minute) until it works or the module stops.
@@ -124,16 +126,23 @@ export function createSlackModule(deps: SlackModuleDeps): ChannelModule {
 
   return {
     channel: health.watch(createSlackOutbound({ web, directory })),
-    health: () => health.health(),
+    health: () => {
+      const h = health.health();
+      // Until auth.test names the workspace, every interaction is refused (slack-workspace.ts).
+      if (h.ok && inbound && !workspace.teamId()) return { ok: false, reason: 'Slack workspace not known yet (auth.test has not answered): interactions are refused' };
+      return h;
+    },
     // Inbound traffic needs to know its workspace first; the outbound channel (workers) never asks.
     registerRoutes: receiver
       ? async (app) => {
+          inbound = true;
           await workspace.learn();
           await receiver.register(app);
         }
       : undefined,
     start: socketMode
       ? async () => {
+          inbound = true;
           health.connection({ up: false, reason: 'Slack Socket Mode is not connected yet' });
           await workspace.learn();
           await connect(0);
