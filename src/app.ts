@@ -157,7 +157,10 @@ export async function createApp(config: Config, opts: AppOptions) {
 
   const deliveryService = createDeliveryService({
     deliveries: store.deliveries, requests: store.requests, queries, audit, channels, log, clock,
-    callback: createCallbackChannel({ secret: config.CALLBACK_SIGNING_SECRET, signer: evidence.grants, timeoutMs: config.CALLBACK_TIMEOUT_MS, hosts: callbackHosts, clock }),
+    callback: createCallbackChannel({
+      secret: config.CALLBACK_SIGNING_SECRET, signer: evidence.grants, timeoutMs: config.CALLBACK_TIMEOUT_MS, hosts: callbackHosts, clock,
+      traceHeaders: () => tracing.activeTraceHeaders(),
+    }),
     callbackHostsOf: async (name) => (await store.apiKeys.findByName(name))?.callbackHosts ?? [],
   });
   // Every delivery attempt is a span of the request's trace.

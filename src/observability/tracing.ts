@@ -8,7 +8,8 @@
  *
  * One tracer provider per app, never registered globally: several apps in one process (tests) keep their spans apart.
  */
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { context, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
@@ -28,6 +29,11 @@ export interface Tracing {
     opts: { traceParent?: string | null; kind?: SpanKind; attributes?: Attributes },
     fn: (traceParent: string | undefined, span: Span) => Promise<T>,
   ): Promise<T>;
+  /**
+   * The W3C headers (`traceparent`) of the span the caller runs in, for an outbound call the receiver may continue
+   * (the result callback); empty outside a recorded span.
+   */
+  activeTraceHeaders(): Record<string, string>;
   /** Exports what is buffered (shutdown, tests). */
   flush(): Promise<void>;
   shutdown(): Promise<void>;
@@ -60,6 +66,9 @@ export function createTracing(opts: { serviceName: string; endpoint?: string; ex
     : undefined;
   // Without a provider the API's no-op tracer: its spans record nothing but carry their parent's context.
   const tracer: Tracer = provider ? provider.getTracer('countersign') : trace.getTracer('countersign');
+  // The span a call runs in follows it through async code (AsyncLocalStorage), so an outbound call deep in a delivery can
+  // name it. Process-wide and idempotent: a second registration is refused by the API and the first one serves all apps.
+  if (provider) context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
 
   return {
     enabled: provider !== undefined,
@@ -68,7 +77,8 @@ export function createTracing(opts: { serviceName: string; endpoint?: string; ex
       const parent = contextOf(traceParent);
       const span = tracer.startSpan(name, { kind: kind ?? SpanKind.INTERNAL, attributes }, parent);
       try {
-        return await fn(traceParentOf(trace.setSpan(parent, span)), span);
+        const ctx = trace.setSpan(parent, span);
+        return await context.with(ctx, () => fn(traceParentOf(ctx), span));
       } catch (err) {
         span.recordException(err as Error);
         span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.message });
@@ -76,6 +86,12 @@ export function createTracing(opts: { serviceName: string; endpoint?: string; ex
       } finally {
         span.end();
       }
+    },
+    activeTraceHeaders() {
+      if (!provider) return {};
+      const carrier: Record<string, string> = {};
+      propagator.inject(context.active(), carrier, { set: (c, k, v) => void (c[k] = v) });
+      return carrier;
     },
     flush: async () => provider?.forceFlush(),
     shutdown: async () => provider?.shutdown(),

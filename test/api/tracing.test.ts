@@ -10,11 +10,15 @@ import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trac
 import { baseRequest, startTestApp, type TestApp } from '../support/start-app';
 
 const exporter = new InMemorySpanExporter();
+const callbacks: { requestId: string; traceparent?: string }[] = [];
 let t: TestApp;
 let receiver: Server;
 let receiverUrl: string;
 beforeAll(async () => {
-  receiver = createServer((_req, res) => res.writeHead(200).end());
+  receiver = createServer((req, res) => {
+    callbacks.push({ requestId: String(req.headers['countersign-request-id']), traceparent: req.headers.traceparent as string | undefined });
+    res.writeHead(200).end();
+  });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
   t = await startTestApp({ appOptions: { spanExporter: exporter }, env: { CALLBACK_SIGNING_SECRET: 'a-callback-secret-0123456789', CALLBACK_ALLOWED_HOSTS: '127.0.0.1' } });
@@ -71,6 +75,8 @@ it("continues the agent's trace from intake through delivery, vote and callback"
   }
   const callback = after.find((s) => s.name === 'countersign.callback')!;
   expect(callback.parentSpanContext?.spanId).toBe(intakeSpan);
+  // The receiver may continue the trace: the callback carries the callback span's context.
+  expect(callbacks.find((c) => c.requestId === id)?.traceparent).toBe(`00-${AGENT_TRACE}-${callback.spanContext().spanId}-01`);
   expect(callback.resource.attributes['service.name']).toBe('countersign');
 });
 
