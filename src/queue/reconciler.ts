@@ -9,12 +9,15 @@ import { stateVersion } from '../domain/request-lifecycle';
 import type { JobQueue } from '../ports/job-queue';
 import type { PendingCounter } from '../ports/limits';
 import type { DecisionService } from '../services/decision-service';
+import type { BudgetStore } from '../store/budget-store';
 import type { RequestStore } from '../store/request-store';
 
 export interface ReconcileReport {
   expired: number;
   opened: number;
   changed: number;
+  /** Budget counters of closed windows deleted. */
+  pruned: number;
 }
 
 /** Rows examined per pass for each kind of debt; a backlog larger than this is worked off over several passes. */
@@ -25,6 +28,9 @@ export function createReconciler(deps: {
   pending: Pick<PendingCounter, 'resync'>;
   jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged'>;
   decisions: Pick<DecisionService, 'expireIfDue'>;
+  /** Budget counters: those of windows already closed are of no further use. */
+  budgets: Pick<BudgetStore, 'prune'>;
+  clock?: () => Date;
   /** How many chat platforms are configured: each owes the requester one notification row. */
   channelCount: number;
   log: pino.Logger;
@@ -44,8 +50,10 @@ export function createReconciler(deps: {
     // The per-key pending counters follow PostgreSQL (a node that died between intake and release leaves them high).
     await deps.pending.resync(await deps.requests.pendingCountsByKey());
 
-    const report = { expired, opened: pending.length, changed: owed.length };
-    if (expired || pending.length || owed.length) deps.log.info(report, 'reconciled queues with Postgres');
+    const pruned = await deps.budgets.prune((deps.clock ?? (() => new Date()))());
+
+    const report = { expired, opened: pending.length, changed: owed.length, pruned };
+    if (expired || pending.length || owed.length || pruned) deps.log.info(report, 'reconciled queues with Postgres');
     return report;
   };
 }
