@@ -21,6 +21,7 @@ import type { GrantService } from '../services/grant-service';
 import type { EvidencePackExporter } from '../evidence/evidence-pack';
 import { registerMcpRoute } from '../mcp/mcp-http';
 import { registerAuditRoutes } from './routes/audit-routes';
+import { registerConsoleRoutes, type ConsoleRouteDeps, type ConsoleRouteModule } from './routes/console-routes';
 import { registerGrantRoutes } from './routes/grant-routes';
 import { registerPeopleRoutes } from './routes/people-routes';
 import { registerRequestRoutes, type RequestRouteDeps } from './routes/request-routes';
@@ -41,6 +42,8 @@ export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   packs: EvidencePackExporter;
   ready: () => Promise<Record<string, 'ok' | string>>;
   metrics: () => Promise<{ contentType: string; body: string }>;
+  /** The web console (/console), when CONSOLE_ENABLED. */
+  console?: { routes: ConsoleRouteDeps; modules: readonly ConsoleRouteModule[] };
   /** Serve only health/readiness/metrics (RUN_MODE=worker). */
   opsOnly?: boolean;
 }
@@ -104,6 +107,7 @@ export async function buildServer(deps: ServerDeps) {
       // Countersign as an MCP server (Streamable HTTP), authenticated like the API it calls.
       registerMcpRoute(v1, { shutdown: deps.shutdown, maxWaitSeconds: Math.min(50, deps.maxWaitSeconds) });
     });
+    if (deps.console) registerConsoleRoutes(app, deps.console.routes, deps.console.modules);
   }
   return app;
 }
