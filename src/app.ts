@@ -35,6 +35,7 @@ import { createConsoleOidcService } from './services/console-oidc-service';
 import { createConsoleRequestService } from './services/console-request-service';
 import { consoleRequestRoutes } from './http/routes/console-request-routes';
 import { consoleLineageRoutes } from './http/routes/console-lineage-routes';
+import { consoleAuditRoutes } from './http/routes/console-audit-routes';
 import { createConsoleSessionService } from './services/console-session-service';
 import { createDecisionService } from './services/decision-service';
 import { createIntakeService } from './services/intake-service';
@@ -167,6 +168,7 @@ export async function createApp(config: Config, opts: AppOptions) {
             events, shutdown: shutdown.signal,
           }),
           consoleLineageRoutes({ lineage, policy, directory: () => directory.current() }),
+          consoleAuditRoutes({ audit, log: evidence.auditLog, packs }),
         ],
       }
       : undefined,
