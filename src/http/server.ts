@@ -114,7 +114,7 @@ export async function buildServer(deps: ServerDeps) {
       // Countersign as an MCP server (Streamable HTTP), authenticated like the API it calls.
       registerMcpRoute(v1, { shutdown: deps.shutdown, maxWaitSeconds: Math.min(50, deps.maxWaitSeconds) });
     });
-    if (deps.console) registerConsoleRoutes(app, deps.console.routes, deps.console.modules);
+    if (deps.console) registerConsoleRoutes(app, { ...deps.console.routes, throttle: limits }, deps.console.modules);
   }
   return app;
 }
