@@ -121,6 +121,8 @@ describe('deciding', () => {
       const res = await alice.post(`/console/api/requests/${id}/decisions`, { decision: 'approve' });
       expect(res).toMatchObject({ status: 403, body: { code: 'step_up_unavailable' } });
       expect((await t.call('GET', `/v1/requests/${id}`)).body.votes).toEqual([]);
+      const trail = (await t.call('GET', `/v1/audit?requestId=${id}&type=console.step_up_refused`)).body.items;
+      expect(trail).toEqual([expect.objectContaining({ channel: 'web', data: expect.objectContaining({ person: 'alice@example.com', code: 'step_up_unavailable', signIn: 'link', attempted: 'approve', risk: risk ?? 'critical' }) })]);
     }
   });
 });
