@@ -23,6 +23,8 @@ import { registerMcpRoute } from '../mcp/mcp-http';
 import { registerAuditRoutes } from './routes/audit-routes';
 import { registerGrantRoutes } from './routes/grant-routes';
 import { registerPeopleRoutes } from './routes/people-routes';
+import { registerPolicyRoutes } from './routes/policy-routes';
+import type { PolicyService } from '../services/policy-service';
 import { registerRequestRoutes, type RequestRouteDeps } from './routes/request-routes';
 
 export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
@@ -34,6 +36,10 @@ export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   audit: AuditService;
   directory: DirectoryService;
   grants: GrantService;
+  /** The policy in force (GET /v1/policy). */
+  policies: Pick<PolicyService, 'inForce'>;
+  /** The policy file's path, as GET /v1/policy names it. */
+  policyFile: string;
   /** The public keys that verify grants and signed callbacks. */
   jwks: () => Jwks;
   /** The transparency log: checkpoints, proofs, verification. */
@@ -101,6 +107,7 @@ export async function buildServer(deps: ServerDeps) {
       registerAuditRoutes(v1, { audit: deps.audit, log: deps.auditLog, packs: deps.packs });
       registerPeopleRoutes(v1, { directory: deps.directory });
       registerGrantRoutes(v1, { grants: deps.grants });
+      registerPolicyRoutes(v1, { policies: deps.policies, file: deps.policyFile });
       // Countersign as an MCP server (Streamable HTTP), authenticated like the API it calls.
       registerMcpRoute(v1, { shutdown: deps.shutdown, maxWaitSeconds: Math.min(50, deps.maxWaitSeconds) });
     });

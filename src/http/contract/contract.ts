@@ -6,14 +6,16 @@
 import { auditRoutes } from './audit-contract';
 import { grantRoutes } from './grants-contract';
 import { peopleRoutes } from './people-contract';
+import { policyRoutes } from './policy-contract';
 import { requestRoutes } from './requests-contract';
 
 export * from './audit-contract';
 export * from './common-schemas';
 export * from './grants-contract';
 export * from './people-contract';
+export * from './policy-contract';
 export * from './requests-contract';
 
 /** Every `/v1` route of the API channel. */
-export const apiRoutes = { ...requestRoutes, ...auditRoutes, ...peopleRoutes, ...grantRoutes } as const;
+export const apiRoutes = { ...requestRoutes, ...auditRoutes, ...peopleRoutes, ...grantRoutes, ...policyRoutes } as const;
 export type ApiRouteName = keyof typeof apiRoutes;
