@@ -86,7 +86,7 @@ export async function createApp(config: Config, opts: AppOptions) {
     onDecision: (status) => metrics.decisions.inc({ status }),
   });
   const intake = createIntakeService({
-    requests: store.requests, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, pending: limits.pending, clock,
+    requests: store.requests, budgets: store.budgets, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, pending: limits.pending, clock,
     config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, baseUrl, maxPendingPerKey: config.MAX_PENDING_PER_KEY },
     onSubmitted: (outcome) => {
       metrics.intake.inc({ outcome });

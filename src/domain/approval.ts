@@ -3,7 +3,7 @@
  * under a row lock, ask {@link evaluateVote} what happens, and persist exactly that.
  */
 import type { PersonIdentity } from './identity';
-import type { ReasonMode, Requirement } from './policy';
+import type { Quorum, ReasonMode, Requirement, RequirementStage } from './policy';
 import { countApprovals, isFinal, isOverdue, type RequestStatus } from './request-lifecycle';
 
 /**
@@ -104,6 +104,10 @@ export type VoteEvaluation =
       vote: CountedVote;
       status: RequestStatus;
       approvals: number;
+      /** The stage being asked after this vote (0-based; equals the number of stages once all approved). */
+      stage: number;
+      /** True when this vote completed a stage and a later one is now asked (its approvers get their cards). */
+      stageAdvanced: boolean;
     };
 
 const FINAL_WORDS: Record<RequestStatus, string> = {
@@ -131,6 +135,82 @@ export function selfApprovalRole(subject: ApprovalSubject, voter: Voter): string
 
 export function isEligibleApprover(requirement: Requirement | null, voter: Voter): boolean {
   return Boolean(requirement?.members.includes(voter.personId));
+}
+
+/**
+ * The stages a requirement asks, in order. A plain requirement (no `stages`) is one stage: `approvals` distinct people
+ * from any of its groups' members.
+ */
+export function requirementStages(requirement: Requirement): RequirementStage[] {
+  if (requirement.stages?.length) return requirement.stages;
+  return [{ approvers: requirement.approvers, quorum: [{ group: null, count: requirement.approvals }], members: requirement.members, groupMembers: {}, channels: requirement.channels }];
+}
+
+/** Whether `person` can fill a quorum slot of the stage. */
+function fills(stage: RequirementStage, q: Quorum, person: string): boolean {
+  return q.group === null ? stage.members.includes(person) : Boolean(stage.groupMembers[q.group]?.includes(person));
+}
+
+/**
+ * Assigns approvers to a stage's quorum slots, each person to at most one slot (so a person in two groups counts
+ * toward one of them only), maximising the slots filled, and returns what stays unfilled by group. A maximum bipartite
+ * matching (Kuhn's augmenting paths): hand-written because the graph is tiny (at most a few dozen people and slots)
+ * and no library here offers it.
+ */
+export function assignQuorum(stage: RequirementStage, people: readonly string[]): { filled: number; missing: Quorum[] } {
+  const slots: Quorum[] = stage.quorum.flatMap((q) => Array.from({ length: q.count }, () => q));
+  const slotOwner: (number | undefined)[] = new Array(slots.length).fill(undefined);
+  const tryAssign = (p: number, seen: boolean[]): boolean => {
+    for (let s = 0; s < slots.length; s++) {
+      if (seen[s] || !fills(stage, slots[s], people[p])) continue;
+      seen[s] = true;
+      const owner = slotOwner[s];
+      if (owner === undefined || tryAssign(owner, seen)) {
+        slotOwner[s] = p;
+        return true;
+      }
+    }
+    return false;
+  };
+  let filled = 0;
+  people.forEach((_, p) => {
+    if (tryAssign(p, new Array(slots.length).fill(false))) filled++;
+  });
+  const missing: Quorum[] = [];
+  stage.quorum.forEach((q) => {
+    const open = slots.filter((slot, s) => slot === q && slotOwner[s] === undefined).length;
+    if (open > 0) missing.push({ group: q.group, count: open });
+  });
+  return { filled, missing };
+}
+
+/** Where a staged approval stands. */
+export interface StageProgress {
+  /** The stage being asked (0-based); equals `stages.length` once every stage approved. */
+  current: number;
+  stages: RequirementStage[];
+  /** Person ids counted toward each stage, in order. */
+  counted: string[][];
+  /** What the current stage still needs, by group (null: any of its groups); empty once all stages approved. */
+  missing: Quorum[];
+}
+
+/**
+ * Replays the approvals in the order they were cast: each counts toward the stage being asked when it was cast, and a
+ * stage whose quorum is met hands over to the next. So a person counts once overall, in the stage they approved in.
+ */
+export function stageProgress(requirement: Requirement, votes: readonly Pick<CountedVote, 'personKey' | 'decision'>[]): StageProgress {
+  const stages = requirementStages(requirement);
+  const counted: string[][] = stages.map(() => []);
+  let current = 0;
+  for (const v of votes) {
+    if (v.decision !== 'approve' || current >= stages.length) continue;
+    counted[current].push(v.personKey);
+    const total = stages[current].quorum.reduce((sum, q) => sum + q.count, 0);
+    if (assignQuorum(stages[current], counted[current]).filled >= total) current++;
+  }
+  const missing = current < stages.length ? assignQuorum(stages[current], counted[current]).missing : [];
+  return { current, stages, counted, missing };
 }
 
 export function reasonRequired(mode: ReasonMode | undefined, decision: VoteDecision): boolean {
@@ -178,10 +258,23 @@ export function evaluateVote(
     const groups = subject.requirement?.approvers.join(', ') || 'none';
     return { outcome: 'refused', refusal: 'not_eligible', message: `You are not an approver for this request (approver groups: ${groups}).` };
   }
+  const requirement = subject.requirement!;
+  const before = stageProgress(requirement, votes);
+  const stage = before.stages[before.current];
+  const staged = before.stages.length > 1;
+  if (staged && !stage.members.includes(voter.personId)) {
+    return { outcome: 'refused', refusal: 'not_eligible', message: `Stage ${before.current + 1} of ${before.stages.length} is being asked now (approver groups: ${stage.approvers.join(', ')}); you are not an approver for it.` };
+  }
   const mine = votes.find((v) => v.personKey === voter.personId);
   if (mine) {
     const when = mine.channel === attempt.channel ? '' : ` (via ${mine.channel})`;
     return { outcome: 'refused', refusal: 'already_voted', message: `You already voted to ${mine.decision} this request${when}; each person counts once.` };
+  }
+  // With per-group quorums, an approval that fills no open slot (your group is complete) would count for nothing; it
+  // is refused rather than recorded, so the trail never shows an approval that did not matter.
+  if (attempt.decision === 'approve' && assignQuorum(stage, [...before.counted[before.current], voter.personId]).filled === assignQuorum(stage, before.counted[before.current]).filled) {
+    const needed = before.missing.map((q) => `${q.count} from ${q.group ?? stage.approvers.join(' or ')}`).join(', ');
+    return { outcome: 'refused', refusal: 'not_eligible', message: `Your approval would not count: still needed ${needed}.` };
   }
   const reason = attempt.reason?.trim() || null;
   if (!reason && reasonRequired(subject.requirement?.reason, attempt.decision)) {
@@ -199,9 +292,10 @@ export function evaluateVote(
   };
   const all = [...votes, vote];
   const approvals = countApprovals(all);
-  const required = subject.requirement?.approvals ?? 1;
-  const status: RequestStatus = attempt.decision === 'deny' ? 'denied' : approvals >= required ? 'approved' : 'pending';
-  return { outcome: 'accepted', vote, status, approvals };
+  const after = stageProgress(requirement, all);
+  const complete = after.current >= after.stages.length;
+  const status: RequestStatus = attempt.decision === 'deny' ? 'denied' : complete ? 'approved' : 'pending';
+  return { outcome: 'accepted', vote, status, approvals, stage: after.current, stageAdvanced: status === 'pending' && after.current > before.current };
 }
 
 /** Cancellation is the submitter's; it only applies to a pending request. */

@@ -345,6 +345,28 @@ export interface Requirement {
   escalate?: { afterSeconds: number; to: string[]; members: string[]; channels: string[] };
   /** Seconds before expiry at which the requester is warned. */
   warnBeforeExpirySeconds?: number;
+  /**
+   * Set when the request matched a routine rule whose budget was spent, so people decide instead: the budget, the
+   * window it was spent in, and the require rule it escalated to (absent for an inline outcome).
+   */
+  budgetExhausted?: BudgetExhaustion;
+}
+
+/** A spent budget, as a request that escalated past it records it. */
+export interface BudgetExhaustion {
+  rule: string;
+  count: number;
+  perSeconds: number;
+  windowStart: string;
+  windowEnd: string;
+  then: string | null;
+}
+
+/** The fixed window (aligned to multiples of `perSeconds` since the Unix epoch, UTC) that `at` falls in. */
+export function budgetWindow(at: Date, perSeconds: number): { start: Date; end: Date } {
+  const size = perSeconds * 1000;
+  const start = Math.floor(at.getTime() / size) * size;
+  return { start: new Date(start), end: new Date(start + size) };
 }
 
 /** A routine rule's budget, as evaluate hands it to intake. */

@@ -6,7 +6,7 @@
  */
 import type pino from 'pino';
 import { AppError } from '../domain/app-error';
-import { canCancel, evaluateVote, type ApprovalSubject, type Refusal, type RequestParties, type VoteAttempt, type VoteChannel, type VoteDecision, type Voter } from '../domain/approval';
+import { canCancel, evaluateVote, requirementStages, type ApprovalSubject, type Refusal, type RequestParties, type VoteAttempt, type VoteChannel, type VoteDecision, type Voter } from '../domain/approval';
 import { personActor, SYSTEM_ACTOR, type AuditActor, type AuditEventInput } from '../domain/audit-event';
 import { displayName, identitiesOf, type PersonIdentity } from '../domain/identity';
 import type { Directory, PresentedIdentity } from '../domain/people';
@@ -45,6 +45,8 @@ export interface DecisionService {
 interface Applied<T> {
   answer: T;
   changed?: { status: RequestStatus; version: string };
+  /** Cards owed to a stage that is now asked: its channels, and the request's expiry (for the timer job). */
+  ask?: { targets: string[]; expiresAt: Date };
 }
 
 /**
@@ -109,6 +111,16 @@ async function applyVote(tx: RequestTransaction, attempt: VoteAttempt, approver:
     },
   }];
   await tx.insertVote(v);
+  let ask: Applied<VoteResult>['ask'];
+  if (evaluation.stageAdvanced) {
+    const stage = requirementStages(request.requirement!)[evaluation.stage];
+    await tx.setStage(evaluation.stage);
+    events.push({
+      type: 'request.stage_advanced', requestId, actor, channel: v.channel, at: now,
+      data: { stage: evaluation.stage + 1, of: requirementStages(request.requirement!).length, name: stage.name ?? null, approvers: stage.approvers, channels: stage.channels },
+    });
+    ask = { targets: stage.channels, expiresAt: request.expiresAt };
+  }
   if (evaluation.status !== 'pending') {
     const by = evaluation.status === 'denied'
       ? displayName(v.approver)
@@ -120,6 +132,7 @@ async function applyVote(tx: RequestTransaction, attempt: VoteAttempt, approver:
   return {
     answer: { outcome: 'accepted', requestId, status: evaluation.status, approvals: evaluation.approvals, approvalsRequired: request.approvalsRequired },
     changed: { status: evaluation.status, version: stateVersion(evaluation.status, request.votes.length + 1) },
+    ask,
   };
 }
 
@@ -154,7 +167,8 @@ async function applyOutcomeReport(tx: RequestTransaction, apiKeyId: string, acto
 export function createDecisionService(deps: {
   requests: Pick<RequestStore, 'change'>;
   directory: Pick<DirectoryService, 'current' | 'identify' | 'personIdOf'>;
-  jobs: Pick<JobQueue, 'requestChanged'>;
+  /** `requestOpened` posts the cards of a stage that is now asked. */
+  jobs: Pick<JobQueue, 'requestChanged' | 'requestOpened'>;
   events: Pick<RequestEvents, 'publishChanged'>;
   /** Gets a key's pending slot back when its request leaves pending. */
   pending: Pick<PendingCounter, 'release'>;
@@ -166,9 +180,12 @@ export function createDecisionService(deps: {
   const clock = deps.clock ?? (() => new Date());
 
   /** After the commit: card updates, callbacks and long-poll wake-ups. Failures are logged; the reconciler catches up. */
-  async function afterChange(requestId: string, apiKeyId: string, changed: Applied<unknown>['changed'], log?: Pick<pino.BaseLogger, 'warn'>): Promise<void> {
+  async function afterChange(requestId: string, apiKeyId: string, changed: Applied<unknown>['changed'], log?: Pick<pino.BaseLogger, 'warn'>, ask?: Applied<unknown>['ask']): Promise<void> {
     if (!changed) return;
     const warn = (what: string) => (err: unknown) => (log ?? deps.log)?.warn({ err, requestId }, what);
+    if (ask && ask.targets.length) {
+      await deps.jobs.requestOpened({ id: requestId, targets: ask.targets, expiresAt: ask.expiresAt }).catch(warn('could not enqueue the next stage\'s cards; the reconciler will'));
+    }
     if (isFinal(changed.status)) {
       deps.onDecision?.(changed.status);
       // A request leaves pending exactly once (the transition is guarded), so its slot is given back exactly once.
@@ -183,8 +200,8 @@ export function createDecisionService(deps: {
   /** Runs one locked change, then its after-commit work; returns the change's answer. */
   async function run<T>(requestId: string, apply: (tx: RequestTransaction, now: Date) => Promise<Applied<T>>, log?: Pick<pino.BaseLogger, 'warn'>): Promise<T> {
     const now = clock();
-    const { answer, changed, apiKeyId } = await deps.requests.change(requestId, async (tx) => ({ ...(await apply(tx, now)), apiKeyId: tx.request.apiKeyId }));
-    await afterChange(requestId, apiKeyId, changed, log);
+    const { answer, changed, ask, apiKeyId } = await deps.requests.change(requestId, async (tx) => ({ ...(await apply(tx, now)), apiKeyId: tx.request.apiKeyId }));
+    await afterChange(requestId, apiKeyId, changed, log, ask);
     return answer;
   }
 

@@ -10,13 +10,16 @@ import { POLICY_ACTOR, type AuditEventInput } from '../domain/audit-event';
 import { protectContext, type ContextValue } from '../domain/context-values';
 import { identitiesOf, identityKeys, normalizeEmail, type PersonIdentity, type RequesterIdentity } from '../domain/identity';
 import type { Directory } from '../domain/people';
-import { resolveRequirement, type Policy, type RequesterType, type Risk } from '../domain/policy';
+import { budgetWindow, resolveRequirement, type BudgetExhaustion, type Policy, type PolicyDecision, type RequesterType, type Risk } from '../domain/policy';
+import { formatDuration } from '../domain/duration';
 import { grantActionHash, type GrantSubject } from '../domain/grant';
+import { requirementStages } from '../domain/approval';
 import { policyDecisionReason, stateVersion, statusAfterPolicy } from '../domain/request-lifecycle';
 import type { JobQueue } from '../ports/job-queue';
 import type { PendingCounter } from '../ports/limits';
 import type { CallbackHostPolicy } from '../deliveries/callback-guard';
 import type { RequestStore } from '../store/request-store';
+import type { BudgetCounter, BudgetStore } from '../store/budget-store';
 import type { ApiPrincipal } from './api-key-service';
 
 /**
@@ -44,6 +47,8 @@ export interface IntakeAnswer {
   expiresAt: string;
   rule: string;
   reason?: string;
+  /** Set when the rule's budget was spent, so the request waits for people instead of being approved by policy. */
+  budgetExhausted?: boolean;
   links: RequestLinks;
 }
 
@@ -115,6 +120,8 @@ function personIdOf(directory: Directory, person: PersonIdentity | null | undefi
 
 export function createIntakeService(deps: {
   requests: Pick<RequestStore, 'insert' | 'findByIdempotencyKey'>;
+  /** Budget counters of routine rules; only rules that set a budget touch them. */
+  budgets: Pick<BudgetStore, 'draw' | 'giveBack'>;
   policy: () => Policy;
   directory: () => Directory;
   /** Where callbacks may go; checked before anything is stored. */
@@ -127,6 +134,28 @@ export function createIntakeService(deps: {
   onSubmitted?: (outcome: string) => void;
 }): IntakeService {
   const clock = deps.clock ?? (() => new Date());
+
+  /**
+   * Draws on the matched rule's budget when it has one. Windows are fixed and aligned to the budget's period (see
+   * budgetWindow): simple, exact, and shared by every node through one counter row; a burst straddling a window edge can
+   * get up to twice the count across the two windows, which the README states.
+   */
+  async function drawBudget(matched: PolicyDecision, now: Date): Promise<{ decision: PolicyDecision; drawn?: { counter: BudgetCounter; used: number }; exhausted?: BudgetExhaustion }> {
+    const budget = matched.budget;
+    if (!budget) return { decision: matched };
+    const window = budgetWindow(now, budget.perSeconds);
+    const counter: BudgetCounter = { rule: matched.rule, key: budget.key, windowStart: window.start, windowEnd: window.end };
+    const used = await deps.budgets.draw(counter, budget.count);
+    if (used !== null) return { decision: matched, drawn: { counter, used } };
+    return {
+      decision: budget.exhausted,
+      exhausted: { rule: matched.rule, count: budget.count, perSeconds: budget.perSeconds, windowStart: window.start.toISOString(), windowEnd: window.end.toISOString(), then: budget.thenRule ?? null },
+    };
+  }
+
+  async function giveBack(counter: BudgetCounter | undefined, log?: Pick<pino.BaseLogger, 'warn'>): Promise<void> {
+    if (counter) await deps.budgets.giveBack(counter).catch((err: unknown) => log?.warn({ err }, 'could not give back a budget unit; the budget is one short until its window closes'));
+  }
 
   async function replay(principal: ApiPrincipal, idempotencyKey: string, bodyHash: string): Promise<IntakeResult> {
     const original = await deps.requests.findByIdempotencyKey(principal.id, idempotencyKey);
@@ -166,14 +195,18 @@ export function createIntakeService(deps: {
       const bodyHash = createHash('sha256').update(canonicalJson(input)).digest('hex');
       const requester: RequesterIdentity = { ...pinnedView.requester, email: normalizeEmail(pinnedView.requester.email) };
       const environment = pinnedView.environment;
-      const decision = policy.evaluate({ action: input.action, resource: input.resource, environment, risk: input.risk, requester: { id: requester.id, type: requester.type, email: requester.email } });
+      const matched = policy.evaluate({ action: input.action, resource: input.resource, environment, risk: input.risk, requester: { id: requester.id, type: requester.type, email: requester.email } });
+      // A routine rule with a budget draws one unit; a spent budget turns the request over to its `then` outcome.
+      // A rule without one costs nothing here (no query).
+      const { decision, drawn, exhausted } = await drawBudget(matched, now);
       const expiresAt = new Date(now.getTime() + requestTtlSeconds(input.expiresInSeconds, decision.ttlSeconds, deps.config) * 1000);
       const status = statusAfterPolicy(decision.outcome);
       const context = protectContext(id, input.context, policy.isSensitiveKey);
       const onBehalfOf = input.onBehalfOf ? { ...input.onBehalfOf, email: normalizeEmail(input.onBehalfOf.email) } : null;
       const decidedReason = policyDecisionReason(decision);
       // Groups are snapshotted as person ids, so a later policy or directory change never moves a pending request.
-      const requirement = decision.requirement ? resolveRequirement(decision.requirement, policy.groups, (refs) => directory.members(refs)) : null;
+      const resolved = decision.requirement ? resolveRequirement(decision.requirement, policy.groups, (refs) => directory.members(refs)) : null;
+      const requirement = resolved && exhausted ? { ...resolved, budgetExhausted: exhausted } : resolved;
       const people = {
         requester: personIdOf(directory, requester),
         onBehalfOf: personIdOf(directory, onBehalfOf),
@@ -203,9 +236,18 @@ export function createIntakeService(deps: {
           actor: POLICY_ACTOR,
           channel: 'api',
           at: now,
-          data: { rule: decision.rule, outcome: decision.outcome, policyHash: policy.hash, requirement, ...(decision.assumedRisk ? { assumedRisk: decision.assumedRisk } : {}) },
+          data: {
+            rule: decision.rule, outcome: decision.outcome, policyHash: policy.hash, requirement, ...(decision.assumedRisk ? { assumedRisk: decision.assumedRisk } : {}),
+            ...(drawn ? { budget: { used: drawn.used, count: matched.budget!.count, per: formatDuration(matched.budget!.perSeconds), windowStart: drawn.counter.windowStart.toISOString(), windowEnd: drawn.counter.windowEnd.toISOString() } } : {}),
+          },
         },
       ];
+      if (exhausted) {
+        events.push({
+          type: 'policy.budget_exhausted', requestId: id, actor: POLICY_ACTOR, channel: 'api', at: now,
+          data: { ...exhausted, per: formatDuration(exhausted.perSeconds), by: matched.budget!.by, escalatedTo: exhausted.then ?? 'inline require outcome' },
+        });
+      }
       if (status !== 'pending') {
         events.push({ type: 'request.decided', requestId: id, actor: POLICY_ACTOR, channel: 'api', at: now, data: { status, by: 'policy', rule: decision.rule, reason: decidedReason } });
       }
@@ -236,10 +278,13 @@ export function createIntakeService(deps: {
         events,
       ).catch(async (err: unknown) => {
         await release();
+        await giveBack(drawn?.counter, log);
         throw err;
       });
       if (!inserted) {
         await release();
+        // The original submission already drew its unit: this replay gives back the one it just took.
+        await giveBack(drawn?.counter, log);
         return replay(principal, idempotencyKey!, bodyHash);
       }
       deps.onSubmitted?.(decision.outcome);
@@ -247,7 +292,8 @@ export function createIntakeService(deps: {
       // After the commit: scheduling failures are logged, not surfaced; the reconciler re-derives the jobs from Postgres.
       try {
         if (status === 'pending') {
-          await deps.jobs.requestOpened({ id, targets: requirement?.channels ?? [], expiresAt });
+          // A staged requirement asks its first stage only; later stages get their cards as earlier ones approve.
+          await deps.jobs.requestOpened({ id, targets: requirement ? requirementStages(requirement)[0].channels : [], expiresAt });
         } else if (input.callbackUrl) {
           await deps.jobs.requestChanged(id, stateVersion(status, 0));
         }
@@ -257,6 +303,7 @@ export function createIntakeService(deps: {
 
       const answer: IntakeAnswer = { id, status, expiresAt: expiresAt.toISOString(), rule: decision.rule, links: requestLinks(deps.config.baseUrl, id) };
       if (decidedReason && status === 'denied') answer.reason = decidedReason;
+      if (exhausted) answer.budgetExhausted = true;
       return { answer, replayed: false };
     },
   };

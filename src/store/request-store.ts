@@ -114,6 +114,8 @@ export interface RequestTransaction {
   transition(to: RequestStatus, at: Date, decidedBy: string | null, reason: string | null): Promise<boolean>;
   /** Records the requester's outcome report once (a second call changes nothing). */
   setOutcomeReport(report: Record<string, unknown>): Promise<void>;
+  /** Records the stage a staged requirement now asks (the reconciler reads it to know which stages are owed cards). */
+  setStage(stage: number): Promise<void>;
   appendAudit(events: AuditEventInput[]): Promise<void>;
 }
 
@@ -202,6 +204,15 @@ const INSERT_SQL = `WITH ins AS (
   RETURNING 1
 )
 SELECT (SELECT id FROM ins) AS id, (SELECT count(*)::int FROM ev) AS events`;
+
+/**
+ * The card targets a pending request is owed so far (`r` is the request): its channels, or for a staged requirement the
+ * channels of the stages asked up to its current one (stage n+1's approvers get cards only once stage n approved).
+ */
+const ASKED_CHANNELS_SQL = `SELECT jsonb_array_elements_text(COALESCE(r.requirement->'channels', '[]'::jsonb)) WHERE NOT (r.requirement ? 'stages')
+  UNION SELECT jsonb_array_elements_text(s.stage->'channels')
+    FROM jsonb_array_elements(CASE WHEN r.requirement ? 'stages' THEN r.requirement->'stages' ELSE '[]'::jsonb END) WITH ORDINALITY AS s(stage, n)
+    WHERE s.n <= r.stage + 1`;
 
 const GRANT_USE_SQL = `WITH ins AS (
   INSERT INTO grant_use (request_id, used_at, key_id, key_name) VALUES ($1::uuid, $2::timestamptz, $3::uuid, $4)
@@ -329,6 +340,9 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
       },
       async setOutcomeReport(report) {
         await runQuery(tx, { name: 'cs_outcome_report', text: 'UPDATE approval_request SET outcome_report = $2::jsonb WHERE id = $1::uuid AND outcome_report IS NULL', values: [request.id, JSON.stringify(report)] });
+      },
+      async setStage(stage) {
+        await runQuery(tx, { name: 'cs_set_stage', text: 'UPDATE approval_request SET stage = $2 WHERE id = $1::uuid AND status = \'pending\'', values: [request.id, stage] });
       },
       appendAudit: (events) => appendAuditEvents(tx, events),
     };
@@ -459,7 +473,7 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
     async awaitingCards(limit) {
       const rows = await db.$queryRawUnsafe<{ id: string; expires_at: Date; targets: string[] }[]>(
         `SELECT r.id, r.expires_at,
-           COALESCE(ARRAY(SELECT t FROM jsonb_array_elements_text(COALESCE(r.requirement->'channels', '[]'::jsonb)) t
+           COALESCE(ARRAY(SELECT t FROM (${ASKED_CHANNELS_SQL}) asked(t)
              WHERE NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.target = t AND d.status <> 'pending')), '{}') AS targets
          FROM approval_request r WHERE r.status = 'pending' AND r.expires_at > now() ORDER BY r.created_at LIMIT $1`,
         limit,

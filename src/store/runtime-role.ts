@@ -39,6 +39,10 @@ export const RUNTIME_GRANTS: Readonly<Record<string, readonly Privilege[]>> = {
   person: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   person_identity: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   directory_version: ['SELECT', 'UPDATE'],
+  // Budget counters: drawn and given back by intake; counters of closed windows are pruned.
+  policy_budget: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  // Standing approvals: created by a vote, drawn on by intake, revoked by approvers; never deleted (the trail's evidence).
+  standing_approval: ['SELECT', 'INSERT', 'UPDATE'],
 };
 
 export interface RuntimeRole {

@@ -9,6 +9,7 @@
  *   api-key-store   API keys (digests only)
  *   people-store    the people directory: people, their identities, its version
  *   policy-store    every policy text that was in force, and when
+ *   budget-store    routine-rule budget counters (one guarded upsert per request)
  *   teams-conversation-store  where the Teams adapter may speak
  *
  * Prisma keeps the schema, the migrations and the ordinary typed reads and writes; the measured hot paths (intake
@@ -17,6 +18,7 @@
 import type pg from 'pg';
 import { createApiKeyStore, type ApiKeyStore } from './api-key-store';
 import { createAuditStore, type AuditStore } from './audit-store';
+import { createBudgetStore, type BudgetStore } from './budget-store';
 import { createDatabase, runQuery, type Database } from './database';
 import { createDeliveryStore, type DeliveryStore } from './delivery-store';
 import { createPeopleStore, type PeopleStore } from './people-store';
@@ -33,6 +35,7 @@ export interface Store {
   apiKeys: ApiKeyStore;
   people: PeopleStore;
   policies: PolicyStore;
+  budgets: BudgetStore;
   teamsConversations: TeamsConversationStore;
   /** One round trip to the server (readiness). */
   ping(): Promise<void>;
@@ -58,6 +61,7 @@ export function createStore(opts: { url: string; poolSize: number; onError?: (er
     apiKeys: createApiKeyStore({ db }),
     people: createPeopleStore({ db }),
     policies: createPolicyStore({ pool }),
+    budgets: createBudgetStore({ pool }),
     teamsConversations: createTeamsConversationStore({ db }),
     async ping() {
       await runQuery(pool, 'SELECT 1');

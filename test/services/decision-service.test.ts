@@ -31,7 +31,7 @@ function setup(over: Partial<MemoryRequest> = {}) {
       },
       personIdOf: (ref) => (ref ? (dir.resolveRef(ref)?.id ?? ref) : null),
     },
-    jobs: { requestChanged: async (id, version) => void changed.push([id, version]) },
+    jobs: { requestChanged: async (id, version) => void changed.push([id, version]), requestOpened: async () => undefined },
     events: { publishChanged: async (id, status) => void published.push([id, status]) },
     pending: { release: async (keyId) => void released.push(keyId) },
     clock: () => now,

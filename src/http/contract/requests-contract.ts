@@ -65,9 +65,35 @@ export const intakeAnswer = z
     expiresAt: z.string(),
     rule: z.string(),
     reason: z.string().optional(),
+    budgetExhausted: z.boolean().optional().describe('True when the matched routine rule’s budget was spent: the request waits for approvers.'),
     links,
   })
   .meta({ id: 'IntakeAnswer' });
+
+const quorumOut = z.object({ group: z.string().nullable().describe('null: any member of the stage’s groups.'), count: z.number() });
+/** What a request must satisfy, as snapshotted at intake (see Requirement in src/domain/policy.ts). */
+const requirementOut = z
+  .object({
+    approvers: z.array(z.string()),
+    members: z.array(z.string()),
+    approvals: z.number().describe('Approvals needed in all (over every stage and group).'),
+    channels: z.array(z.string()),
+    reason: z.enum(REASON_MODES),
+    stages: z
+      .array(z.object({ name: z.string().optional(), approvers: z.array(z.string()), quorum: z.array(quorumOut), members: z.array(z.string()), groupMembers: z.record(z.string(), z.array(z.string())), channels: z.array(z.string()) }))
+      .optional()
+      .describe('Per-group quorums and ordered stages (stage n+1 is asked once stage n approved); absent on a plain rule.'),
+    standing: z.object({ maxForSeconds: z.number(), maxUses: z.number() }).optional().describe('Bounds of the standing approvals an approver may give; absent: none.'),
+    alwaysAsk: z.boolean().optional(),
+    remindSeconds: z.array(z.number()).optional(),
+    escalate: z.object({ afterSeconds: z.number(), to: z.array(z.string()), members: z.array(z.string()), channels: z.array(z.string()) }).optional(),
+    warnBeforeExpirySeconds: z.number().optional(),
+    budgetExhausted: z
+      .object({ rule: z.string(), count: z.number(), perSeconds: z.number(), windowStart: z.string(), windowEnd: z.string(), then: z.string().nullable() })
+      .optional()
+      .describe('The request matched a routine rule whose budget was spent in this window, so people decide.'),
+  })
+  .meta({ id: 'Requirement' });
 
 const storedContextValue = z.union([z.string(), z.number(), z.boolean(), z.object({ sha256: z.string() })]);
 
@@ -96,9 +122,7 @@ export const requestDetail = z
       rule: z.string(),
       outcome: z.string(),
       hash: z.string(),
-      requirement: z
-        .object({ approvers: z.array(z.string()), members: z.array(z.string()), approvals: z.number(), channels: z.array(z.string()), reason: z.enum(REASON_MODES) })
-        .nullable(),
+      requirement: requirementOut.nullable(),
     }),
     approvals: z.object({ required: z.number(), received: z.number() }),
     votes: z.array(
