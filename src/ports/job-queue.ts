@@ -11,6 +11,11 @@ export interface JobQueue {
    * the requester notification and the result callback. `version` distinguishes successive changes.
    */
   requestChanged(requestId: string, version: string): Promise<void>;
+  /**
+   * Arms the timer that warns the requester of a pending request before it expires (`warnBeforeExpiry`), due at `at`
+   * (now when already past). Job id `warn.<request id>`: arming twice is harmless.
+   */
+  expiryWarningDue(requestId: string, at: Date): Promise<void>;
   /** False while the queue's Redis connection is down: intake answers 503 rather than accept work it cannot schedule. */
   isAvailable(): boolean;
 }

@@ -65,6 +65,9 @@ export function createQueues(opts: {
         timers.add('expire', { requestId: id }, { jobId: `expire.${id}`, delay: Math.max(0, expiresAt.getTime() - Date.now()) }),
       ]).catch(unavailable);
     },
+    async expiryWarningDue(requestId, at) {
+      await timers.add('warn', { requestId }, { jobId: `warn.${requestId}`, delay: Math.max(0, at.getTime() - Date.now()) }).catch(unavailable);
+    },
     async requestChanged(requestId, version) {
       await addDelivery({ name: 'request.changed', data: { requestId } }, `changed.${requestId}.${jobIdPart(version)}`).catch(unavailable);
     },

@@ -1,6 +1,6 @@
 /**
  * Postgres is the source of truth; Redis only schedules. The reconciler re-derives whatever Postgres says is owed —
- * cards not yet settled, expiry timers, overdue expiries, notifications, callbacks and final card renders — and
+ * cards not yet settled, expiry timers, overdue expiries, expiry warnings, notifications, callbacks and final card renders — and
  * enqueues it with the same deterministic job ids, so running it any number of times, on any number of nodes, is
  * harmless. It runs at start-up and on a BullMQ job scheduler every RECONCILE_INTERVAL_MS.
  */
@@ -21,9 +21,9 @@ export interface ReconcileReport {
 const BATCH = 1000;
 
 export function createReconciler(deps: {
-  requests: Pick<RequestStore, 'overdueIds' | 'awaitingCards' | 'decidedOwingDeliveries' | 'pendingCountsByKey'>;
+  requests: Pick<RequestStore, 'overdueIds' | 'awaitingCards' | 'decidedOwingDeliveries' | 'pendingCountsByKey' | 'owedExpiryWarnings'>;
   pending: Pick<PendingCounter, 'resync'>;
-  jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged'>;
+  jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'expiryWarningDue'>;
   decisions: Pick<DecisionService, 'expireIfDue'>;
   /** How many chat platforms are configured: each owes the requester one notification row. */
   channelCount: number;
@@ -36,6 +36,10 @@ export function createReconciler(deps: {
     // Pending requests: cards not yet settled (delivered, skipped or failed), and their expiry timers.
     const pending = await deps.requests.awaitingCards(BATCH * 5);
     for (const r of pending) await deps.jobs.requestOpened({ id: r.id, targets: r.targets, expiresAt: r.expiresAt });
+
+    // Expiry warnings owed (asked by the rule, not yet given): their timers, due now when already past.
+    const warnings = await deps.requests.owedExpiryWarnings(BATCH);
+    for (const w of warnings) await deps.jobs.expiryWarningDue(w.id, w.warnAt);
 
     // Requests decided in the last week that still owe a notification, a callback or a final card render.
     const owed = await deps.requests.decidedOwingDeliveries(deps.channelCount, BATCH);

@@ -1,5 +1,5 @@
 /**
- * The workers: deliveries (cards, updates, notifications, callbacks) and timers (expiry, reconciliation).
+ * The workers: deliveries (cards, updates, notifications, callbacks) and timers (expiry, expiry warnings, reconciliation).
  * Retryable failures are thrown back to BullMQ, whose backoff honours a platform's Retry-After; the last attempt
  * records a permanent failure instead of throwing, so every delivery ends in a row and an audit event.
  */
@@ -7,6 +7,7 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pino from 'pino';
 import type { DecisionService } from '../services/decision-service';
+import type { ExpiryWarningService } from '../services/expiry-warning-service';
 import { RetryableDeliveryError, type DeliveryService } from '../deliveries/delivery-service';
 import { DELIVERY_QUEUE, jobIdPart, TIMER_QUEUE, targetKey, type Queues } from './queues';
 
@@ -30,6 +31,7 @@ export function startWorkers(deps: {
   queues: Pick<Queues, 'addDelivery'>;
   deliveries: DeliveryService;
   decisions: Pick<DecisionService, 'expireIfDue'>;
+  expiryWarnings: Pick<ExpiryWarningService, 'warn'>;
   reconcile: () => Promise<unknown>;
   log: pino.Logger;
 }): Workers {
@@ -74,6 +76,7 @@ export function startWorkers(deps: {
     TIMER_QUEUE,
     async (job: Job) => {
       if (job.name === 'expire') return deps.decisions.expireIfDue((job.data as { requestId: string }).requestId);
+      if (job.name === 'warn') return deps.expiryWarnings.warn((job.data as { requestId: string }).requestId);
       if (job.name === 'reconcile') return deps.reconcile();
       return undefined;
     },

@@ -126,7 +126,7 @@ export function createIntakeService(deps: {
   directory: () => Directory;
   /** Where callbacks may go; checked before anything is stored. */
   callbackHosts: Pick<CallbackHostPolicy, 'check'>;
-  jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'isAvailable'>;
+  jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'isAvailable' | 'expiryWarningDue'>;
   /** Pending requests per key, shared by every node. */
   pending: PendingCounter;
   config: { defaultTtlSeconds: number; maxTtlSeconds: number; baseUrl: string; maxPendingPerKey: number };
@@ -294,6 +294,8 @@ export function createIntakeService(deps: {
         if (status === 'pending') {
           // A staged requirement asks its first stage only; later stages get their cards as earlier ones approve.
           await deps.jobs.requestOpened({ id, targets: requirement ? requirementStages(requirement)[0].channels : [], expiresAt });
+          const warnSeconds = requirement?.warnBeforeExpirySeconds;
+          if (warnSeconds) await deps.jobs.expiryWarningDue(id, new Date(expiresAt.getTime() - warnSeconds * 1000));
         } else if (input.callbackUrl) {
           await deps.jobs.requestChanged(id, stateVersion(status, 0));
         }

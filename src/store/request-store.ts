@@ -21,6 +21,9 @@ import { runQuery, withTransaction, type Database, type Sql, type SqlPool } from
  */
 export const STATE_VERSION_SQL = `(r.status::text || ':' || (SELECT count(*) FROM vote v WHERE v.request_id = r.id)::text)`;
 
+/** The audit event type that records a request's expiry warning (what `owedExpiryWarnings` looks for). */
+export const EXPIRING_EVENT = 'request.expiring';
+
 /** Everything intake writes for a new request. */
 export interface NewRequest {
   id: string;
@@ -186,6 +189,18 @@ export interface RequestStore {
    * platform (`notifyPlatforms`), or a card that does not show the final state. Returns their state version.
    */
   decidedOwingDeliveries(notifyPlatforms: number, limit: number): Promise<{ id: string; status: RequestStatus; voteCount: number }[]>;
+  /**
+   * Pending, unexpired requests whose requirement asks for an expiry warning (`warnBeforeExpirySeconds`) that has not
+   * been given yet (no `request.expiring` event), with when it is due: what the reconciler re-arms timers from.
+   */
+  owedExpiryWarnings(limit: number): Promise<{ id: string; warnAt: Date }[]>;
+  /**
+   * Records a pending request's expiry warning once: locks the row and, when the request is still pending, unexpired
+   * and not yet warned, appends `events(request)` (which must include the `request.expiring` event) in the same
+   * transaction. Safe to run any number of times on any number of nodes.
+   * @returns the request's expiry when the warning was recorded now, null otherwise.
+   */
+  recordExpiryWarning(id: string, now: Date, events: (request: { expiresAt: Date; callbackUrl: string | null }) => AuditEventInput[]): Promise<Date | null>;
 }
 
 const INSERT_SQL = `WITH ins AS (
@@ -495,6 +510,33 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
         limit,
       );
       return rows.map((r) => ({ id: r.id, status: r.status, voteCount: r.votes }));
+    },
+
+    async owedExpiryWarnings(limit) {
+      const rows = await db.$queryRawUnsafe<{ id: string; warn_at: Date }[]>(
+        `SELECT r.id, r.expires_at - make_interval(secs => (r.requirement->>'warnBeforeExpirySeconds')::double precision) AS warn_at
+         FROM approval_request r
+         WHERE r.status = 'pending' AND r.expires_at > now() AND r.requirement ? 'warnBeforeExpirySeconds'
+           AND NOT EXISTS (SELECT 1 FROM audit_event e WHERE e.request_id = r.id AND e.type = '${EXPIRING_EVENT}')
+         ORDER BY r.expires_at LIMIT $1`,
+        limit,
+      );
+      return rows.map((r) => ({ id: r.id, warnAt: new Date(r.warn_at) }));
+    },
+
+    async recordExpiryWarning(id, now, events) {
+      return withTransaction(pool, async (sql) => {
+        // The row lock serializes workers racing on the same warning, so the NOT EXISTS below sees the other's event.
+        const { rows } = await runQuery<{ status: RequestStatus; expires_at: Date; callback_url: string | null }>(
+          sql, 'SELECT status, expires_at, callback_url FROM approval_request WHERE id = $1::uuid FOR UPDATE', [id],
+        );
+        const r = rows[0];
+        if (!r || r.status !== 'pending' || r.expires_at <= now) return null;
+        const warned = await runQuery(sql, `SELECT 1 FROM audit_event WHERE request_id = $1::uuid AND type = '${EXPIRING_EVENT}' LIMIT 1`, [id]);
+        if (warned.rows.length) return null;
+        await appendAuditEvents(sql, events({ expiresAt: r.expires_at, callbackUrl: r.callback_url }));
+        return r.expires_at;
+      });
     },
   };
 }
