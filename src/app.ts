@@ -27,6 +27,7 @@ import { identityKey } from './domain/people';
 import { createEvidencePackExporter } from './evidence/evidence-pack';
 import { createPolicyService, type PolicyReloadResult } from './services/policy-service';
 import { createExpiryWarningService } from './services/expiry-warning-service';
+import { createReminderService } from './services/reminder-service';
 import { createDirectoryService } from './services/directory-service';
 import { createGrantService } from './services/grant-service';
 import { createDeliveryService } from './deliveries/delivery-service';
@@ -128,7 +129,8 @@ export async function createApp(config: Config, opts: AppOptions) {
     callbackHostsOf: async (name) => (await store.apiKeys.findByName(name))?.callbackHosts ?? [],
   });
   const expiryWarnings = createExpiryWarningService({ requests: store.requests, events, clock });
-  const reconcile = createReconciler({ requests: store.requests, pending: limits.pending, jobs: queues.jobs, decisions, channelCount: channels.size, log });
+  const reminders = createReminderService({ requests: store.requests, jobs: queues.jobs, clock });
+  const reconcile = createReconciler({ requests: store.requests, pending: limits.pending, jobs: queues.jobs, decisions, reminders, channelCount: channels.size, log });
 
   const shutdown = new AbortController();
   const serveApi = config.RUN_MODE !== 'worker';
@@ -205,7 +207,7 @@ export async function createApp(config: Config, opts: AppOptions) {
         workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }).on('error', redisErr('worker'));
         workers = startWorkers({
           connection: workerConnection, prefix: config.REDIS_PREFIX, concurrency: config.WORKER_CONCURRENCY, backoffMs: config.DELIVERY_BACKOFF_MS,
-          queues, deliveries, decisions, expiryWarnings, reconcile, log: log.child({ component: 'worker' }),
+          queues, deliveries, decisions, expiryWarnings, reminders, reconcile, log: log.child({ component: 'worker' }),
         });
         await queues.timers.upsertJobScheduler('reconcile', { every: config.RECONCILE_INTERVAL_MS }, { name: 'reconcile' });
         await reconcile().catch((err) => log.error({ err }, 'start-up reconciliation failed'));

@@ -1,6 +1,6 @@
 /**
  * Postgres is the source of truth; Redis only schedules. The reconciler re-derives whatever Postgres says is owed —
- * cards not yet settled, expiry timers, overdue expiries, expiry warnings, notifications, callbacks and final card renders — and
+ * cards not yet settled, expiry timers, overdue expiries, expiry warnings, reminders, notifications, callbacks and final card renders — and
  * enqueues it with the same deterministic job ids, so running it any number of times, on any number of nodes, is
  * harmless. It runs at start-up and on a BullMQ job scheduler every RECONCILE_INTERVAL_MS.
  */
@@ -9,6 +9,7 @@ import { stateVersion } from '../domain/request-lifecycle';
 import type { JobQueue } from '../ports/job-queue';
 import type { PendingCounter } from '../ports/limits';
 import type { DecisionService } from '../services/decision-service';
+import type { ReminderService } from '../services/reminder-service';
 import type { RequestStore } from '../store/request-store';
 
 export interface ReconcileReport {
@@ -25,6 +26,7 @@ export function createReconciler(deps: {
   pending: Pick<PendingCounter, 'resync'>;
   jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'expiryWarningDue'>;
   decisions: Pick<DecisionService, 'expireIfDue'>;
+  reminders: Pick<ReminderService, 'reconcile'>;
   /** How many chat platforms are configured: each owes the requester one notification row. */
   channelCount: number;
   log: pino.Logger;
@@ -40,6 +42,9 @@ export function createReconciler(deps: {
     // Expiry warnings owed (asked by the rule, not yet given): their timers, due now when already past.
     const warnings = await deps.requests.owedExpiryWarnings(BATCH);
     for (const w of warnings) await deps.jobs.expiryWarningDue(w.id, w.warnAt);
+
+    // Reminders owed: timers for those not yet due, the reminders themselves for those due and not sent.
+    await deps.reminders.reconcile(BATCH);
 
     // Requests decided in the last week that still owe a notification, a callback or a final card render.
     const owed = await deps.requests.decidedOwingDeliveries(deps.channelCount, BATCH);

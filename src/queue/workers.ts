@@ -1,5 +1,5 @@
 /**
- * The workers: deliveries (cards, updates, notifications, callbacks) and timers (expiry, expiry warnings, reconciliation).
+ * The workers: deliveries (cards, updates, notifications, callbacks) and timers (expiry, expiry warnings, reminders, reconciliation).
  * Retryable failures are thrown back to BullMQ, whose backoff honours a platform's Retry-After; the last attempt
  * records a permanent failure instead of throwing, so every delivery ends in a row and an audit event.
  */
@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type pino from 'pino';
 import type { DecisionService } from '../services/decision-service';
 import type { ExpiryWarningService } from '../services/expiry-warning-service';
+import type { ReminderService } from '../services/reminder-service';
 import { RetryableDeliveryError, type DeliveryService } from '../deliveries/delivery-service';
 import { DELIVERY_QUEUE, jobIdPart, TIMER_QUEUE, targetKey, type Queues } from './queues';
 
@@ -32,6 +33,7 @@ export function startWorkers(deps: {
   deliveries: DeliveryService;
   decisions: Pick<DecisionService, 'expireIfDue'>;
   expiryWarnings: Pick<ExpiryWarningService, 'warn'>;
+  reminders: Pick<ReminderService, 'due'>;
   reconcile: () => Promise<unknown>;
   log: pino.Logger;
 }): Workers {
@@ -48,6 +50,8 @@ export function startWorkers(deps: {
           return deps.deliveries.postCard(requestId, job.data.target, { last });
         case 'card.update':
           return deps.deliveries.updateCard(requestId, job.data.target, { last });
+        case 'card.remind':
+          return deps.deliveries.remindApprovers(requestId, job.data.target, job.data.index, { last });
         case 'notify':
           return deps.deliveries.notifyRequester(requestId, { last });
         case 'callback':
@@ -76,6 +80,7 @@ export function startWorkers(deps: {
     TIMER_QUEUE,
     async (job: Job) => {
       if (job.name === 'expire') return deps.decisions.expireIfDue((job.data as { requestId: string }).requestId);
+      if (job.name === 'remind') return deps.reminders.due((job.data as { requestId: string }).requestId);
       if (job.name === 'warn') return deps.expiryWarnings.warn((job.data as { requestId: string }).requestId);
       if (job.name === 'reconcile') return deps.reconcile();
       return undefined;

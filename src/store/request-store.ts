@@ -200,6 +200,11 @@ export interface RequestStore {
    * transaction. Safe to run any number of times on any number of nodes.
    * @returns the request's expiry when the warning was recorded now, null otherwise.
    */
+  /**
+   * Pending, unexpired requests whose requirement asks for reminders (`remindSeconds`), oldest first (or just
+   * `requestId`): when each was submitted, its delivered card targets and the reminder rows already settled.
+   */
+  remindersOwed(opts: { requestId?: string; limit: number }): Promise<{ id: string; createdAt: Date; remindSeconds: number[]; cards: string[]; settled: string[] }[]>;
   recordExpiryWarning(id: string, now: Date, events: (request: { expiresAt: Date; callbackUrl: string | null }) => AuditEventInput[]): Promise<Date | null>;
 }
 
@@ -522,6 +527,20 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
         limit,
       );
       return rows.map((r) => ({ id: r.id, warnAt: new Date(r.warn_at) }));
+    },
+
+    async remindersOwed(opts) {
+      const rows = await db.$queryRawUnsafe<{ id: string; created_at: Date; remind: number[]; cards: string[]; settled: string[] }[]>(
+        `SELECT r.id, r.created_at, r.requirement->'remindSeconds' AS remind,
+           ARRAY(SELECT d.target FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered') AS cards,
+           ARRAY(SELECT d.target FROM delivery d WHERE d.request_id = r.id AND d.kind = 'reminder' AND d.status <> 'pending') AS settled
+         FROM approval_request r
+         WHERE r.status = 'pending' AND r.expires_at > now() AND r.requirement ? 'remindSeconds' AND ($2::uuid IS NULL OR r.id = $2::uuid)
+         ORDER BY r.created_at LIMIT $1`,
+        opts.limit,
+        opts.requestId ?? null,
+      );
+      return rows.map((r) => ({ id: r.id, createdAt: new Date(r.created_at), remindSeconds: r.remind, cards: r.cards, settled: r.settled }));
     },
 
     async recordExpiryWarning(id, now, events) {
