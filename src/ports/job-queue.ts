@@ -16,6 +16,8 @@ export interface JobQueue {
    * (now when already past). Job id `warn.<request id>`: arming twice is harmless.
    */
   expiryWarningDue(requestId: string, at: Date): Promise<void>;
+  /** Arms the escalation of a pending request (a rule's `escalate`), due at `at`. Job id `escalate.<id>`. */
+  escalationDue(requestId: string, at: Date): Promise<void>;
   /** Arms reminder `index` of a pending request (a rule's `remind`), due at `at`. Job id `remind.<id>.<index>`. */
   reminderDue(requestId: string, index: number, at: Date): Promise<void>;
   /** Sends reminder `index` under the card posted to `target`, now. Job id `remind.<id>.<target>.<index>`. */

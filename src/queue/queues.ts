@@ -66,6 +66,9 @@ export function createQueues(opts: {
         timers.add('expire', { requestId: id }, { jobId: `expire.${id}`, delay: Math.max(0, expiresAt.getTime() - Date.now()) }),
       ]).catch(unavailable);
     },
+    async escalationDue(requestId, at) {
+      await timers.add('escalate', { requestId }, { jobId: `escalate.${requestId}`, delay: Math.max(0, at.getTime() - Date.now()) }).catch(unavailable);
+    },
     async reminderDue(requestId, index, at) {
       await timers.add('remind', { requestId }, { jobId: `remind.${requestId}.${index}`, delay: Math.max(0, at.getTime() - Date.now()) }).catch(unavailable);
     },

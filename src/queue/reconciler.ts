@@ -1,6 +1,6 @@
 /**
  * Postgres is the source of truth; Redis only schedules. The reconciler re-derives whatever Postgres says is owed —
- * cards not yet settled, expiry timers, overdue expiries, expiry warnings, reminders, notifications, callbacks and final card renders — and
+ * cards not yet settled, expiry timers, overdue expiries, expiry warnings, reminders, escalations, notifications, callbacks and final card renders — and
  * enqueues it with the same deterministic job ids, so running it any number of times, on any number of nodes, is
  * harmless. It runs at start-up and on a BullMQ job scheduler every RECONCILE_INTERVAL_MS.
  */
@@ -22,10 +22,10 @@ export interface ReconcileReport {
 const BATCH = 1000;
 
 export function createReconciler(deps: {
-  requests: Pick<RequestStore, 'overdueIds' | 'awaitingCards' | 'decidedOwingDeliveries' | 'pendingCountsByKey' | 'owedExpiryWarnings'>;
+  requests: Pick<RequestStore, 'overdueIds' | 'awaitingCards' | 'decidedOwingDeliveries' | 'pendingCountsByKey' | 'owedExpiryWarnings' | 'escalationsOwed'>;
   pending: Pick<PendingCounter, 'resync'>;
-  jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'expiryWarningDue'>;
-  decisions: Pick<DecisionService, 'expireIfDue'>;
+  jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'expiryWarningDue' | 'escalationDue'>;
+  decisions: Pick<DecisionService, 'expireIfDue' | 'escalate'>;
   reminders: Pick<ReminderService, 'reconcile'>;
   /** How many chat platforms are configured: each owes the requester one notification row. */
   channelCount: number;
@@ -42,6 +42,13 @@ export function createReconciler(deps: {
     // Expiry warnings owed (asked by the rule, not yet given): their timers, due now when already past.
     const warnings = await deps.requests.owedExpiryWarnings(BATCH);
     for (const w of warnings) await deps.jobs.expiryWarningDue(w.id, w.warnAt);
+
+    // Escalations owed: due ones now, later ones as timers.
+    const now = Date.now();
+    for (const e of await deps.requests.escalationsOwed(BATCH)) {
+      if (e.dueAt.getTime() <= now) await deps.decisions.escalate(e.id);
+      else await deps.jobs.escalationDue(e.id, e.dueAt);
+    }
 
     // Reminders owed: timers for those not yet due, the reminders themselves for those due and not sent.
     await deps.reminders.reconcile(BATCH);

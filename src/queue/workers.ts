@@ -1,5 +1,5 @@
 /**
- * The workers: deliveries (cards, updates, notifications, callbacks) and timers (expiry, expiry warnings, reminders, reconciliation).
+ * The workers: deliveries (cards, updates, notifications, callbacks) and timers (expiry, expiry warnings, reminders, escalations, reconciliation).
  * Retryable failures are thrown back to BullMQ, whose backoff honours a platform's Retry-After; the last attempt
  * records a permanent failure instead of throwing, so every delivery ends in a row and an audit event.
  */
@@ -31,7 +31,7 @@ export function startWorkers(deps: {
   backoffMs: number;
   queues: Pick<Queues, 'addDelivery'>;
   deliveries: DeliveryService;
-  decisions: Pick<DecisionService, 'expireIfDue'>;
+  decisions: Pick<DecisionService, 'expireIfDue' | 'escalate'>;
   expiryWarnings: Pick<ExpiryWarningService, 'warn'>;
   reminders: Pick<ReminderService, 'due'>;
   reconcile: () => Promise<unknown>;
@@ -80,6 +80,7 @@ export function startWorkers(deps: {
     TIMER_QUEUE,
     async (job: Job) => {
       if (job.name === 'expire') return deps.decisions.expireIfDue((job.data as { requestId: string }).requestId);
+      if (job.name === 'escalate') return deps.decisions.escalate((job.data as { requestId: string }).requestId);
       if (job.name === 'remind') return deps.reminders.due((job.data as { requestId: string }).requestId);
       if (job.name === 'warn') return deps.expiryWarnings.warn((job.data as { requestId: string }).requestId);
       if (job.name === 'reconcile') return deps.reconcile();

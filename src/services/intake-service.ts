@@ -126,7 +126,7 @@ export function createIntakeService(deps: {
   directory: () => Directory;
   /** Where callbacks may go; checked before anything is stored. */
   callbackHosts: Pick<CallbackHostPolicy, 'check'>;
-  jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'isAvailable' | 'expiryWarningDue' | 'reminderDue'>;
+  jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'isAvailable' | 'expiryWarningDue' | 'reminderDue' | 'escalationDue'>;
   /** Pending requests per key, shared by every node. */
   pending: PendingCounter;
   config: { defaultTtlSeconds: number; maxTtlSeconds: number; baseUrl: string; maxPendingPerKey: number };
@@ -296,6 +296,7 @@ export function createIntakeService(deps: {
           await deps.jobs.requestOpened({ id, targets: requirement ? requirementStages(requirement)[0].channels : [], expiresAt });
           const warnSeconds = requirement?.warnBeforeExpirySeconds;
           if (warnSeconds) await deps.jobs.expiryWarningDue(id, new Date(expiresAt.getTime() - warnSeconds * 1000));
+          if (requirement?.escalate) await deps.jobs.escalationDue(id, new Date(now.getTime() + requirement.escalate.afterSeconds * 1000));
           for (const [index, seconds] of (requirement?.remindSeconds ?? []).entries()) await deps.jobs.reminderDue(id, index, new Date(now.getTime() + seconds * 1000));
         } else if (input.callbackUrl) {
           await deps.jobs.requestChanged(id, stateVersion(status, 0));

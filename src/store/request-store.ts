@@ -120,6 +120,8 @@ export interface RequestTransaction {
   /** Records the stage a staged requirement now asks (the reconciler reads it to know which stages are owed cards). */
   setStage(stage: number): Promise<void>;
   appendAudit(events: AuditEventInput[]): Promise<void>;
+  /** Guarded: replaces a pending request's requirement (an escalation adding approvers). Returns whether it did. */
+  replaceRequirement(requirement: Requirement): Promise<boolean>;
 }
 
 export interface RequestListFilter {
@@ -205,6 +207,8 @@ export interface RequestStore {
    * `requestId`): when each was submitted, its delivered card targets and the reminder rows already settled.
    */
   remindersOwed(opts: { requestId?: string; limit: number }): Promise<{ id: string; createdAt: Date; remindSeconds: number[]; cards: string[]; settled: string[] }[]>;
+  /** Pending, unexpired requests whose requirement escalates and has not yet: when each escalation is due. */
+  escalationsOwed(limit: number): Promise<{ id: string; dueAt: Date }[]>;
   recordExpiryWarning(id: string, now: Date, events: (request: { expiresAt: Date; callbackUrl: string | null }) => AuditEventInput[]): Promise<Date | null>;
 }
 
@@ -353,6 +357,10 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
           text: VOTE_INSERT_SQL,
           values: [randomUUID(), request.id, v.personKey, JSON.stringify(v.approver), v.channel, v.decision, v.reason ?? null, v.at, v.attestedBy ?? null],
         });
+      },
+      async replaceRequirement(requirement) {
+        const res = await runQuery(tx, `UPDATE approval_request SET requirement = $2::jsonb WHERE id = $1::uuid AND status = 'pending'`, [request.id, JSON.stringify(requirement)]);
+        return res.rowCount === 1;
       },
       async transition(to, at, decidedBy, reason) {
         const res = await runQuery(tx, { name: 'cs_transition', text: TRANSITION_SQL, values: [request.id, to, at, decidedBy, reason] });
@@ -541,6 +549,17 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
         opts.requestId ?? null,
       );
       return rows.map((r) => ({ id: r.id, createdAt: new Date(r.created_at), remindSeconds: r.remind, cards: r.cards, settled: r.settled }));
+    },
+
+    async escalationsOwed(limit) {
+      const rows = await db.$queryRawUnsafe<{ id: string; due_at: Date }[]>(
+        `SELECT r.id, r.created_at + make_interval(secs => (r.requirement->'escalate'->>'afterSeconds')::double precision) AS due_at
+         FROM approval_request r
+         WHERE r.status = 'pending' AND r.expires_at > now() AND r.requirement ? 'escalate' AND NOT r.requirement ? 'escalatedAt'
+         ORDER BY r.created_at LIMIT $1`,
+        limit,
+      );
+      return rows.map((r) => ({ id: r.id, dueAt: new Date(r.due_at) }));
     },
 
     async recordExpiryWarning(id, now, events) {
