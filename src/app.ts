@@ -37,6 +37,7 @@ import { createAuditService } from './services/audit-service';
 import { createChatCommandService } from './services/chat-command-service';
 import { createDecisionService } from './services/decision-service';
 import { createIntakeService } from './services/intake-service';
+import { createStandingApprovalService } from './services/standing-approval-service';
 import { createRequestQueryService } from './services/request-query-service';
 import { platforms } from './platforms';
 import { createStore } from './store/store';
@@ -88,7 +89,7 @@ export async function createApp(config: Config, opts: AppOptions) {
     onDecision: (status) => metrics.decisions.inc({ status }),
   });
   const intake = createIntakeService({
-    requests: store.requests, budgets: store.budgets, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, pending: limits.pending, clock,
+    requests: store.requests, budgets: store.budgets, standing: store.standingApprovals, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, pending: limits.pending, clock,
     config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, baseUrl, maxPendingPerKey: config.MAX_PENDING_PER_KEY },
     onSubmitted: (outcome) => {
       metrics.intake.inc({ outcome });
@@ -130,7 +131,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   });
   const expiryWarnings = createExpiryWarningService({ requests: store.requests, events, clock });
   const reminders = createReminderService({ requests: store.requests, jobs: queues.jobs, clock });
-  const reconcile = createReconciler({ requests: store.requests, pending: limits.pending, jobs: queues.jobs, decisions, reminders, channelCount: channels.size, log });
+  const reconcile = createReconciler({ requests: store.requests, pending: limits.pending, jobs: queues.jobs, decisions, reminders, budgets: store.budgets, clock, channelCount: channels.size, log });
 
   const shutdown = new AbortController();
   const serveApi = config.RUN_MODE !== 'worker';
@@ -138,7 +139,8 @@ export async function createApp(config: Config, opts: AppOptions) {
   const packs = createEvidencePackExporter({ audit, log: evidence.auditLog, requests: store.requests, policies: store.policies, grants: evidence.grants, issuer: baseUrl, clock });
   const server = await buildServer({
     log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, auditLog: evidence.auditLog, packs, directory, intake, decisions, queries, policies, policyFile: config.POLICY_FILE,
-    grants: createGrantService({ grants: evidence.grants, requests: store.requests, clock }), jwks: () => evidence.grants.jwks(),
+    grants: createGrantService({ grants: evidence.grants, requests: store.requests, clock }),
+    standing: createStandingApprovalService({ standing: store.standingApprovals, decisions, clock }), jwks: () => evidence.grants.jwks(),
     limits: { redis: producer, prefix: config.REDIS_PREFIX, intakePerMinute: config.INTAKE_RATE_LIMIT_PER_MINUTE, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE },
     longPolls: { gate: limits.longPolls, perKey: config.LONG_POLLS_PER_KEY },
     maxWaitSeconds: config.MAX_WAIT_SECONDS, shutdown: shutdown.signal, opsOnly: !serveApi,

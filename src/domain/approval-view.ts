@@ -45,6 +45,8 @@ export interface ApprovalView {
    * still needs by group (null group: any of the stage's groups). Null for a plain rule.
    */
   stage: { index: number; total: number; name: string | null; approvers: string[]; missing: Quorum[] } | null;
+  /** The standing approval an approver may give with their approval (the rule's bounds), or null when none. */
+  standing: { maxForSeconds: number; maxUses: number } | null;
   votes: ApprovalViewVote[];
   createdAt: string;
   expiresAt: string;
@@ -154,6 +156,7 @@ export function buildApprovalView(src: ApprovalViewSource, votes: CountedVote[])
     budgetExhausted: src.requirement?.budgetExhausted ?? null,
     escalated: src.requirement?.escalatedAt && src.requirement.escalate ? { at: src.requirement.escalatedAt, to: src.requirement.escalate.to } : null,
     stage: stageOf(src.requirement, sorted),
+    standing: src.requirement?.standing && !src.requirement.alwaysAsk ? src.requirement.standing : null,
     votes: sorted.map((v) => ({
       who: displayName(v.approver),
       personKey: v.personKey,

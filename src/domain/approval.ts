@@ -76,6 +76,14 @@ export interface VoteAttempt {
   channel: VoteChannel;
   decision: VoteDecision;
   reason?: string | null;
+  /** Asked with an approval: also approve the same action on this resource by this requester, for a while / n uses. */
+  standing?: StandingAsk | null;
+}
+
+/** A standing approval as an approver asks for it. */
+export interface StandingAsk {
+  forSeconds: number;
+  uses: number;
 }
 
 export const REFUSALS = [
@@ -88,6 +96,7 @@ export const REFUSALS = [
   'not_eligible',
   'already_voted',
   'reason_required',
+  'standing_not_allowed',
 ] as const;
 export type Refusal = (typeof REFUSALS)[number];
 
@@ -108,6 +117,8 @@ export type VoteEvaluation =
       stage: number;
       /** True when this vote completed a stage and a later one is now asked (its approvers get their cards). */
       stageAdvanced: boolean;
+      /** The standing approval this vote grants, within the rule's bounds. */
+      standing?: StandingAsk;
     };
 
 const FINAL_WORDS: Record<RequestStatus, string> = {
@@ -281,13 +292,16 @@ export function evaluateVote(
     return { outcome: 'refused', refusal: 'reason_required', message: `A reason is required to ${attempt.decision} this request.` };
   }
 
+  const standingRefusal = attempt.standing ? checkStanding(requirement, attempt.decision, attempt.standing) : undefined;
+  if (standingRefusal) return { outcome: 'refused', refusal: 'standing_not_allowed', message: standingRefusal };
+
   const vote: CountedVote = {
     personKey: voter.personId,
     approver: voter.approver,
     channel: attempt.channel,
     decision: attempt.decision,
     reason,
-    at: now,
+    at: voteTime(votes, now),
     attestedBy: voter.viaKey?.attested ? voter.viaKey.name : null,
   };
   const all = [...votes, vote];
@@ -295,7 +309,37 @@ export function evaluateVote(
   const after = stageProgress(requirement, all);
   const complete = after.current >= after.stages.length;
   const status: RequestStatus = attempt.decision === 'deny' ? 'denied' : complete ? 'approved' : 'pending';
-  return { outcome: 'accepted', vote, status, approvals, stage: after.current, stageAdvanced: status === 'pending' && after.current > before.current };
+  return {
+    outcome: 'accepted', vote, status, approvals, stage: after.current, stageAdvanced: status === 'pending' && after.current > before.current,
+    ...(attempt.standing ? { standing: attempt.standing } : {}),
+  };
+}
+
+/**
+ * When a vote is recorded: now, but always after the votes already recorded. Stages are replayed in vote order, and
+ * votes are ordered by their time; a vote whose clock read came before the previous holder of the row lock committed
+ * (or a node whose clock lags) must still sort after it, or a replay could count it toward a different stage than the
+ * one it was evaluated in.
+ */
+export function voteTime(votes: readonly Pick<CountedVote, 'at'>[], now: Date): Date {
+  const last = votes.reduce((max, v) => Math.max(max, v.at.getTime()), Number.NEGATIVE_INFINITY);
+  return last >= now.getTime() ? new Date(last + 1) : now;
+}
+
+/**
+ * Why a standing approval may not be given with this vote, or undefined when it may. Only an approval, only on a rule
+ * that allows them (never an `alwaysAsk` one), only where one approval decides (a standing approval stands in for the
+ * whole decision, so it must never stand in for a quorum of several people), and within the rule's bounds.
+ */
+export function checkStanding(requirement: Requirement, decision: VoteDecision, ask: StandingAsk): string | undefined {
+  if (decision !== 'approve') return 'A standing approval comes with an approval, not a denial.';
+  if (requirement.alwaysAsk) return 'This rule always asks: every request is decided on its own, never by a standing approval.';
+  const bounds = requirement.standing;
+  if (!bounds) return 'This rule allows no standing approvals.';
+  if (requirement.approvals !== 1 || (requirement.stages?.length ?? 0) > 0) return 'Standing approvals are only for rules that one approval decides.';
+  if (ask.forSeconds > bounds.maxForSeconds) return `A standing approval under this rule lasts at most ${bounds.maxForSeconds} seconds.`;
+  if (ask.uses > bounds.maxUses) return `A standing approval under this rule covers at most ${bounds.maxUses} uses.`;
+  return undefined;
 }
 
 /** Cancellation is the submitter's; it only applies to a pending request. */

@@ -244,6 +244,7 @@ function semanticProblems(p: PolicyDocument): { path: (string | number)[]; messa
     });
     if (spec.escalate) checkGroups(spec.escalate.to, [...path, 'escalate', 'to'], 'escalation');
     if (spec.standing && spec.alwaysAsk) add([...path, 'standing'], '`alwaysAsk` rules never accept standing approvals; drop one of the two');
+    else if (spec.standing && (spec.stages || typeof spec.approvals !== 'number' || spec.approvals !== 1)) add([...path, 'standing'], 'standing approvals are only for rules that one approval decides (approvals: 1, no stages)');
     const ttl = spec.ttlSeconds;
     if (ttl !== undefined) {
       if (spec.warnBeforeExpiry !== undefined && spec.warnBeforeExpiry >= ttl) add([...path, 'warnBeforeExpiry'], `must be shorter than ttlSeconds (${ttl})`);

@@ -26,6 +26,8 @@ import { registerPeopleRoutes } from './routes/people-routes';
 import { registerPolicyRoutes } from './routes/policy-routes';
 import type { PolicyService } from '../services/policy-service';
 import { registerRequestRoutes, type RequestRouteDeps } from './routes/request-routes';
+import { registerStandingApprovalRoutes } from './routes/standing-approval-routes';
+import type { StandingApprovalService } from '../services/standing-approval-service';
 
 export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   log: pino.Logger;
@@ -40,6 +42,7 @@ export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   policies: Pick<PolicyService, 'inForce'>;
   /** The policy file's path, as GET /v1/policy names it. */
   policyFile: string;
+  standing: StandingApprovalService;
   /** The public keys that verify grants and signed callbacks. */
   jwks: () => Jwks;
   /** The transparency log: checkpoints, proofs, verification. */
@@ -108,6 +111,7 @@ export async function buildServer(deps: ServerDeps) {
       registerPeopleRoutes(v1, { directory: deps.directory });
       registerGrantRoutes(v1, { grants: deps.grants });
       registerPolicyRoutes(v1, { policies: deps.policies, file: deps.policyFile });
+      registerStandingApprovalRoutes(v1, { standing: deps.standing });
       // Countersign as an MCP server (Streamable HTTP), authenticated like the API it calls.
       registerMcpRoute(v1, { shutdown: deps.shutdown, maxWaitSeconds: Math.min(50, deps.maxWaitSeconds) });
     });

@@ -10,12 +10,15 @@ import type { JobQueue } from '../ports/job-queue';
 import type { PendingCounter } from '../ports/limits';
 import type { DecisionService } from '../services/decision-service';
 import type { ReminderService } from '../services/reminder-service';
+import type { BudgetStore } from '../store/budget-store';
 import type { RequestStore } from '../store/request-store';
 
 export interface ReconcileReport {
   expired: number;
   opened: number;
   changed: number;
+  /** Budget counters of closed windows deleted. */
+  pruned: number;
 }
 
 /** Rows examined per pass for each kind of debt; a backlog larger than this is worked off over several passes. */
@@ -27,6 +30,9 @@ export function createReconciler(deps: {
   jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'expiryWarningDue' | 'escalationDue'>;
   decisions: Pick<DecisionService, 'expireIfDue' | 'escalate'>;
   reminders: Pick<ReminderService, 'reconcile'>;
+  /** Budget counters: those of windows already closed are of no further use. */
+  budgets: Pick<BudgetStore, 'prune'>;
+  clock?: () => Date;
   /** How many chat platforms are configured: each owes the requester one notification row. */
   channelCount: number;
   log: pino.Logger;
@@ -44,7 +50,7 @@ export function createReconciler(deps: {
     for (const w of warnings) await deps.jobs.expiryWarningDue(w.id, w.warnAt);
 
     // Escalations owed: due ones now, later ones as timers.
-    const now = Date.now();
+    const now = (deps.clock ?? (() => new Date()))().getTime();
     for (const e of await deps.requests.escalationsOwed(BATCH)) {
       if (e.dueAt.getTime() <= now) await deps.decisions.escalate(e.id);
       else await deps.jobs.escalationDue(e.id, e.dueAt);
@@ -60,8 +66,10 @@ export function createReconciler(deps: {
     // The per-key pending counters follow PostgreSQL (a node that died between intake and release leaves them high).
     await deps.pending.resync(await deps.requests.pendingCountsByKey());
 
-    const report = { expired, opened: pending.length, changed: owed.length };
-    if (expired || pending.length || owed.length) deps.log.info(report, 'reconciled queues with Postgres');
+    const pruned = await deps.budgets.prune((deps.clock ?? (() => new Date()))());
+
+    const report = { expired, opened: pending.length, changed: owed.length, pruned };
+    if (expired || pending.length || owed.length || pruned) deps.log.info(report, 'reconciled queues with Postgres');
     return report;
   };
 }

@@ -4,9 +4,10 @@
  * the pure domain what happens, and writes the result with its audit events; notifications to cards, long-pollers and
  * callbacks happen after commit.
  */
+import { randomUUID } from 'node:crypto';
 import type pino from 'pino';
 import { AppError } from '../domain/app-error';
-import { canCancel, evaluateVote, requirementStages, type ApprovalSubject, type Refusal, type RequestParties, type VoteAttempt, type VoteChannel, type VoteDecision, type Voter } from '../domain/approval';
+import { canCancel, evaluateVote, requirementStages, type ApprovalSubject, type Refusal, type RequestParties, type VoteAttempt, type VoteChannel, type VoteDecision, type Voter, type StandingAsk } from '../domain/approval';
 import { personActor, SYSTEM_ACTOR, type AuditActor, type AuditEventInput } from '../domain/audit-event';
 import { escalateRequirement } from '../domain/escalation';
 import { displayName, identitiesOf, type PersonIdentity } from '../domain/identity';
@@ -18,7 +19,11 @@ import type { LockedRequest, RequestStore, RequestTransaction } from '../store/r
 import type { DirectoryService } from './directory-service';
 
 export type VoteResult =
-  | { outcome: 'accepted'; requestId: string; status: RequestStatus; approvals: number; approvalsRequired: number }
+  | {
+      outcome: 'accepted'; requestId: string; status: RequestStatus; approvals: number; approvalsRequired: number;
+      /** The standing approval this vote granted, when it asked for one. */
+      standingApproval?: { id: string; expiresAt: string; uses: number };
+    }
   | { outcome: 'refused'; requestId: string; status: RequestStatus; refusal: Refusal; message: string };
 
 /** A vote as a channel hands it over: who presented themselves, and what they decided. */
@@ -32,6 +37,8 @@ export interface VoteInput {
   reason?: string | null;
   /** The API key that carried the vote: a `decide` key votes as its owner, an `attest` key for the person it names. */
   viaKey?: { id: string; name: string; owner: string | null; attest: boolean };
+  /** Also approve the same action on this resource by this requester, for a while / n uses (within the rule's bounds). */
+  standing?: StandingAsk | null;
 }
 
 export interface DecisionService {
@@ -45,6 +52,12 @@ export interface DecisionService {
    */
   escalate(requestId: string): Promise<boolean>;
   reportOutcome(requestId: string, apiKeyId: string, actor: AuditActor, report: { status: string; detail?: string }): Promise<void>;
+  /**
+   * Who an approver acting outside a vote is (revoking a standing approval), by the same rules as a vote: a `decide` key
+   * acts as its owner only, an `attest` key for the person it names, a chat user as the directory identifies them.
+   * @throws AppError `unidentified` or `approver_mismatch` when nobody (or somebody else than allowed) is named.
+   */
+  identifyApprover(input: Pick<VoteInput, 'presented' | 'approver' | 'channel' | 'viaKey'>): Promise<Voter>;
 }
 
 /** What a locked change produced: the answer, and the new state version when anything a card shows changed. */
@@ -117,6 +130,25 @@ async function applyVote(tx: RequestTransaction, attempt: VoteAttempt, approver:
     },
   }];
   await tx.insertVote(v);
+  let standingApproval: { id: string; expiresAt: string; uses: number } | undefined;
+  if (evaluation.standing && voter) {
+    // Created with the vote that approves the request (checkStanding allows them only where one approval decides).
+    const standing = { id: randomUUID(), expiresAt: new Date(now.getTime() + evaluation.standing.forSeconds * 1000), uses: evaluation.standing.uses };
+    await tx.createStandingApproval({
+      id: standing.id, requestId, rule: request.policyRule, action: request.action, resource: request.resource, environment: request.environment,
+      requesterId: request.requesterId, requesterType: request.requesterType, grantedBy: voter.personId, grantedByLabel: displayName(v.approver),
+      approvers: request.requirement?.members ?? [], maxUses: standing.uses, createdAt: now, expiresAt: standing.expiresAt,
+    });
+    events.push({
+      type: 'standing_approval.granted', requestId, actor, channel: v.channel, at: now,
+      data: {
+        standingApprovalId: standing.id, grantedBy: voter.personId, rule: request.policyRule, action: request.action, resource: request.resource,
+        environment: request.environment, requester: { id: request.requesterId, type: request.requesterType }, uses: standing.uses,
+        forSeconds: evaluation.standing.forSeconds, expiresAt: standing.expiresAt.toISOString(),
+      },
+    });
+    standingApproval = { id: standing.id, expiresAt: standing.expiresAt.toISOString(), uses: standing.uses };
+  }
   let ask: Applied<VoteResult>['ask'];
   if (evaluation.stageAdvanced) {
     const stage = requirementStages(request.requirement!)[evaluation.stage];
@@ -136,7 +168,7 @@ async function applyVote(tx: RequestTransaction, attempt: VoteAttempt, approver:
   }
   await tx.appendAudit(events);
   return {
-    answer: { outcome: 'accepted', requestId, status: evaluation.status, approvals: evaluation.approvals, approvalsRequired: request.approvalsRequired },
+    answer: { outcome: 'accepted', requestId, status: evaluation.status, approvals: evaluation.approvals, approvalsRequired: request.approvalsRequired, ...(standingApproval ? { standingApproval } : {}) },
     changed: { status: evaluation.status, version: stateVersion(evaluation.status, request.votes.length + 1) },
     ask,
   };
@@ -260,12 +292,20 @@ export function createDecisionService(deps: {
   return {
     async vote(requestId, input, log) {
       const { voter, claimedPersonId } = await identifyVoter(input);
-      const attempt: VoteAttempt = { voter, claimedPersonId, channel: input.channel, decision: input.decision, reason: input.reason };
+      const attempt: VoteAttempt = { voter, claimedPersonId, channel: input.channel, decision: input.decision, reason: input.reason, standing: input.standing ?? null };
       const directory = deps.directory.current();
       const approver = voter?.approver ?? input.approver;
       const result = await run(requestId, (tx, now) => applyVote(tx, attempt, approver, partiesOf(tx.request, directory, deps.directory.personIdOf(tx.request.keyOwner)), now), log);
       deps.onVote?.(input.channel, result.outcome === 'accepted' ? input.decision : result.refusal);
       return result;
+    },
+    async identifyApprover(input) {
+      const { voter, claimedPersonId } = await identifyVoter({ ...input, decision: 'approve' });
+      if (!voter) throw new AppError('unidentified', 'The approver could not be identified.');
+      if (voter.viaKey && !voter.viaKey.attested && claimedPersonId && claimedPersonId !== voter.personId) {
+        throw new AppError('approver_mismatch', `This API key acts only as its owner (${voter.personId}); naming another approver needs a key with the \`attest\` scope.`);
+      }
+      return voter;
     },
     cancel: (requestId, apiKeyId, actor, reason) => run(requestId, (tx, now) => applyCancel(tx, apiKeyId, actor, reason, now)),
     expireIfDue: (requestId) => run(requestId, (tx, now) => applyExpiryIfDue(tx, now)),

@@ -20,6 +20,7 @@ import type { PendingCounter } from '../ports/limits';
 import type { CallbackHostPolicy } from '../deliveries/callback-guard';
 import type { RequestStore } from '../store/request-store';
 import type { BudgetCounter, BudgetStore } from '../store/budget-store';
+import type { StandingApprovalStore } from '../store/standing-approval-store';
 import type { ApiPrincipal } from './api-key-service';
 
 /**
@@ -122,6 +123,8 @@ export function createIntakeService(deps: {
   requests: Pick<RequestStore, 'insert' | 'findByIdempotencyKey'>;
   /** Budget counters of routine rules; only rules that set a budget touch them. */
   budgets: Pick<BudgetStore, 'draw' | 'giveBack'>;
+  /** Standing approvals; only rules that allow them touch them. */
+  standing: Pick<StandingApprovalStore, 'draw' | 'giveBack'>;
   policy: () => Policy;
   directory: () => Directory;
   /** Where callbacks may go; checked before anything is stored. */
@@ -157,6 +160,10 @@ export function createIntakeService(deps: {
     if (counter) await deps.budgets.giveBack(counter).catch((err: unknown) => log?.warn({ err }, 'could not give back a budget unit; the budget is one short until its window closes'));
   }
 
+  async function giveBackStanding(id: string | undefined, log?: Pick<pino.BaseLogger, 'warn'>): Promise<void> {
+    if (id) await deps.standing.giveBack(id).catch((err: unknown) => log?.warn({ err, standingApprovalId: id }, 'could not give back a standing approval use'));
+  }
+
   async function replay(principal: ApiPrincipal, idempotencyKey: string, bodyHash: string): Promise<IntakeResult> {
     const original = await deps.requests.findByIdempotencyKey(principal.id, idempotencyKey);
     if (!original) throw new Error('idempotent insert conflicted but no row was found');
@@ -167,7 +174,7 @@ export function createIntakeService(deps: {
       replayed: true,
       answer: {
         id: original.id,
-        status: statusAfterPolicy(original.policyOutcome),
+        status: original.standingApproval ? 'approved' : statusAfterPolicy(original.policyOutcome),
         expiresAt: original.expiresAt.toISOString(),
         rule: original.policyRule,
         links: requestLinks(deps.config.baseUrl, original.id),
@@ -200,10 +207,9 @@ export function createIntakeService(deps: {
       // A rule without one costs nothing here (no query).
       const { decision, drawn, exhausted } = await drawBudget(matched, now);
       const expiresAt = new Date(now.getTime() + requestTtlSeconds(input.expiresInSeconds, decision.ttlSeconds, deps.config) * 1000);
-      const status = statusAfterPolicy(decision.outcome);
       const context = protectContext(id, input.context, policy.isSensitiveKey);
       const onBehalfOf = input.onBehalfOf ? { ...input.onBehalfOf, email: normalizeEmail(input.onBehalfOf.email) } : null;
-      const decidedReason = policyDecisionReason(decision);
+
       // Groups are snapshotted as person ids, so a later policy or directory change never moves a pending request.
       const resolved = decision.requirement ? resolveRequirement(decision.requirement, policy.groups, (refs) => directory.members(refs)) : null;
       const requirement = resolved && exhausted ? { ...resolved, budgetExhausted: exhausted } : resolved;
@@ -213,6 +219,17 @@ export function createIntakeService(deps: {
         keyOwner: principal.owner ? (directory.resolveRef(principal.owner)?.id ?? principal.owner) : null,
       };
       const asserted = ASSERTED_FIELDS.filter((f) => !pinnedView.pinned.includes(f));
+      // A rule that allows standing approvals looks for one covering this request (same rule, action, resource,
+      // environment and requester; granted by none of its parties); a rule that allows none costs no query.
+      const standing = requirement?.standing && !requirement.alwaysAsk
+        ? await deps.standing.draw({
+          rule: decision.rule, action: input.action, resource: input.resource, environment: environment ?? null, requesterId: requester.id, requesterType: requester.type,
+          parties: [people.requester, people.onBehalfOf, people.keyOwner].filter((p): p is string => Boolean(p)), now,
+        })
+        : null;
+      const status = standing ? 'approved' : statusAfterPolicy(decision.outcome);
+      const decidedReason = standing ? `Approved by standing approval ${standing.id} of ${standing.grantedByLabel}` : policyDecisionReason(decision);
+      const decidedBy = status === 'pending' ? null : standing ? standing.grantedByLabel : 'policy';
 
       const requesterActor = { key: `${requester.type}:${requester.id}`, ids: identityKeys(requester), label: requester.name };
       const events: AuditEventInput[] = [
@@ -248,7 +265,13 @@ export function createIntakeService(deps: {
           data: { ...exhausted, per: formatDuration(exhausted.perSeconds), by: matched.budget!.by, escalatedTo: exhausted.then ?? 'inline require outcome' },
         });
       }
-      if (status !== 'pending') {
+      if (standing) {
+        events.push({
+          type: 'standing_approval.used', requestId: id, actor: POLICY_ACTOR, channel: 'api', at: now,
+          data: { standingApprovalId: standing.id, grantedBy: standing.grantedBy, usesLeft: standing.usesLeft, expiresAt: standing.expiresAt.toISOString() },
+        });
+        events.push({ type: 'request.decided', requestId: id, actor: POLICY_ACTOR, channel: 'api', at: now, data: { status, by: 'standing-approval', standingApprovalId: standing.id, grantedBy: standing.grantedBy, rule: decision.rule, reason: decidedReason } });
+      } else if (status !== 'pending') {
         events.push({ type: 'request.decided', requestId: id, actor: POLICY_ACTOR, channel: 'api', at: now, data: { status, by: 'policy', rule: decision.rule, reason: decidedReason } });
       }
 
@@ -273,18 +296,20 @@ export function createIntakeService(deps: {
           actionHash: grantActionHash(input as unknown as GrantSubject), grantTtlSeconds: decision.grantTtlSeconds ?? null,
           idempotencyKey: idempotencyKey ?? null, bodyHash, policyRule: decision.rule, policyOutcome: decision.outcome, policyHash: policy.hash,
           requirement, approvalsRequired: requirement?.approvals ?? 0, expiresAt, createdAt: now,
-          decidedAt: status === 'pending' ? null : now, decidedBy: status === 'pending' ? null : 'policy', decisionReason: decidedReason,
+          decidedAt: status === 'pending' ? null : now, decidedBy, decisionReason: decidedReason, standingApprovalId: standing?.id ?? null,
         },
         events,
       ).catch(async (err: unknown) => {
         await release();
         await giveBack(drawn?.counter, log);
+        await giveBackStanding(standing?.id, log);
         throw err;
       });
       if (!inserted) {
         await release();
-        // The original submission already drew its unit: this replay gives back the one it just took.
+        // The original submission already drew its unit (or use): this replay gives back the one it just took.
         await giveBack(drawn?.counter, log);
+        await giveBackStanding(standing?.id, log);
         return replay(principal, idempotencyKey!, bodyHash);
       }
       deps.onSubmitted?.(decision.outcome);

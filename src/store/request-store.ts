@@ -12,6 +12,7 @@ import type { PolicyDecision, Requirement, Risk } from '../domain/policy';
 import { requestNotFound } from '../domain/app-error';
 import type { RequestStatus } from '../domain/request-lifecycle';
 import { appendAuditEvents, auditInsertSql, auditRowsParam } from './audit-store';
+import { insertStandingApproval, type NewStandingApproval } from './standing-approval-store';
 import { runQuery, withTransaction, type Database, type Sql, type SqlPool } from './database';
 
 /**
@@ -64,6 +65,8 @@ export interface NewRequest {
   decidedAt: Date | null;
   decidedBy: string | null;
   decisionReason: string | null;
+  /** The standing approval that approved it at once, when one did. */
+  standingApprovalId?: string | null;
 }
 
 export interface VoteRecord extends CountedVote {
@@ -93,6 +96,13 @@ export interface RequestRecord extends Omit<NewRequest, 'idempotencyKey' | 'body
 export interface LockedRequest {
   id: string;
   status: RequestStatus;
+  /** What a standing approval given on this request covers. */
+  action: string;
+  resource: string;
+  environment: string | null;
+  requesterId: string;
+  requesterType: string;
+  policyRule: string;
   requester: PersonIdentity;
   onBehalfOf: PersonIdentity | null;
   keyOwner: string | null;
@@ -117,6 +127,8 @@ export interface RequestTransaction {
   transition(to: RequestStatus, at: Date, decidedBy: string | null, reason: string | null): Promise<boolean>;
   /** Records the requester's outcome report once (a second call changes nothing). */
   setOutcomeReport(report: Record<string, unknown>): Promise<void>;
+  /** Records a standing approval granted with this transaction's vote. */
+  createStandingApproval(standing: NewStandingApproval): Promise<void>;
   /** Records the stage a staged requirement now asks (the reconciler reads it to know which stages are owed cards). */
   setStage(stage: number): Promise<void>;
   appendAudit(events: AuditEventInput[]): Promise<void>;
@@ -144,6 +156,8 @@ export interface IdempotentOriginal {
   policyOutcome: PolicyDecision['outcome'];
   policyRule: string;
   expiresAt: Date;
+  /** Set when a standing approval approved it at once. */
+  standingApproval: string | null;
 }
 
 /** What a change owes, read in one statement for the delivery planner. */
@@ -154,6 +168,8 @@ export interface ChangeSummary {
   voteCount: number;
   /** Targets of the cards that were posted (delivered). */
   postedCardTargets: string[];
+  /** Approved at once by a standing approval: like a routine approval, nobody is notified. */
+  byStandingApproval: boolean;
 }
 
 /** Port of the requests aggregate. Services receive it (or a `Pick<>` of it), never the database client. */
@@ -217,10 +233,10 @@ const INSERT_SQL = `WITH ins AS (
     on_behalf_of, justification, context, risk, environment, callback_url, trace_id, parent_request_id, api_key_id,
     api_key_name, key_owner, idempotency_key, body_hash, policy_rule, policy_outcome, policy_hash, requirement,
     approvals_required, expires_at, created_at, decided_at, decided_by, decision_reason, requester_person,
-    on_behalf_of_person, key_owner_person, pinned_fields, action_hash, grant_ttl_seconds)
+    on_behalf_of_person, key_owner_person, pinned_fields, action_hash, grant_ttl_seconds, standing_approval_id)
   VALUES ($1::uuid, $2::"RequestStatus", $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12::"Risk", $13, $14,
     $15, $16::uuid, $17::uuid, $18, $19, $20, $21, $22, $23::"PolicyOutcome", $24, $25::jsonb, $26, $27::timestamptz,
-    $28::timestamptz, $29::timestamptz, $30, $31, $33, $34, $35, $36::text[], $37, $38)
+    $28::timestamptz, $29::timestamptz, $30, $31, $33, $34, $35, $36::text[], $37, $38, $39::uuid)
   ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
   RETURNING id
 ), ev AS (
@@ -250,7 +266,7 @@ SELECT (SELECT request_id FROM ins) AS id, (SELECT count(*)::int FROM ev) AS eve
 
 // Two statements on purpose: under READ COMMITTED a sub-select in the locking statement would read the votes as of
 // the statement's snapshot, taken BEFORE it waited for the lock, and miss the vote that the previous holder committed.
-const LOCK_SQL = `SELECT id, status, requester, on_behalf_of, key_owner, requester_person, on_behalf_of_person, key_owner_person,
+const LOCK_SQL = `SELECT id, status, action, resource, environment, requester_id, requester_type, policy_rule, requester, on_behalf_of, key_owner, requester_person, on_behalf_of_person, key_owner_person,
     api_key_id, expires_at, requirement, approvals_required, outcome_report, policy_outcome
   FROM approval_request WHERE id = $1::uuid FOR UPDATE`;
 const VOTES_SQL = `SELECT person_key, approver, channel, decision, reason, created_at, attested_by FROM vote WHERE request_id = $1::uuid ORDER BY created_at`;
@@ -262,6 +278,12 @@ const TRANSITION_SQL = `UPDATE approval_request SET status = $2::"RequestStatus"
 interface LockedRow {
   id: string;
   status: RequestStatus;
+  action: string;
+  resource: string;
+  environment: string | null;
+  requester_id: string;
+  requester_type: string;
+  policy_rule: string;
   requester: PersonIdentity;
   on_behalf_of: PersonIdentity | null;
   key_owner: string | null;
@@ -328,6 +350,7 @@ function toRecord(row: PrismaRow): RequestRecord {
     decidedAt: row.decidedAt,
     decidedBy: row.decidedBy,
     decisionReason: row.decisionReason,
+    standingApprovalId: row.standingApprovalId ?? null,
     outcomeReport: row.outcomeReport ?? null,
     votes: row.votes.map((v) => ({
       personKey: v.personKey,
@@ -369,6 +392,7 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
       async setOutcomeReport(report) {
         await runQuery(tx, { name: 'cs_outcome_report', text: 'UPDATE approval_request SET outcome_report = $2::jsonb WHERE id = $1::uuid AND outcome_report IS NULL', values: [request.id, JSON.stringify(report)] });
       },
+      createStandingApproval: (standing) => insertStandingApproval(tx, standing),
       async setStage(stage) {
         await runQuery(tx, { name: 'cs_set_stage', text: 'UPDATE approval_request SET stage = $2 WHERE id = $1::uuid AND status = \'pending\'', values: [request.id, stage] });
       },
@@ -389,19 +413,20 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
           r.apiKeyId, r.apiKeyName, r.keyOwner, r.idempotencyKey, r.bodyHash, r.policyRule, r.policyOutcome, r.policyHash,
           json(r.requirement), r.approvalsRequired, r.expiresAt, r.createdAt, r.decidedAt, r.decidedBy, r.decisionReason,
           auditRowsParam(events), r.requesterPerson, r.onBehalfOfPerson, r.keyOwnerPerson, r.pinnedFields, r.actionHash, r.grantTtlSeconds,
+          r.standingApprovalId ?? null,
         ],
       });
       return Boolean(rows[0]?.id);
     },
 
     async findByIdempotencyKey(apiKeyId, idempotencyKey) {
-      const { rows } = await runQuery<{ id: string; body_hash: string; policy_outcome: PolicyDecision['outcome']; policy_rule: string; expires_at: Date }>(
+      const { rows } = await runQuery<{ id: string; body_hash: string; policy_outcome: PolicyDecision['outcome']; policy_rule: string; expires_at: Date; standing_approval_id: string | null }>(
         pool,
-        'SELECT id, body_hash, policy_outcome, policy_rule, expires_at FROM approval_request WHERE api_key_id = $1::uuid AND idempotency_key = $2',
+        'SELECT id, body_hash, policy_outcome, policy_rule, expires_at, standing_approval_id FROM approval_request WHERE api_key_id = $1::uuid AND idempotency_key = $2',
         [apiKeyId, idempotencyKey],
       );
       const row = rows[0];
-      return row ? { id: row.id, bodyHash: row.body_hash, policyOutcome: row.policy_outcome, policyRule: row.policy_rule, expiresAt: new Date(row.expires_at) } : null;
+      return row ? { id: row.id, bodyHash: row.body_hash, policyOutcome: row.policy_outcome, policyRule: row.policy_rule, expiresAt: new Date(row.expires_at), standingApproval: row.standing_approval_id } : null;
     },
 
     async change(id, fn) {
@@ -413,6 +438,12 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
         const request: LockedRequest = {
           id: row.id,
           status: row.status,
+          action: row.action,
+          resource: row.resource,
+          environment: row.environment,
+          requesterId: row.requester_id,
+          requesterType: row.requester_type,
+          policyRule: row.policy_rule,
           requester: row.requester,
           onBehalfOf: row.on_behalf_of,
           keyOwner: row.key_owner,
@@ -464,14 +495,15 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
     },
 
     async changeSummary(id) {
-      const rows = await db.$queryRawUnsafe<{ status: RequestStatus; policy_outcome: PolicyDecision['outcome']; callback_url: string | null; votes: number; cards: string[] }[]>(
+      const rows = await db.$queryRawUnsafe<{ status: RequestStatus; policy_outcome: PolicyDecision['outcome']; callback_url: string | null; votes: number; cards: string[]; standing: boolean }[]>(
         `SELECT r.status, r.policy_outcome, r.callback_url, (SELECT count(*)::int FROM vote v WHERE v.request_id = r.id) AS votes,
+           r.standing_approval_id IS NOT NULL AS standing,
            COALESCE((SELECT array_agg(d.target) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered'), '{}') AS cards
          FROM approval_request r WHERE r.id = $1::uuid`,
         id,
       );
       const r = rows[0];
-      return r ? { status: r.status, policyOutcome: r.policy_outcome, callbackUrl: r.callback_url, voteCount: r.votes, postedCardTargets: r.cards } : null;
+      return r ? { status: r.status, policyOutcome: r.policy_outcome, callbackUrl: r.callback_url, voteCount: r.votes, postedCardTargets: r.cards, byStandingApproval: r.standing } : null;
     },
 
     async recordGrantUse(use, events) {
@@ -515,7 +547,7 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
          FROM approval_request r
          WHERE r.status <> 'pending' AND r.decided_at > now() - interval '7 days' AND (
            (r.callback_url IS NOT NULL AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'callback' AND d.status <> 'pending'))
-           OR (r.policy_outcome = 'require' AND $1::int > 0 AND (SELECT count(*) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'notify' AND d.status <> 'pending') < $1::int)
+           OR (r.policy_outcome = 'require' AND r.standing_approval_id IS NULL AND $1::int > 0 AND (SELECT count(*) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'notify' AND d.status <> 'pending') < $1::int)
            OR EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered'
                 AND d.message_ref->>'renderedVersion' IS DISTINCT FROM ${STATE_VERSION_SQL}))
          ORDER BY r.decided_at LIMIT $2`,

@@ -10,6 +10,7 @@
  *   people-store    the people directory: people, their identities, its version
  *   policy-store    every policy text that was in force, and when
  *   budget-store    routine-rule budget counters (one guarded upsert per request)
+ *   standing-approval-store  standing approvals: created with a vote, drawn on by intake, revoked by approvers
  *   teams-conversation-store  where the Teams adapter may speak
  *
  * Prisma keeps the schema, the migrations and the ordinary typed reads and writes; the measured hot paths (intake
@@ -19,6 +20,7 @@ import type pg from 'pg';
 import { createApiKeyStore, type ApiKeyStore } from './api-key-store';
 import { createAuditStore, type AuditStore } from './audit-store';
 import { createBudgetStore, type BudgetStore } from './budget-store';
+import { createStandingApprovalStore, type StandingApprovalStore } from './standing-approval-store';
 import { createDatabase, runQuery, type Database } from './database';
 import { createDeliveryStore, type DeliveryStore } from './delivery-store';
 import { createPeopleStore, type PeopleStore } from './people-store';
@@ -36,6 +38,7 @@ export interface Store {
   people: PeopleStore;
   policies: PolicyStore;
   budgets: BudgetStore;
+  standingApprovals: StandingApprovalStore;
   teamsConversations: TeamsConversationStore;
   /** One round trip to the server (readiness). */
   ping(): Promise<void>;
@@ -62,6 +65,7 @@ export function createStore(opts: { url: string; poolSize: number; onError?: (er
     people: createPeopleStore({ db }),
     policies: createPolicyStore({ pool }),
     budgets: createBudgetStore({ pool }),
+    standingApprovals: createStandingApprovalStore({ pool }),
     teamsConversations: createTeamsConversationStore({ db }),
     async ping() {
       await runQuery(pool, 'SELECT 1');

@@ -114,13 +114,12 @@ rules:
   - name: inline-budget
     match: { action: "*.list" }
     outcome: approve
-    budget: { count: 5, per: 10m, then: { approvers: [oncall], remind: [5m] } }
+    budget: { count: 5, per: 10m, then: { approvers: [oncall], remind: [5m], standing: { maxFor: 15m, maxUses: 20 } } }
   - name: sensitive
     match: { action: "dataset.export" }
     outcome: require
     approvers: [security, data-owners]
     approvals: { security: 1, data-owners: 1 }
-    standing: { maxFor: 15m, maxUses: 20 }
     remind: [15m, 1h]
     escalate: { after: 2h, to: [oncall] }
     warnBeforeExpiry: 10m
@@ -146,12 +145,11 @@ default:
     expect(policy!.evaluate({ action: 'table.read', resource: 'r1', requester: { id: 'bot-2', type: 'agent' } }).budget!.key).not.toBe(reads.budget!.key);
     const inline = policy!.evaluate({ action: 'table.list', resource: 'r', requester: agent }).budget!;
     expect(inline.thenRule).toBeUndefined();
-    expect(inline.exhausted.requirement).toMatchObject({ approvers: ['oncall'], approvals: 1, remindSeconds: [300] });
+    expect(inline.exhausted.requirement).toMatchObject({ approvers: ['oncall'], approvals: 1, remindSeconds: [300], standing: { maxForSeconds: 900, maxUses: 20 } });
 
     const sensitive = policy!.evaluate({ action: 'dataset.export', resource: 'r', requester: agent }).requirement!;
     expect(sensitive).toMatchObject({
       approvals: 2,
-      standing: { maxForSeconds: 900, maxUses: 20 },
       remindSeconds: [900, 3600],
       escalate: { afterSeconds: 7200, to: ['oncall'], members: ['carol@example.com'] },
       warnBeforeExpirySeconds: 600,
@@ -203,6 +201,7 @@ rules:
     match: { action: "w" }
     outcome: require
     stages: [{ approvers: [phantom] }]
+    standing: { maxFor: 5m, maxUses: 1 }
   - name: catch-all
     outcome: require
     approvers: [oncall]
@@ -226,6 +225,7 @@ default: { outcome: deny }
       'rules.4.escalate.to.0: unknown escalation group "nobody"',
       'rules.4.standing: `alwaysAsk` rules never accept standing approvals; drop one of the two',
       'rules.5.stages.0.approvers.0: unknown approver group "phantom"',
+      'rules.5.standing: standing approvals are only for rules that one approval decides (approvals: 1, no stages)',
       'rules.7: unreachable: rule "catch-all" (rules.6) matches every request before it',
       'rules.8: unreachable: rule "catch-all" (rules.6) matches every request before it',
       'rules.8.name: duplicate rule name "forbidden"',

@@ -112,6 +112,15 @@ describe('budgeted routine rules', () => {
     const matched = (await s.audit(res.body.id)).find((e: any) => e.type === 'policy.matched');
     expect(matched.data.budget).toBeUndefined();
   });
+
+  it('prunes the counters of closed windows when reconciling, keeping the open ones', async () => {
+    await s.t.db.$executeRawUnsafe(`INSERT INTO policy_budget (rule, key, window_start, window_end, used) VALUES ('budgeted-reads', 'old', now() - interval '2 hours', now() - interval '1 hour', 7)`);
+    const report = await s.t.app.reconcile();
+    expect(report.pruned).toBe(1);
+    const keys = await s.t.db.$queryRawUnsafe<{ key: string }[]>(`SELECT key FROM policy_budget`);
+    expect(keys.map((k) => k.key)).not.toContain('old');
+    expect(keys.length).toBeGreaterThan(0);
+  });
 });
 
 describe('budgets across restarts', () => {

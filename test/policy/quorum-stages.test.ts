@@ -110,6 +110,16 @@ describe('ordered stages', () => {
     expect(detail.decidedBy).toContain('dave@example.com');
   });
 
+  it('lists a staged request in a later stage\'s approvers\' `pending` only once their stage is asked', async () => {
+    const id = await s.submit(request('iam.rotate'));
+    await s.card(id);
+    const pendingOf = async (who: 'carol' | 'bob') => JSON.stringify((await s.reply((await s.command(who, 'pending')).responseUrl)).body);
+    expect(await pendingOf('bob')).toContain(id);
+    expect(await pendingOf('carol')).not.toContain(id);
+    expect((await vote(id, 'bob@example.com')).body.status).toBe('pending');
+    expect(await pendingOf('carol')).toContain(id);
+  });
+
   it('lets a stage-2 approver deny only once stage 2 is asked, which denies the request', async () => {
     const id = await s.submit(request('iam.revoke'));
     expect((await vote(id, 'dave@example.com', 'deny')).body.error.code).toBe('not_eligible');

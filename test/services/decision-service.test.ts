@@ -40,6 +40,12 @@ function setup(over: Partial<MemoryRequest> = {}) {
   const request: MemoryRequest = {
     id: 'r1',
     status: 'pending',
+    action: 'dataset.export',
+    resource: 'warehouse://prod/customers',
+    environment: 'production',
+    requesterId: 'agent-1',
+    requesterType: 'agent',
+    policyRule: 'r',
     requester: { id: 'agent-1', email: 'agent@example.com' },
     onBehalfOf: { email: 'frank@example.com' },
     keyOwner: 'owner@example.com',

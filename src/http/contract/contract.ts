@@ -8,6 +8,7 @@ import { grantRoutes } from './grants-contract';
 import { peopleRoutes } from './people-contract';
 import { policyRoutes } from './policy-contract';
 import { requestRoutes } from './requests-contract';
+import { standingRoutes } from './standing-approvals-contract';
 
 export * from './audit-contract';
 export * from './common-schemas';
@@ -15,7 +16,8 @@ export * from './grants-contract';
 export * from './people-contract';
 export * from './policy-contract';
 export * from './requests-contract';
+export * from './standing-approvals-contract';
 
 /** Every `/v1` route of the API channel. */
-export const apiRoutes = { ...requestRoutes, ...auditRoutes, ...peopleRoutes, ...grantRoutes, ...policyRoutes } as const;
+export const apiRoutes = { ...requestRoutes, ...auditRoutes, ...peopleRoutes, ...grantRoutes, ...standingRoutes, ...policyRoutes } as const;
 export type ApiRouteName = keyof typeof apiRoutes;

@@ -3,6 +3,7 @@
  * public API. Every field of an intake body is the submitting agent's claim.
  */
 import { z } from 'zod';
+import { standingAsk } from './standing-approvals-contract';
 import { REQUEST_STATUSES } from '../../domain/request-lifecycle';
 import { REASON_MODES, REQUESTER_TYPES, RISKS } from '../../domain/policy';
 import { authErrors, errorEnvelope, identityFields, personOut, requestIdParams } from './common-schemas';
@@ -144,6 +145,7 @@ export const requestDetail = z
     decidedAt: z.string().nullable(),
     decidedBy: z.string().nullable(),
     decisionReason: z.string().nullable(),
+    standingApprovalId: z.string().nullable().describe('The standing approval that approved this request at once, when one did (see /v1/standing-approvals).'),
     outcomeReport: z.unknown(),
     grant: z.string().nullable().describe('Approved requests only: the approval grant, a compact JWS (EdDSA) the executor verifies against /.well-known/jwks.json and uses once (POST /v1/grants/use).'),
     grantUse: z.object({ usedAt: z.string(), key: z.string() }).nullable(),
@@ -183,13 +185,17 @@ export const decisionBody = z
       .optional(),
     decision: z.enum(['approve', 'deny']),
     reason: z.string().trim().min(1).max(2000).optional(),
+    standing: standingAsk.optional(),
   })
   .strict()
   .meta({ id: 'Decision' });
 
 /** An accepted vote (201). Refusals are errors with the refusal as `code`. */
 export const voteAccepted = z
-  .object({ outcome: z.literal('accepted'), requestId: z.string(), status: z.enum(REQUEST_STATUSES), approvals: z.number(), approvalsRequired: z.number() })
+  .object({
+    outcome: z.literal('accepted'), requestId: z.string(), status: z.enum(REQUEST_STATUSES), approvals: z.number(), approvalsRequired: z.number(),
+    standingApproval: z.object({ id: z.string(), expiresAt: z.string(), uses: z.number() }).optional().describe('The standing approval this vote granted, when it asked for one.'),
+  })
   .meta({ id: 'VoteAccepted' });
 
 export const cancelBody = z.object({ reason: z.string().trim().min(1).max(2000).optional() }).strict();
