@@ -2,8 +2,8 @@
  * `policy replay`: a draft policy evaluated against the requests actually recorded in a window, and what would change.
  * Read-only: it reads requests through the request store and writes nothing (no audit event: nothing happened).
  *
- * Budgets are not simulated: a draft rule with a budget is read as approving every request it matches, and the output
- * says how many requests that concerns, because counting them would need the order and timing of every request of the
+ * Budgets are not simulated: a draft rule with a budget is read as approving every request it matches (except those
+ * recorded past a budget, which follow the draft budget's `then`), and the output says how many requests that concerns, because counting them would need the order and timing of every request of the
  * window against every budget window, and a replay that half-simulates them would look more exact than it is.
  */
 import type { Policy, PolicyDecision, Requirement } from '../domain/policy';
@@ -118,8 +118,11 @@ export async function runReplay(deps: {
       requester: { id: r.requester.id, type: r.requester.type, email: r.requester.email },
     });
     if (decision.budget) budgetMatched++;
+    // A request that found its budget spent when it was recorded is read as finding the draft's spent too (the one
+    // part of budgets replayed): it follows the draft budget's `then`.
+    const effective = decision.budget && r.requirement?.budgetExhausted ? decision.budget.exhausted : decision;
     const was: Answer = { outcome: r.policyOutcome, rule: r.policyRule, requirement: r.requirement };
-    const now: Answer = { outcome: decision.outcome, rule: decision.rule, requirement: decision.requirement ?? null };
+    const now: Answer = { outcome: effective.outcome, rule: effective.rule, requirement: effective.requirement ?? null };
     const change = classifyChange(was, now);
     if (!change) continue;
     changed[change]++;
@@ -133,7 +136,7 @@ export async function runReplay(deps: {
   if (examined >= deps.limit) out(`(stopped at --limit ${deps.limit}: older requests of the window were not examined)`);
   out(`${total} would change, ${examined - total} unchanged`);
   for (const c of CHANGE_ORDER) if (changed[c]) out(`  ${c}: ${changed[c]}`);
-  if (budgetMatched) out(`Budgets are not simulated: ${budgetMatched} request${budgetMatched === 1 ? '' : 's'} matched a rule with a budget and ${budgetMatched === 1 ? 'is' : 'are'} counted as approved by policy; past a budget they would follow its \`then\`.`);
+  if (budgetMatched) out(`Budgets are not simulated: ${budgetMatched} request${budgetMatched === 1 ? '' : 's'} matched a rule with a budget; those recorded past a budget follow the draft's \`then\`, the others are counted as approved by policy.`);
   for (const c of CHANGE_ORDER) {
     if (!changed[c]) continue;
     out(`\n${c} (${changed[c]}):`);

@@ -232,6 +232,26 @@ describe('policy replay', () => {
     expect(r.out).not.toContain('\u001b');
   });
 
+  it('replays a request recorded past its budget with the draft budget\'s then', async () => {
+    const budgeted = (then: string) =>
+      TEST_POLICY.replace(
+        'match: { action: "*.read", environment: [dev, staging] }\n    outcome: approve',
+        `match: { action: "*.read", environment: [dev, staging] }\n    outcome: approve\n    budget: { count: 1, per: 30d, then: ${then} }`,
+      );
+    writeFileSync(t.config.POLICY_FILE, budgeted('two-person-export'));
+    expect((await t.app.reloadPolicy('reload')).status).toBe('activated');
+    const within = await t.submit(baseRequest({ action: 'table.read', environment: 'dev', requester: { id: 'budget-agent', type: 'agent' } }));
+    const past = await t.submit(baseRequest({ action: 'table.read', environment: 'dev', requester: { id: 'budget-agent', type: 'agent' } }));
+    expect(within.body.status).toBe('approved');
+    expect(past.body).toMatchObject({ status: 'pending', budgetExhausted: true });
+    const r = await cli(['policy', 'replay', file('draft3.yaml', budgeted('always-reason')), '--since', '1h'], { DATABASE_URL: t.database.appUrl });
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(new RegExp(`${past.body.id}.*\\n\\s+was require "routine-reads" \\(2 of approvers\\), ended pending; now require "routine-reads" \\(1 of security/approvers\\)`));
+    expect(r.out).not.toContain(within.body.id);
+    // The beforeAll's staging read matches the budgeted rule too.
+    expect(r.out).toMatch(/3 requests matched a rule with a budget; those recorded past a budget follow the draft's `then`/);
+  });
+
   it('examines nothing outside the window', async () => {
     const r = await cli(['policy', 'replay', path.join(ROOT, 'policy.example.yaml'), '--since', '2d', '--until', new Date(Date.now() - 3_600_000).toISOString()], { DATABASE_URL: t.database.appUrl });
     expect(r.code).toBe(0);
