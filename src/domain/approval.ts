@@ -272,6 +272,8 @@ export function evaluateVote(
   const requirement = subject.requirement!;
   const before = stageProgress(requirement, votes);
   const stage = before.stages[before.current];
+  // Every stage already met while still pending cannot arise from the votes alone; refuse rather than guess.
+  if (!stage) return { outcome: 'refused', refusal: 'not_eligible', message: 'Every approval this request needs is already recorded.' };
   const staged = before.stages.length > 1;
   if (staged && !stage.members.includes(voter.personId)) {
     return { outcome: 'refused', refusal: 'not_eligible', message: `Stage ${before.current + 1} of ${before.stages.length} is being asked now (approver groups: ${stage.approvers.join(', ')}); you are not an approver for it.` };

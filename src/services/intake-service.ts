@@ -177,6 +177,7 @@ export function createIntakeService(deps: {
         status: original.standingApproval ? 'approved' : statusAfterPolicy(original.policyOutcome),
         expiresAt: original.expiresAt.toISOString(),
         rule: original.policyRule,
+        ...(original.budgetExhausted ? { budgetExhausted: true } : {}),
         links: requestLinks(deps.config.baseUrl, original.id),
       },
     };
@@ -224,7 +225,7 @@ export function createIntakeService(deps: {
       const standing = requirement?.standing && !requirement.alwaysAsk
         ? await deps.standing.draw({
           rule: decision.rule, action: input.action, resource: input.resource, environment: environment ?? null, requesterId: requester.id, requesterType: requester.type,
-          parties: [people.requester, people.onBehalfOf, people.keyOwner].filter((p): p is string => Boolean(p)), now,
+          parties: [people.requester, people.onBehalfOf, people.keyOwner].filter((p): p is string => Boolean(p)), bounds: requirement.standing, now,
         })
         : null;
       const status = standing ? 'approved' : statusAfterPolicy(decision.outcome);

@@ -158,6 +158,8 @@ export interface IdempotentOriginal {
   expiresAt: Date;
   /** Set when a standing approval approved it at once. */
   standingApproval: string | null;
+  /** Whether its rule's budget was spent, so it went to people. */
+  budgetExhausted: boolean;
 }
 
 /** What a change owes, read in one statement for the delivery planner. */
@@ -420,13 +422,14 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
     },
 
     async findByIdempotencyKey(apiKeyId, idempotencyKey) {
-      const { rows } = await runQuery<{ id: string; body_hash: string; policy_outcome: PolicyDecision['outcome']; policy_rule: string; expires_at: Date; standing_approval_id: string | null }>(
+      const { rows } = await runQuery<{ id: string; body_hash: string; policy_outcome: PolicyDecision['outcome']; policy_rule: string; expires_at: Date; standing_approval_id: string | null; budget_exhausted: boolean }>(
         pool,
-        'SELECT id, body_hash, policy_outcome, policy_rule, expires_at, standing_approval_id FROM approval_request WHERE api_key_id = $1::uuid AND idempotency_key = $2',
+        `SELECT id, body_hash, policy_outcome, policy_rule, expires_at, standing_approval_id, COALESCE(requirement ? 'budgetExhausted', false) AS budget_exhausted
+         FROM approval_request WHERE api_key_id = $1::uuid AND idempotency_key = $2`,
         [apiKeyId, idempotencyKey],
       );
       const row = rows[0];
-      return row ? { id: row.id, bodyHash: row.body_hash, policyOutcome: row.policy_outcome, policyRule: row.policy_rule, expiresAt: new Date(row.expires_at), standingApproval: row.standing_approval_id } : null;
+      return row ? { id: row.id, bodyHash: row.body_hash, policyOutcome: row.policy_outcome, policyRule: row.policy_rule, expiresAt: new Date(row.expires_at), standingApproval: row.standing_approval_id, budgetExhausted: row.budget_exhausted } : null;
     },
 
     async change(id, fn) {

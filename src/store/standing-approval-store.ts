@@ -41,6 +41,11 @@ export interface StandingMatch {
   requesterType: string;
   /** Person ids of the new request's parties: a standing approval granted by any of them never covers it. */
   parties: string[];
+  /**
+   * The rule's bounds as the policy in force states them: a standing approval granted under looser bounds (before the
+   * policy was tightened) no longer covers anything.
+   */
+  bounds: { maxForSeconds: number; maxUses: number };
   now: Date;
 }
 
@@ -85,6 +90,7 @@ const DRAW_SQL = `UPDATE standing_approval SET uses_left = uses_left - 1
     SELECT id FROM standing_approval
     WHERE rule = $1 AND action = $2 AND resource = $3 AND environment IS NOT DISTINCT FROM $4 AND requester_id = $5 AND requester_type = $6
       AND revoked_at IS NULL AND uses_left > 0 AND expires_at > $7::timestamptz AND NOT (granted_by = ANY($8::text[]))
+      AND max_uses <= $9::int AND expires_at <= created_at + make_interval(secs => $10::int)
     ORDER BY expires_at, id LIMIT 1 FOR UPDATE)
   AND uses_left > 0 AND revoked_at IS NULL AND expires_at > $7::timestamptz
   RETURNING id, granted_by, granted_by_label, uses_left, expires_at`;
@@ -125,7 +131,7 @@ export function createStandingApprovalStore(deps: { pool: SqlPool }): StandingAp
       const { rows } = await runQuery<Pick<Row, 'id' | 'granted_by' | 'granted_by_label' | 'uses_left' | 'expires_at'>>(pool, {
         name: 'cs_standing_draw',
         text: DRAW_SQL,
-        values: [m.rule, m.action, m.resource, m.environment, m.requesterId, m.requesterType, m.now, m.parties],
+        values: [m.rule, m.action, m.resource, m.environment, m.requesterId, m.requesterType, m.now, m.parties, m.bounds.maxUses, m.bounds.maxForSeconds],
       });
       const r = rows[0];
       return r ? { id: r.id, grantedBy: r.granted_by, grantedByLabel: r.granted_by_label, usesLeft: r.uses_left, expiresAt: new Date(r.expires_at) } : null;

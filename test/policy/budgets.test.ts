@@ -92,8 +92,10 @@ describe('budgeted routine rules', () => {
     expect(first.body.status).toBe('approved');
     const second = await s.t.submit(list);
     expect(second.body.status).toBe('approved');
-    const third = await s.t.submit(list);
+    const third = await s.t.submit(list, { headers: { 'idempotency-key': 'list-3' } });
     expect(third.body).toMatchObject({ status: 'pending', budgetExhausted: true });
+    // A replay answers as the original did.
+    expect((await s.t.submit(list, { headers: { 'idempotency-key': 'list-3' } })).body).toMatchObject({ id: third.body.id, status: 'pending', budgetExhausted: true });
     const detail = await s.request(third.body.id);
     expect(detail.policy.requirement).toMatchObject({ approvals: 2, budgetExhausted: { then: null } });
     expect(detail.approvals.required).toBe(2);

@@ -4,6 +4,7 @@
  * never for an `alwaysAsk` rule or a party of the request, listed, and revocable by an approver of the rule.
  */
 import { startTestApp, type TestApp } from '../support/start-app';
+import { createTestDatabase } from '../support/test-database';
 
 const POLICY = `
 version: 1
@@ -182,6 +183,30 @@ describe('standing approvals from Slack', () => {
       expect(JSON.stringify((await s.card(iam)).history[0].blocks)).not.toContain('countersign_approve_standing');
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe('standing approvals after the policy changes', () => {
+  it('stop covering requests when the rule\'s bounds are tightened below them', async () => {
+    const database = await createTestDatabase();
+    const before = await startTestApp({ policyYaml: POLICY, database, keepDatabase: true });
+    let grantId: string;
+    try {
+      const first = await before.submit(deploy({ resource: 'svc://tighten' }));
+      const res = await before.call('POST', `/v1/requests/${first.body.id}/decisions`, { key: before.keys.approver, body: { approver: { email: 'alice@example.com' }, decision: 'approve', standing: { for: '15m', uses: 10 } } });
+      grantId = res.body.standingApproval.id;
+      expect((await before.submit(deploy({ resource: 'svc://tighten' }))).body.status).toBe('approved');
+    } finally {
+      await before.close();
+    }
+    const after = await startTestApp({ policyYaml: POLICY.replace('maxUses: 10', 'maxUses: 5'), database });
+    try {
+      expect((await after.submit(deploy({ resource: 'svc://tighten' }))).body.status).toBe('pending');
+      const listed = (await after.call('GET', '/v1/standing-approvals')).body.items;
+      expect(listed.map((x: any) => x.id)).toContain(grantId);
+    } finally {
+      await after.close();
     }
   });
 });
