@@ -12,10 +12,9 @@
  *   npm run cli -- verify … | verify grant … | verify pack <pack.zip> --jwks jwks.json   (offline)
  *   npm run cli -- policy check <file> | policy test <file> <cases.yaml>   (offline) | policy replay <file> --since 30d
  */
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { loadConfig } from '../config/config';
+import { loadConfig, loadDotEnv } from '../config/config';
 import { loadPolicyFile } from '../config/load-policy';
 import { AppError } from '../domain/app-error';
 import { formatIdentity } from '../domain/people';
@@ -246,6 +245,6 @@ async function peopleCommand(
 }
 
 if (require.main === module) {
-  if (existsSync('.env')) process.loadEnvFile('.env');
+  loadDotEnv();
   void runCli(process.argv.slice(2)).then((code) => process.exit(code));
 }
