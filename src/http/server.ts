@@ -21,6 +21,7 @@ import type { GrantService } from '../services/grant-service';
 import type { EvidencePackExporter } from '../evidence/evidence-pack';
 import { registerMcpRoute } from '../mcp/mcp-http';
 import { registerAuditRoutes } from './routes/audit-routes';
+import { registerConsoleStaticRoutes } from './routes/console-static-routes';
 import { registerGrantRoutes } from './routes/grant-routes';
 import { registerPeopleRoutes } from './routes/people-routes';
 import { registerRequestRoutes, type RequestRouteDeps } from './routes/request-routes';
@@ -94,6 +95,8 @@ export async function buildServer(deps: ServerDeps) {
 
   if (!deps.opsOnly) {
     const limits = await registerLimits(app, deps.limits);
+    // The web console's page, bundle and security headers (its API is the console backend's).
+    registerConsoleStaticRoutes(app);
     void app.register(async (v1) => {
       v1.decorateRequest('principal');
       v1.addHook('onRequest', authenticateRequest(deps.apiKeys, limits));
