@@ -103,6 +103,8 @@ function indexHtml(script: string, style: string): string {
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     '<meta name="referrer" content="no-referrer">',
     '<title>Countersign console</title>',
+    // No favicon request to the server root (outside /console); an empty data: icon is allowed by img-src.
+    '<link rel="icon" href="data:,">',
     `<link rel="stylesheet" href="/console/assets/${style}">`,
     `<script type="module" src="/console/assets/${script}"></script>`,
     '</head>',

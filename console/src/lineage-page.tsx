@@ -98,7 +98,11 @@ export function LineagePage({ traceId, requestId }: { traceId?: string; requestI
     setError(null);
     if (!traceId && !requestId) return;
     getJson<unknown>(`/console/api/lineage${query({ traceId, requestId })}`)
-      .then((b) => setData(normalizeLineage(b)))
+      .then((b) => {
+        const d = normalizeLineage(b);
+        setData(d);
+        if (d.traceId) setInput(d.traceId);
+      })
       .catch((err) => {
         if (!followStepUp(err)) setError(err);
       });
@@ -200,8 +204,10 @@ function Timeline({ rows }: { rows: { node: LineageNode; depth: number }[] }) {
       if (!Number.isNaN(ms)) times.push(ms);
     }
   }
+  // A run still waiting on a decision reaches up to now.
+  const pending = rows.some(({ node }) => node.status === 'pending');
   const start = Math.min(...times);
-  const end = Math.max(...times, start + 1000);
+  const end = Math.max(...times, start + 1000, pending ? Date.now() : 0);
   const x = (iso: string | null | undefined) => {
     const ms = iso ? new Date(iso).getTime() : NaN;
     return Number.isNaN(ms) ? null : LEFT + ((ms - start) / (end - start)) * (WIDTH - LEFT - 20);
@@ -220,13 +226,13 @@ function Timeline({ rows }: { rows: { node: LineageNode; depth: number }[] }) {
         {rows.map(({ node: n, depth }, i) => {
           const y = i * ROW + 18;
           const x0 = x(n.createdAt) ?? LEFT;
-          const x1 = x(n.decidedAt) ?? x0;
+          const x1 = x(n.decidedAt) ?? (n.status === 'pending' ? WIDTH - 20 : x0);
           return (
             <g key={n.id} class={`row status-${n.status.replace(/[^a-z]/gi, '')}`}>
               <text x={8 + depth * 14} y={y + 4} class="label">
                 {n.action.length > 26 ? `${n.action.slice(0, 25)}…` : n.action}
               </text>
-              <line x1={x0} y1={y} x2={Math.max(x1, x0 + 2)} y2={y} class="bar" />
+              <line x1={x0} y1={y} x2={Math.max(x1, x0 + 2)} y2={y} class={n.status === 'pending' ? 'bar waiting' : 'bar'} />
               <circle cx={x0} cy={y} r={5} class="mark asked">
                 <title>asked {formatTime(n.createdAt)}</title>
               </circle>
