@@ -31,6 +31,8 @@ import { createEvidence } from './evidence/evidence';
 import { createApiKeyService, parseBootstrapKeys } from './services/api-key-service';
 import { createAuditService } from './services/audit-service';
 import { createChatCommandService } from './services/chat-command-service';
+import { createConsoleOidcService } from './services/console-oidc-service';
+import { createConsoleSessionService } from './services/console-session-service';
 import { createDecisionService } from './services/decision-service';
 import { createIntakeService } from './services/intake-service';
 import { createRequestQueryService } from './services/request-query-service';
@@ -126,6 +128,22 @@ export async function createApp(config: Config, opts: AppOptions) {
   const shutdown = new AbortController();
   const serveApi = config.RUN_MODE !== 'worker';
   const runWorkers = config.RUN_MODE !== 'api';
+  const consoleSessions = createConsoleSessionService({
+    store: store.console, directory, audit, policy, baseUrl, clock,
+    config: {
+      sessionTtlSeconds: config.CONSOLE_SESSION_TTL, linkTtlSeconds: config.CONSOLE_LINK_TTL_SECONDS,
+      auditorGroups: (config.CONSOLE_AUDITOR_GROUPS ?? '').split(',').map((g) => g.trim()).filter(Boolean),
+    },
+  });
+  const consoleOidc = config.OIDC_ISSUER && config.OIDC_CLIENT_ID
+    ? createConsoleOidcService({
+      settings: {
+        issuer: config.OIDC_ISSUER, clientId: config.OIDC_CLIENT_ID, clientSecret: config.OIDC_CLIENT_SECRET,
+        redirectUri: `${baseUrl}/console/callback`, stepUpMaxAgeSeconds: config.CONSOLE_STEP_UP_MAX_AGE_SECONDS,
+      },
+      redis: producer, prefix: config.REDIS_PREFIX, clock,
+    })
+    : undefined;
   const packs = createEvidencePackExporter({ audit, log: evidence.auditLog, requests: store.requests, policies: store.policies, grants: evidence.grants, issuer: baseUrl, clock });
   const server = await buildServer({
     log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, auditLog: evidence.auditLog, packs, directory, intake, decisions, queries,
@@ -133,6 +151,12 @@ export async function createApp(config: Config, opts: AppOptions) {
     limits: { redis: producer, prefix: config.REDIS_PREFIX, intakePerMinute: config.INTAKE_RATE_LIMIT_PER_MINUTE, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE },
     longPolls: { gate: limits.longPolls, perKey: config.LONG_POLLS_PER_KEY },
     maxWaitSeconds: config.MAX_WAIT_SECONDS, shutdown: shutdown.signal, opsOnly: !serveApi,
+    console: config.CONSOLE_ENABLED
+      ? {
+        routes: { sessions: consoleSessions, oidc: consoleOidc, baseUrl, cookies: { secure: config.CONSOLE_COOKIE_SECURE }, sessionTtlSeconds: config.CONSOLE_SESSION_TTL },
+        modules: [],
+      }
+      : undefined,
     observeIntake: (status, seconds) => metrics.intakeDuration.observe({ status: String(status) }, seconds),
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     ready: async () => {
@@ -149,7 +173,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   let directoryTimer: NodeJS.Timeout | undefined;
 
   return {
-    config, db: store.db, store, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries, directory, policies }, reconcile, channels, policy, evidence,
+    config, db: store.db, store, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries, directory, policies, consoleSessions }, reconcile, channels, policy, evidence,
 
     /** Connects, bootstraps keys, reconciles, starts workers and listens. Resolves with the bound address. */
     async start(): Promise<string> {

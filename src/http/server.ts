@@ -21,6 +21,7 @@ import type { GrantService } from '../services/grant-service';
 import type { EvidencePackExporter } from '../evidence/evidence-pack';
 import { registerMcpRoute } from '../mcp/mcp-http';
 import { registerAuditRoutes } from './routes/audit-routes';
+import { registerConsoleRoutes, type ConsoleRouteDeps, type ConsoleRouteModule } from './routes/console-routes';
 import { registerConsoleStaticRoutes } from './routes/console-static-routes';
 import { registerGrantRoutes } from './routes/grant-routes';
 import { registerPeopleRoutes } from './routes/people-routes';
@@ -42,6 +43,8 @@ export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   packs: EvidencePackExporter;
   ready: () => Promise<Record<string, 'ok' | string>>;
   metrics: () => Promise<{ contentType: string; body: string }>;
+  /** The web console (/console), when CONSOLE_ENABLED. */
+  console?: { routes: ConsoleRouteDeps; modules: readonly ConsoleRouteModule[] };
   /** Serve only health/readiness/metrics (RUN_MODE=worker). */
   opsOnly?: boolean;
 }
@@ -95,8 +98,6 @@ export async function buildServer(deps: ServerDeps) {
 
   if (!deps.opsOnly) {
     const limits = await registerLimits(app, deps.limits);
-    // The web console's page, bundle and security headers (its API is the console backend's).
-    registerConsoleStaticRoutes(app);
     void app.register(async (v1) => {
       v1.decorateRequest('principal');
       v1.addHook('onRequest', authenticateRequest(deps.apiKeys, limits));
@@ -107,6 +108,9 @@ export async function buildServer(deps: ServerDeps) {
       // Countersign as an MCP server (Streamable HTTP), authenticated like the API it calls.
       registerMcpRoute(v1, { shutdown: deps.shutdown, maxWaitSeconds: Math.min(50, deps.maxWaitSeconds) });
     });
+    if (deps.console) registerConsoleRoutes(app, deps.console.routes, deps.console.modules);
+    // The web console's page, bundle and security headers on every /console answer (its API is the lines above).
+    if (deps.console) registerConsoleStaticRoutes(app);
   }
   return app;
 }

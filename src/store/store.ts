@@ -10,6 +10,7 @@
  *   people-store    the people directory: people, their identities, its version
  *   policy-store    every policy text that was in force, and when
  *   teams-conversation-store  where the Teams adapter may speak
+ *   console-store   the web console's sessions and one-time sign-in links
  *
  * Prisma keeps the schema, the migrations and the ordinary typed reads and writes; the measured hot paths (intake
  * statement, vote transaction) run on node-postgres named statements over the same pool.
@@ -17,6 +18,7 @@
 import type pg from 'pg';
 import { createApiKeyStore, type ApiKeyStore } from './api-key-store';
 import { createAuditStore, type AuditStore } from './audit-store';
+import { createConsoleStore, type ConsoleStore } from './console-store';
 import { createDatabase, runQuery, type Database } from './database';
 import { createDeliveryStore, type DeliveryStore } from './delivery-store';
 import { createPeopleStore, type PeopleStore } from './people-store';
@@ -34,6 +36,7 @@ export interface Store {
   people: PeopleStore;
   policies: PolicyStore;
   teamsConversations: TeamsConversationStore;
+  console: ConsoleStore;
   /** One round trip to the server (readiness). */
   ping(): Promise<void>;
   /**
@@ -59,6 +62,7 @@ export function createStore(opts: { url: string; poolSize: number; onError?: (er
     people: createPeopleStore({ db }),
     policies: createPolicyStore({ pool }),
     teamsConversations: createTeamsConversationStore({ db }),
+    console: createConsoleStore({ pool }),
     async ping() {
       await runQuery(pool, 'SELECT 1');
     },
