@@ -96,7 +96,7 @@ describe('console static serving', () => {
     for (const p of ['/console/assets/nope.js', '/console/assets/index.html', '/console/assets/manifest.json', '/console/assets/..%2F..%2Fpackage.json', '/console/assets/%2e%2e%2fbuild.ts']) {
       const res = await fetch(t.baseUrl + p);
       expect(res.status).toBe(404);
-      expect((await res.json()).error.code).toBe('asset_not_found');
+      expect(((await res.json()) as any).error.code).toBe('asset_not_found');
       expectConsoleHeaders(res.headers);
     }
   });
@@ -105,7 +105,7 @@ describe('console static serving', () => {
     const res = await fetch(t.baseUrl + '/console/api/no-such-route-here');
     expect(res.status).toBe(404);
     expect(res.headers.get('content-type')).toMatch(/application\/json/);
-    expect((await res.json()).error.code).toBe('route_not_found');
+    expect(((await res.json()) as any).error.code).toBe('route_not_found');
     expectConsoleHeaders(res.headers);
   });
 
