@@ -1,0 +1,263 @@
+/**
+ * The web console end to end, in Debian's Chromium driven by playwright-core, against the real service (with Slack
+ * pointed at the fake Slack API) and a real OpenID Connect provider: sign in at the IdP, watch a request arrive in the
+ * inbox live, be refused a self-approval, approve as another person and see the Slack card follow, open the lineage of
+ * a three-step agent run, and export and verify the audit trail. With CS_SCREENSHOTS=1 it also writes the README's
+ * screenshots (docs/screenshots/*.png).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { buildConsole } from '../../console/build';
+import { freePort } from '../support/console-client';
+import { baseRequest } from '../support/start-app';
+import { startTestIdp, type TestIdp } from '../support/test-idp';
+import { DATA_CHANNEL, startSlackTestApp, type SlackTestApp } from '../slack/slack-test-app';
+
+const POLICY = `
+version: 1
+people:
+  - id: alice
+    name: Alice Example
+    identities: [alice@example.com, "slack:U0000ALICE"]
+  - id: frank
+    name: Frank Requester
+    identities: [frank@example.com, "slack:U0000FRANK"]
+groups:
+  approvers: [alice@example.com, bob@example.com, frank@example.com]
+  auditors: [alice@example.com]
+rules:
+  - name: routine-reads
+    match: { action: "*.read" }
+    outcome: approve
+  - name: no-deletes
+    match: { action: "*.delete" }
+    outcome: deny
+    message: Deletes are never allowed for agents.
+  - name: single-approval
+    match: { action: "deploy.*" }
+    outcome: require
+    approvers: [approvers]
+    approvals: 1
+    channels: ["slack:${DATA_CHANNEL}"]
+    reason: on-deny
+default:
+  outcome: require
+  approvers: [approvers]
+  approvals: 1
+  reason: none
+`;
+
+const SCREENSHOTS = process.env.CS_SCREENSHOTS === '1' ? path.join(__dirname, '..', '..', 'docs', 'screenshots') : null;
+
+let s: SlackTestApp;
+let idp: TestIdp;
+const contexts: { ctx: BrowserContext; dir: string }[] = [];
+/** Requests the pages sent anywhere but the service (the console must load nothing from elsewhere). */
+const foreign: string[] = [];
+let base: string;
+/** Uncaught errors in the pages. */
+const pageErrors: string[] = [];
+
+beforeAll(async () => {
+  await buildConsole();
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  idp = await startTestIdp({
+    redirectUri: `${base}/console/callback`,
+    accounts: {
+      alice: { email: 'alice@example.com', name: 'Alice Example' },
+      frank: { email: 'frank@example.com', name: 'Frank Requester' },
+    },
+  });
+  s = await startSlackTestApp({
+    policyYaml: POLICY,
+    env: {
+      PORT: String(port),
+      PUBLIC_BASE_URL: base,
+      CONSOLE_COOKIE_SECURE: 'false',
+      CONSOLE_AUDITOR_GROUPS: 'auditors',
+      OIDC_ISSUER: idp.issuer,
+      OIDC_CLIENT_ID: idp.clientId,
+      OIDC_CLIENT_SECRET: idp.clientSecret,
+    },
+  });
+  if (SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true });
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of contexts) {
+    await c.ctx.close().catch(() => undefined);
+    rmSync(c.dir, { recursive: true, force: true });
+  }
+  await s?.close();
+  await idp?.close();
+});
+
+/** A fresh Chromium profile: one person's browser. */
+async function openBrowser(): Promise<Page> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cs-chromium-'));
+  const ctx = await chromium.launchPersistentContext(dir, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1280, height: 900 },
+    acceptDownloads: true,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  contexts.push({ ctx, dir });
+  // Nothing leaves this machine: the IdP's development page asks for a web font, which is refused here.
+  await ctx.route('**/*', (route) => {
+    const url = new URL(route.request().url());
+    if (url.hostname === '127.0.0.1' || url.protocol === 'data:') return route.continue();
+    foreign.push(`${route.request().frame()?.url() ?? '?'} -> ${url.href}`);
+    return route.abort();
+  });
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  // Fail with the locator that was awaited, well before the test's own timeout.
+  page.setDefaultTimeout(15_000);
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  return page;
+}
+
+/** Signs in through the console's sign-in page and the IdP's login form; lands on the console again. */
+async function signIn(page: Page, login: string, start = '/console/'): Promise<void> {
+  await page.goto(base + start);
+  await page.getByRole('link', { name: 'Sign in with your identity provider' }).click();
+  await page.waitForURL((u) => u.origin === idp.issuer);
+  await page.locator('input[name=login]').fill(login);
+  await page.locator('input[name=password]').fill('any password');
+  await page.getByRole('button', { name: 'Sign-in' }).click();
+  await page.waitForURL((u) => u.origin === base && u.pathname.startsWith('/console/') && !u.pathname.startsWith('/console/callback'));
+  await page.getByTestId('signed-in-as').waitFor();
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  if (SCREENSHOTS) await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+const trace = `run-${randomBytes(4).toString('hex')}`;
+let deployId: string;
+
+jest.setTimeout(90_000);
+
+describe('web console in Chromium', () => {
+  let alice: Page;
+
+  it('signs in at the identity provider and shows a request in the inbox the moment it is submitted', async () => {
+    alice = await openBrowser();
+    await signIn(alice, 'alice');
+    await expect(alice.getByTestId('signed-in-as').textContent()).resolves.toBe('Alice Example');
+    await alice.getByTestId('live-state').filter({ hasText: 'live' }).waitFor();
+    await alice.getByText('Nothing is waiting for you.').waitFor();
+
+    // Submitted through the API after the inbox is open: it appears without a reload.
+    deployId = await s.submit(
+      baseRequest({
+        action: 'deploy.release',
+        resource: 'k8s://prod/payments',
+        traceId: trace,
+        justification: 'Roll out the fix for INC-1234 <img src=x onerror="document.title=\'pwned\'">',
+      }),
+    );
+    const card = alice.locator(`[data-request-id="${deployId}"]`);
+    await card.waitFor();
+    // Agent text is text: the markup shows as written and runs nothing.
+    await expect(card.getByText('<img src=x onerror="document.title=\'pwned\'">', { exact: false }).count()).resolves.toBe(1);
+    await expect(card.locator('img').count()).resolves.toBe(0);
+    await expect(alice.title()).resolves.toBe('Countersign console');
+    // Claims are marked as the agent's.
+    await expect(card.getByText('asserted by the agent').count()).resolves.toBeGreaterThan(3);
+    await expect(card.textContent()).resolves.toContain('Frank');
+    await expect(card.textContent()).resolves.toContain('gpt-5-mini');
+    await expect(card.textContent()).resolves.toContain('0 of 1');
+    await shot(alice, 'inbox');
+  });
+
+  it('refuses a self-approval in the page: Frank cannot approve what is asked on his behalf', async () => {
+    const frank = await openBrowser();
+    await signIn(frank, 'frank', `/console/requests/${deployId}`);
+    await frank.getByRole('button', { name: 'Approve' }).click();
+    await frank.getByRole('alert').filter({ hasText: 'You cannot approve your own request' }).waitFor();
+    expect((await s.request(deployId)).status).toBe('pending');
+    const refused = (await s.audit(deployId)).find((e) => e.type === 'vote.refused');
+    expect(refused).toMatchObject({ data: expect.objectContaining({ refusal: 'self_approval' }) });
+  });
+
+  it('approves as Alice: the page shows the decision and the Slack card loses its buttons', async () => {
+    await alice.locator(`[data-request-id="${deployId}"] a.title`).click();
+    await alice.waitForURL(`${base}/console/requests/${deployId}`);
+    await alice.getByRole('button', { name: 'Approve' }).click();
+    await alice.getByRole('status').filter({ hasText: 'Your approval was recorded' }).waitFor();
+    await alice.getByTestId('decision').filter({ hasText: 'approved' }).waitFor();
+    const after = await s.request(deployId);
+    expect(after).toMatchObject({ status: 'approved', votes: [expect.objectContaining({ decision: 'approve', approver: expect.objectContaining({ email: 'alice@example.com' }) })] });
+
+    const card = await s.card(deployId);
+    await s.t.waitFor(async () => !(card.blocks ?? []).some((b: any) => b.type === 'actions'), 10_000, 'card without buttons');
+    expect(JSON.stringify(card.blocks)).toContain('Approved');
+    expect(JSON.stringify(card.blocks)).toContain('Alice Example');
+    // The page lists the card's delivery.
+    await alice.reload();
+    await alice.getByTestId('deliveries').getByText(`slack:${DATA_CHANNEL}`, { exact: false }).first().waitFor();
+    // And the request has left Alice's inbox.
+    await alice.goto(`${base}/console/`);
+    await alice.getByText('Nothing is waiting for you.').waitFor();
+  });
+
+  it('shows the lineage of a three-step agent run', async () => {
+    // Step 1 (approved above) runs with its grant and reports; step 2 is a routine read; step 3 is a forbidden delete.
+    const detail = await s.request(deployId);
+    expect((await s.t.call('POST', '/v1/grants/use', { key: s.t.keys.agent, body: { grant: detail.grant } })).status).toBe(201);
+    expect((await s.t.call('POST', `/v1/requests/${deployId}/outcome`, { key: s.t.keys.agent, body: { status: 'succeeded', detail: 'released v2.3.1' } })).status).toBe(201);
+    const read = await s.t.submit(baseRequest({ action: 'config.read', resource: 'k8s://prod/payments/config', environment: 'production', traceId: trace, parentRequestId: deployId }));
+    expect(read.body.status).toBe('approved');
+    const del = await s.t.submit(baseRequest({ action: 'cache.delete', resource: 'redis://prod/payments', traceId: trace, parentRequestId: read.body.id }));
+    expect(del.body.status).toBe('denied');
+
+    await alice.goto(`${base}/console/requests/${deployId}`);
+    await alice.getByRole('link', { name: 'Show lineage' }).click();
+    const tree = alice.getByTestId('lineage-tree');
+    await tree.locator('li[data-request-id]').nth(2).waitFor();
+    const rows = tree.locator(':scope > li');
+    await expect(rows.evaluateAll((lis) => lis.map((li) => [li.getAttribute('data-request-id'), li.className]))).resolves.toEqual([
+      [deployId, 'depth-0'],
+      [read.body.id, 'depth-1'],
+      [del.body.id, 'depth-2'],
+    ]);
+    const first = await rows.nth(0).textContent();
+    expect(first).toContain('Approved by Alice Example');
+    expect(first).toContain('Grant used');
+    expect(first).toContain('succeeded');
+    await expect(rows.nth(2).textContent()).resolves.toContain('denied');
+    await expect(alice.getByTestId('lineage-timeline').locator('g.row').count()).resolves.toBe(3);
+    await shot(alice, 'lineage');
+    await alice.goto(`${base}/console/requests/${deployId}`);
+    await alice.getByText('Audit events').waitFor();
+    await shot(alice, 'request');
+  });
+
+  it('exports the audit trail as NDJSON and verifies it', async () => {
+    await alice.getByRole('link', { name: 'Audit' }).click();
+    await alice.locator('input[name=requestId]').fill(deployId);
+    await alice.getByRole('button', { name: 'Filter' }).click();
+    await alice.getByTestId('audit-events').getByText('vote.accepted', { exact: false }).first().waitFor();
+
+    const [download] = await Promise.all([alice.waitForEvent('download'), alice.getByTestId('export-ndjson').click()]);
+    const lines = readFileSync((await download.path())!, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.length).toBeGreaterThan(2);
+    expect(lines.every((e) => e.requestId === deployId)).toBe(true);
+    expect(lines.map((e) => e.type)).toEqual(expect.arrayContaining(['request.submitted', 'vote.refused', 'vote.accepted']));
+
+    await alice.getByRole('button', { name: 'Verify' }).click();
+    const result = alice.getByTestId('verify-result');
+    await result.waitFor();
+    await expect(result.textContent()).resolves.toContain('The audit trail is intact.');
+  });
+
+  it('loaded nothing from outside the service on its own pages, and threw nothing', () => {
+    expect(foreign.filter((f) => f.startsWith(`${base}/console`))).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+});
