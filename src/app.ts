@@ -32,6 +32,8 @@ import { createApiKeyService, parseBootstrapKeys } from './services/api-key-serv
 import { createAuditService } from './services/audit-service';
 import { createChatCommandService } from './services/chat-command-service';
 import { createConsoleOidcService } from './services/console-oidc-service';
+import { createConsoleRequestService } from './services/console-request-service';
+import { consoleRequestRoutes } from './http/routes/console-request-routes';
 import { createConsoleSessionService } from './services/console-session-service';
 import { createDecisionService } from './services/decision-service';
 import { createIntakeService } from './services/intake-service';
@@ -83,7 +85,7 @@ export async function createApp(config: Config, opts: AppOptions) {
     onDecision: (status) => metrics.decisions.inc({ status }),
   });
   const intake = createIntakeService({
-    requests: store.requests, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, pending: limits.pending, clock,
+    requests: store.requests, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, events, pending: limits.pending, clock,
     config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, baseUrl, maxPendingPerKey: config.MAX_PENDING_PER_KEY },
     onSubmitted: (outcome) => {
       metrics.intake.inc({ outcome });
@@ -154,7 +156,14 @@ export async function createApp(config: Config, opts: AppOptions) {
     console: config.CONSOLE_ENABLED
       ? {
         routes: { sessions: consoleSessions, oidc: consoleOidc, baseUrl, cookies: { secure: config.CONSOLE_COOKIE_SECURE }, sessionTtlSeconds: config.CONSOLE_SESSION_TTL },
-        modules: [],
+        modules: [
+          consoleRequestRoutes({
+            requests: createConsoleRequestService({
+              queries, decisions, audit, auditLog: evidence.auditLog, directory, policy, stepUpMaxAgeSeconds: config.CONSOLE_STEP_UP_MAX_AGE_SECONDS, clock,
+            }),
+            events, shutdown: shutdown.signal,
+          }),
+        ],
       }
       : undefined,
     observeIntake: (status, seconds) => metrics.intakeDuration.observe({ status: String(status) }, seconds),

@@ -13,7 +13,7 @@ import type { Directory } from '../domain/people';
 import type { Policy, RequesterType, Risk } from '../domain/policy';
 import { grantActionHash, type GrantSubject } from '../domain/grant';
 import { policyDecisionReason, stateVersion, statusAfterPolicy } from '../domain/request-lifecycle';
-import type { JobQueue } from '../ports/job-queue';
+import type { JobQueue, RequestEvents } from '../ports/job-queue';
 import type { PendingCounter } from '../ports/limits';
 import type { CallbackHostPolicy } from '../deliveries/callback-guard';
 import type { RequestStore } from '../store/request-store';
@@ -120,6 +120,8 @@ export function createIntakeService(deps: {
   /** Where callbacks may go; checked before anything is stored. */
   callbackHosts: Pick<CallbackHostPolicy, 'check'>;
   jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'isAvailable'>;
+  /** Announces a request that now waits for approvers (the web console's live inbox). */
+  events?: Pick<RequestEvents, 'publishChanged'>;
   /** Pending requests per key, shared by every node. */
   pending: PendingCounter;
   config: { defaultTtlSeconds: number; maxTtlSeconds: number; baseUrl: string; maxPendingPerKey: number };
@@ -248,6 +250,7 @@ export function createIntakeService(deps: {
       try {
         if (status === 'pending') {
           await deps.jobs.requestOpened({ id, targets: requirement?.channels ?? [], expiresAt });
+          await deps.events?.publishChanged(id, status);
         } else if (input.callbackUrl) {
           await deps.jobs.requestChanged(id, stateVersion(status, 0));
         }
