@@ -76,6 +76,13 @@ export function explainError(err: unknown): string {
     case 'not_an_approver':
     case 'not_eligible':
       return 'You are not one of the approvers this request needs.';
+    case 'step_up_unavailable':
+      return 'Deciding this request needs a fresh sign-in through your identity provider (a one-time link is not enough). Sign out and sign in with your identity provider.';
+    case 'unknown_approver':
+    case 'unknown_person':
+      return 'You are not in the people directory of this service.';
+    case 'expired':
+      return 'This request has expired: it can no longer be decided.';
     case 'already_voted':
       return 'You have already voted on this request.';
     case 'already_decided':

@@ -77,8 +77,17 @@ export function InboxPage() {
   // One stream for the page's life; filters are read through a ref so changing them does not reconnect.
   useEffect(() => {
     const es = new EventSource('/console/api/inbox/stream');
-    es.onopen = () => setLive('live');
-    es.onerror = () => setLive('reconnecting');
+    let dropped = false;
+    es.onopen = () => {
+      setLive('live');
+      // Changes made while the stream was down were not pushed: read the first page again.
+      if (dropped) void load(filtersRef.current, null);
+      dropped = false;
+    };
+    es.onerror = () => {
+      dropped = true;
+      setLive('reconnecting');
+    };
     es.addEventListener('upsert', (ev) => {
       let r: RequestView;
       try {
