@@ -172,7 +172,17 @@ describe('web console in Chromium', () => {
     await expect(card.textContent()).resolves.toContain('Frank');
     await expect(card.textContent()).resolves.toContain('gpt-5-mini');
     await expect(card.textContent()).resolves.toContain('0 of 1');
+
+    // A second one, newest first; cancelled by the agent, it leaves the open inbox on its own.
+    const other = await s.submit(
+      baseRequest({ action: 'db.migrate', resource: 'postgres://prod/billing', risk: 'medium', onBehalfOf: { email: 'bob@example.com', name: 'Bob' }, justification: 'Schema change for FEAT-88' }),
+    );
+    await alice.locator(`[data-request-id="${other}"]`).waitFor();
+    await expect(alice.locator('ul.inbox > li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-request-id')))).resolves.toEqual([other, deployId]);
     await shot(alice, 'inbox');
+    expect((await s.t.call('POST', `/v1/requests/${other}/cancel`, { key: s.t.keys.agent, body: {} })).status).toBe(200);
+    await alice.locator(`[data-request-id="${other}"]`).waitFor({ state: 'detached' });
+    await expect(alice.locator('ul.inbox > li').count()).resolves.toBe(1);
   });
 
   it('refuses a self-approval in the page: Frank cannot approve what is asked on his behalf', async () => {
