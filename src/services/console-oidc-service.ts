@@ -99,6 +99,7 @@ export function createConsoleOidcService(deps: {
       const pending = JSON.parse(stored) as PendingLogin;
       const config = await configuration();
       let claims: oidc.IDToken | undefined;
+      let profile: oidc.UserInfoResponse | undefined;
       try {
         const tokens = await oidc.authorizationCodeGrant(config, callbackUrl, {
           pkceCodeVerifier: pending.verifier,
@@ -108,10 +109,13 @@ export function createConsoleOidcService(deps: {
           ...(pending.maxAge !== null ? { maxAge: pending.maxAge } : {}),
         });
         claims = tokens.claims();
+        // A conformant IdP may keep email and name out of the ID token and answer them at userinfo (same subject).
+        if (claims && typeof claims.email !== 'string' && tokens.access_token) profile = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
       } catch (err) {
         throw new AppError('sign_in_failed', `The identity provider's answer was refused: ${(err as Error).message}`);
       }
       if (!claims) throw new AppError('sign_in_failed', 'The identity provider returned no ID token.');
+      const about: Record<string, unknown> = { ...(profile ?? {}), ...claims };
       const authTime = typeof claims.auth_time === 'number' ? new Date(claims.auth_time * 1000) : null;
       if (pending.maxAge !== null && !authTime) throw new AppError('sign_in_failed', 'The identity provider did not say when you signed in (auth_time); step-up needs it.');
       return {
@@ -119,10 +123,10 @@ export function createConsoleOidcService(deps: {
         claims: {
           issuer: claims.iss,
           subject: claims.sub,
-          email: typeof claims.email === 'string' ? claims.email : undefined,
+          email: typeof about.email === 'string' ? about.email : undefined,
           // Only an email the IdP says it verified may map a person (an unverified one is anybody's claim).
-          emailVerified: claims.email_verified === true,
-          name: typeof claims.name === 'string' ? claims.name : undefined,
+          emailVerified: about.email_verified === true,
+          name: typeof about.name === 'string' ? about.name : undefined,
           authTime,
         },
       };

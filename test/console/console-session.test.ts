@@ -126,3 +126,7 @@ it('signs out the revoked session for good', async () => {
   replay.cookie = cookie;
   expect(await replay.get('/console/api/session')).toMatchObject({ status: 401, body: { code: 'not_signed_in' } });
 });
+
+it('has no IdP sign-in when no IdP is configured', async () => {
+  expect(await new ConsoleBrowser(t).get('/console/login?next=/console/')).toMatchObject({ status: 404, body: { code: 'oidc_not_configured' } });
+});

@@ -47,8 +47,18 @@ export interface ConsoleResponse {
 
 /** A browser stand-in: one cookie jar (cs_session), the CSRF token from /console/api/session, the app's Origin. */
 export class ConsoleBrowser {
-  cookie: string | undefined;
+  /** The app's cookies by name (cs_session, cs_login). */
+  readonly jar = new Map<string, string>();
   csrf: string | undefined;
+
+  get cookie(): string | undefined {
+    return this.jar.get('cs_session');
+  }
+
+  set cookie(value: string | undefined) {
+    if (value) this.jar.set('cs_session', value);
+    else this.jar.delete('cs_session');
+  }
 
   constructor(readonly t: TestApp) {}
 
@@ -80,14 +90,11 @@ export class ConsoleBrowser {
 
   async raw(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ConsoleResponse> {
     const h: Record<string, string> = { ...headers };
-    if (this.cookie && !('cookie' in h)) h.cookie = `cs_session=${this.cookie}`;
+    if (this.jar.size && !('cookie' in h)) h.cookie = [...this.jar].map(([k, v]) => `${k}=${v}`).join('; ');
     if (body !== undefined) h['content-type'] = 'application/json';
     const url = path.startsWith('http') ? path : this.t.baseUrl + path;
     const res = await fetch(url, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), redirect: 'manual' });
-    for (const c of res.headers.getSetCookie()) {
-      const m = /^cs_session=([^;]*)/.exec(c);
-      if (m) this.cookie = m[1] || undefined;
-    }
+    storeCookies(this.jar, res.headers);
     const text = await res.text();
     let json: any = text;
     try {
@@ -96,5 +103,15 @@ export class ConsoleBrowser {
       /* not JSON */
     }
     return { status: res.status, body: json, headers: res.headers };
+  }
+}
+
+/** A minimal cookie jar for one origin: names and values (attributes are the server's business, tested elsewhere). */
+export function storeCookies(jar: Map<string, string>, headers: Headers): void {
+  for (const c of headers.getSetCookie()) {
+    const m = /^([^=;\s]+)=([^;]*)/.exec(c);
+    if (!m) continue;
+    if (!m[2] || /Max-Age=0(;|$)/i.test(c) || /expires=Thu, 01 Jan 1970/i.test(c)) jar.delete(m[1]);
+    else jar.set(m[1], m[2]);
   }
 }
