@@ -13,7 +13,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { buildConsole } from '../../console/build';
 import { freePort } from '../support/console-client';
 import { baseRequest } from '../support/start-app';
-import { startTestIdp, type TestIdp } from '../support/test-idp';
+import { IDP_CLIENT, startIdp, type TestIdp } from '../support/oidc-idp';
 import { DATA_CHANNEL, startSlackTestApp, type SlackTestApp } from '../slack/slack-test-app';
 
 const POLICY = `
@@ -65,11 +65,11 @@ beforeAll(async () => {
   await buildConsole();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  idp = await startTestIdp({
+  idp = await startIdp({
     redirectUri: `${base}/console/callback`,
     accounts: {
-      alice: { email: 'alice@example.com', name: 'Alice Example' },
-      frank: { email: 'frank@example.com', name: 'Frank Requester' },
+      alice: { email: 'alice@example.com', email_verified: true, name: 'Alice Example' },
+      frank: { email: 'frank@example.com', email_verified: true, name: 'Frank Requester' },
     },
   });
   s = await startSlackTestApp({
@@ -80,8 +80,8 @@ beforeAll(async () => {
       CONSOLE_COOKIE_SECURE: 'false',
       CONSOLE_AUDITOR_GROUPS: 'auditors',
       OIDC_ISSUER: idp.issuer,
-      OIDC_CLIENT_ID: idp.clientId,
-      OIDC_CLIENT_SECRET: idp.clientSecret,
+      OIDC_CLIENT_ID: IDP_CLIENT.client_id,
+      OIDC_CLIENT_SECRET: IDP_CLIENT.client_secret,
     },
   });
   if (SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true });
@@ -121,16 +121,24 @@ async function openBrowser(): Promise<Page> {
   return page;
 }
 
-/** Signs in through the console's sign-in page and the IdP's login form; lands on the console again. */
-async function signIn(page: Page, login: string, start = '/console/'): Promise<void> {
+/**
+ * Signs in through the console's sign-in page and the IdP (whose login form the test IdP fills in as `account`);
+ * lands on the console again, on the page the sign-in started from.
+ */
+async function signIn(page: Page, account: string, start = '/console/'): Promise<void> {
+  await idp.nextLogin(account);
   await page.goto(base + start);
+  const idpVisits: string[] = [];
+  const onRequest = (r: { url(): string }) => {
+    if (r.url().startsWith(idp.issuer)) idpVisits.push(r.url());
+  };
+  page.on('request', onRequest);
   await page.getByRole('link', { name: 'Sign in with your identity provider' }).click();
-  await page.waitForURL((u) => u.origin === idp.issuer);
-  await page.locator('input[name=login]').fill(login);
-  await page.locator('input[name=password]').fill('any password');
-  await page.getByRole('button', { name: 'Sign-in' }).click();
-  await page.waitForURL((u) => u.origin === base && u.pathname.startsWith('/console/') && !u.pathname.startsWith('/console/callback'));
+  await page.waitForURL((u) => u.href === base + start && !u.pathname.startsWith('/console/callback'));
   await page.getByTestId('signed-in-as').waitFor();
+  page.off('request', onRequest);
+  // The browser itself went to the IdP's authorization endpoint (PKCE) and came back.
+  expect(idpVisits.some((u) => /code_challenge=/.test(u))).toBe(true);
 }
 
 async function shot(page: Page, name: string): Promise<void> {
