@@ -50,6 +50,7 @@ default:
   reason: none
 `;
 
+const STEP_UP_SECONDS = 5;
 const SCREENSHOTS = process.env.CS_SCREENSHOTS === '1' ? path.join(__dirname, '..', '..', 'docs', 'screenshots') : null;
 
 let s: SlackTestApp;
@@ -79,6 +80,8 @@ beforeAll(async () => {
       PUBLIC_BASE_URL: base,
       CONSOLE_COOKIE_SECURE: 'false',
       CONSOLE_AUDITOR_GROUPS: 'auditors',
+      // Short, so the step-up of a critical request can be seen without a long wait.
+      CONSOLE_STEP_UP_MAX_AGE_SECONDS: String(STEP_UP_SECONDS),
       OIDC_ISSUER: idp.issuer,
       OIDC_CLIENT_ID: IDP_CLIENT.client_id,
       OIDC_CLIENT_SECRET: IDP_CLIENT.client_secret,
@@ -166,6 +169,8 @@ describe('web console in Chromium', () => {
         action: 'deploy.release',
         resource: 'k8s://prod/payments',
         traceId: trace,
+        // Medium: decided without a step-up (the step-up has its own test below).
+        risk: 'medium',
         justification: 'Roll out the fix for INC-1234 <img src=x onerror="document.title=\'pwned\'">',
       }),
     );
@@ -222,6 +227,40 @@ describe('web console in Chromium', () => {
     // And the request has left Alice's inbox.
     await alice.goto(`${base}/console/`);
     await alice.getByText('Nothing is waiting for you.').waitFor();
+  });
+
+  it('sends a decision on a critical request through a fresh sign-in at the IdP (step-up), then records it', async () => {
+    const critical = await s.submit(baseRequest({ action: 'iam.grant', resource: 'iam://prod/role/admin', risk: 'critical', onBehalfOf: { email: 'bob@example.com' } }));
+    await alice.goto(`${base}/console/requests/${critical}`);
+    await alice.getByRole('button', { name: 'Approve' }).waitFor();
+    // Let the sign-in grow older than the step-up window.
+    const session = await alice.evaluate(async () => (await fetch('/console/api/session')).json() as Promise<{ authTime: string }>);
+    await alice.waitForTimeout(Math.max(0, Date.parse(session.authTime) + (STEP_UP_SECONDS + 1) * 1000 - Date.now()));
+
+    await idp.nextLogin('alice');
+    const toIdp = alice.waitForRequest((r) => r.url().startsWith(idp.issuer) && /prompt=login/.test(r.url()) && /max_age=/.test(r.url()));
+    const back = alice.waitForRequest((r) => r.url().startsWith(`${base}/console/callback`));
+    await alice.getByRole('button', { name: 'Approve' }).click();
+    await toIdp;
+    await back;
+    await alice.waitForURL(`${base}/console/requests/${critical}`);
+    await alice.getByRole('button', { name: 'Approve' }).waitFor();
+    const fresh = await alice.evaluate(async () => (await fetch('/console/api/session')).json() as Promise<{ authTime: string }>);
+    expect(Date.parse(fresh.authTime)).toBeGreaterThan(Date.parse(session.authTime));
+    expect((await s.request(critical)).status).toBe('pending');
+
+    // Back on the request, signed in moments ago: the approval goes through (a very slow machine may need another round).
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await alice.getByRole('button', { name: 'Approve' }).click();
+      const outcome = await Promise.race([
+        alice.getByRole('status').filter({ hasText: 'Your approval was recorded' }).waitFor().then(() => 'recorded' as const),
+        alice.waitForRequest((r) => r.url().startsWith(`${base}/console/callback`)).then(() => 'step-up' as const),
+      ]);
+      if (outcome === 'recorded') break;
+      await alice.waitForURL(`${base}/console/requests/${critical}`);
+      await alice.getByRole('button', { name: 'Approve' }).waitFor();
+    }
+    expect((await s.request(critical)).status).toBe('approved');
   });
 
   it('shows the lineage of a three-step agent run', async () => {
