@@ -121,6 +121,10 @@ async function openBrowser(): Promise<Page> {
   // Fail with the locator that was awaited, well before the test's own timeout.
   page.setDefaultTimeout(15_000);
   page.on('pageerror', (err) => pageErrors.push(err.message));
+  // The console runs under its strict CSP: a blocked script, style or connection would show up here.
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy/i.test(m.text()) && page.url().startsWith(`${base}/console`)) pageErrors.push(m.text());
+  });
   return page;
 }
 
@@ -188,11 +192,19 @@ describe('web console in Chromium', () => {
 
     // A second one, newest first; cancelled by the agent, it leaves the open inbox on its own.
     const other = await s.submit(
-      baseRequest({ action: 'db.migrate', resource: 'postgres://prod/billing', risk: 'medium', onBehalfOf: { email: 'bob@example.com', name: 'Bob' }, justification: 'Schema change for FEAT-88' }),
+      baseRequest({ action: 'db.migrate', resource: 'postgres://prod/billing', risk: 'low', onBehalfOf: { email: 'bob@example.com', name: 'Bob' }, justification: 'Schema change for FEAT-88' }),
     );
     await alice.locator(`[data-request-id="${other}"]`).waitFor();
     await expect(alice.locator('ul.inbox > li').evaluateAll((lis) => lis.map((li) => li.getAttribute('data-request-id')))).resolves.toEqual([other, deployId]);
     await shot(alice, 'inbox');
+    // Filters are applied by the server (and to what the stream pushes).
+    await alice.locator('select[name=risk]').selectOption('low');
+    await alice.getByRole('button', { name: 'Filter' }).click();
+    await alice.locator(`[data-request-id="${deployId}"]`).waitFor({ state: 'detached' });
+    await expect(alice.locator('ul.inbox > li').count()).resolves.toBe(1);
+    await alice.getByRole('button', { name: 'Clear' }).click();
+    await alice.locator(`[data-request-id="${deployId}"]`).waitFor();
+
     expect((await s.t.call('POST', `/v1/requests/${other}/cancel`, { key: s.t.keys.agent, body: {} })).status).toBe(200);
     await alice.locator(`[data-request-id="${other}"]`).waitFor({ state: 'detached' });
     await expect(alice.locator('ul.inbox > li').count()).resolves.toBe(1);
