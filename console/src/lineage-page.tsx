@@ -8,61 +8,98 @@ import { followStepUp, getJson, query } from './api';
 import { Claimed, ErrorBox, formatTime, Loading, StatusBadge } from './components';
 import { navigate } from './router';
 
-/** One request of the run, as the lineage answer gives it (fields read defensively). */
+/** One request of the run, as GET /console/api/lineage gives it (the Lineage schema of /v1/lineage). */
 export interface LineageNode {
   id: string;
   parentRequestId: string | null;
   action: string;
   resource?: string;
   status: string;
+  risk?: string | null;
+  environment?: string | null;
+  submittedBy?: string;
+  rule?: string;
   createdAt: string;
   decidedAt?: string | null;
-  votes: { who: string; decision: string; at: string }[];
+  decidedBy?: string | null;
+  votes: { who: string; decision: string; at: string; reason?: string | null; channel?: string }[];
   grantIssuedAt?: string | null;
   grantUsedAt?: string | null;
+  grantUsedBy?: string | null;
   outcome?: { status: string; at?: string | null; detail?: string | null } | null;
+}
+
+export interface LineageTimelineEntry {
+  at: string;
+  requestId: string;
+  kind: string;
+  summary: string;
+}
+
+export interface LineageView {
+  traceId?: string;
+  nodes: LineageNode[];
+  timeline: LineageTimelineEntry[];
+  truncated: boolean;
 }
 
 function str(v: unknown): string | undefined {
   return typeof v === 'string' && v ? v : undefined;
 }
 
-function who(v: Record<string, unknown>): string {
-  const a = (v.approver ?? v.person ?? v.by ?? v.who) as unknown;
-  if (typeof a === 'string') return a;
-  if (a && typeof a === 'object') {
-    const p = a as Record<string, unknown>;
-    return String(p.name ?? p.email ?? p.id ?? p.slackUserId ?? p.teamsUserId ?? '?');
-  }
-  return String(v.personKey ?? '?');
+function obj(v: unknown): Record<string, unknown> | null {
+  return v && typeof v === 'object' ? (v as Record<string, unknown>) : null;
 }
 
-/** Accepts `{ requests }`, `{ nodes }`, `{ items }` or a bare array; a node may nest its `request`. */
-export function normalizeLineage(body: unknown): { traceId?: string; nodes: LineageNode[] } {
-  const b = (body ?? {}) as Record<string, unknown>;
-  const raw = (Array.isArray(body) ? body : (b.requests ?? b.nodes ?? b.items ?? [])) as Record<string, unknown>[];
-  const nodes = raw.map((n): LineageNode => {
-    const r = ((n.request as Record<string, unknown> | undefined) ?? n) as Record<string, unknown>;
-    const grant = (n.grant ?? r.grant) as Record<string, unknown> | string | null | undefined;
-    const uses = (n.grantUses ?? n.uses ?? r.grantUses) as Record<string, unknown>[] | undefined;
-    const use = (n.grantUse ?? r.grantUse ?? uses?.[0]) as Record<string, unknown> | null | undefined;
-    const outcome = (n.outcome ?? r.outcome ?? r.outcomeReport) as Record<string, unknown> | null | undefined;
-    const votes = ((n.votes ?? r.votes ?? n.decisions) as Record<string, unknown>[] | undefined) ?? [];
+function personName(v: unknown): string | undefined {
+  const p = obj(v);
+  if (!p) return str(v);
+  return str(p.name) ?? str(p.email) ?? str(p.id) ?? str(p.slackUserId) ?? str(p.teamsUserId);
+}
+
+/** Reads the lineage answer; every field is read defensively (an older backend may send less). */
+export function normalizeLineage(body: unknown): LineageView {
+  const b = obj(body) ?? {};
+  const raw = (Array.isArray(b.requests) ? b.requests : []) as Record<string, unknown>[];
+  const nodes = raw.map((r): LineageNode => {
+    const decision = obj(r.decision);
+    const grant = obj(r.grant);
+    const use = obj(r.grantUse);
+    const outcome = obj(r.outcome);
+    const votes = (Array.isArray(r.votes) ? r.votes : []) as Record<string, unknown>[];
     return {
       id: String(r.id),
-      parentRequestId: str(r.parentRequestId ?? n.parentRequestId ?? n.parentId) ?? null,
+      parentRequestId: str(r.parentRequestId) ?? null,
       action: String(r.action ?? '?'),
       resource: str(r.resource),
       status: String(r.status ?? '?'),
-      createdAt: String(r.createdAt ?? r.submittedAt ?? ''),
-      decidedAt: str(r.decidedAt) ?? null,
-      votes: votes.map((v) => ({ who: who(v), decision: String(v.decision ?? '?'), at: String(v.at ?? v.createdAt ?? '') })),
-      grantIssuedAt: grant ? (typeof grant === 'string' ? (str(r.decidedAt) ?? null) : (str(grant.issuedAt ?? grant.createdAt) ?? str(r.decidedAt) ?? null)) : null,
-      grantUsedAt: use ? (str(use.usedAt ?? use.at) ?? null) : null,
-      outcome: outcome && typeof outcome === 'object' && outcome.status ? { status: String(outcome.status), at: str(outcome.at ?? outcome.reportedAt) ?? null, detail: str(outcome.detail) ?? null } : null,
+      risk: str(r.risk) ?? null,
+      environment: str(r.environment) ?? null,
+      submittedBy: str(r.submittedBy),
+      rule: str(obj(r.policy)?.rule),
+      createdAt: String(r.createdAt ?? ''),
+      decidedAt: str(decision?.at) ?? null,
+      decidedBy: str(decision?.by) ?? null,
+      votes: votes.map((v) => ({
+        who: personName(v.approver) ?? str(v.person) ?? '?',
+        decision: String(v.decision ?? '?'),
+        at: String(v.at ?? ''),
+        reason: str(v.reason) ?? null,
+        channel: str(v.channel),
+      })),
+      grantIssuedAt: str(grant?.issuedAt) ?? null,
+      grantUsedAt: str(use?.usedAt) ?? null,
+      grantUsedBy: str(use?.key) ?? null,
+      outcome: outcome && str(outcome.status) ? { status: String(outcome.status), at: str(outcome.reportedAt) ?? null, detail: str(outcome.detail) ?? null } : null,
     };
   });
-  return { traceId: str(b.traceId), nodes };
+  const timeline = ((Array.isArray(b.timeline) ? b.timeline : []) as Record<string, unknown>[]).map((e) => ({
+    at: String(e.at ?? ''),
+    requestId: String(e.requestId ?? ''),
+    kind: String(e.kind ?? ''),
+    summary: String(e.summary ?? ''),
+  }));
+  return { traceId: str(b.traceId), nodes, timeline, truncated: b.truncated === true };
 }
 
 /** Depth-first order of the run's tree (roots oldest first), with each node's depth. */
@@ -89,7 +126,7 @@ export function orderTree(nodes: LineageNode[]): { node: LineageNode; depth: num
 }
 
 export function LineagePage({ traceId, requestId }: { traceId?: string; requestId?: string }) {
-  const [data, setData] = useState<{ traceId?: string; nodes: LineageNode[] } | null>(null);
+  const [data, setData] = useState<LineageView | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [input, setInput] = useState(traceId ?? '');
 
@@ -131,7 +168,7 @@ export function LineagePage({ traceId, requestId }: { traceId?: string; requestI
   );
 }
 
-function Lineage({ data }: { data: { traceId?: string; nodes: LineageNode[] } }) {
+function Lineage({ data }: { data: LineageView }) {
   const rows = orderTree(data.nodes);
   if (!rows.length) return <p class="muted">No requests in this run.</p>;
   return (
@@ -168,11 +205,17 @@ function Lineage({ data }: { data: { traceId?: string; nodes: LineageNode[] } })
               ))}
               {n.decidedAt ? (
                 <li>
-                  Decided: {n.status} · {formatTime(n.decidedAt)}
+                  Decided: {n.status}
+                  {n.decidedBy ? ` by ${n.decidedBy}` : ''}
+                  {n.rule ? ` (rule ${n.rule})` : ''} · {formatTime(n.decidedAt)}
                 </li>
               ) : null}
               {n.grantIssuedAt ? <li>Grant issued · {formatTime(n.grantIssuedAt)}</li> : null}
-              {n.grantUsedAt ? <li>Grant used · {formatTime(n.grantUsedAt)}</li> : null}
+              {n.grantUsedAt ? (
+                <li>
+                  Grant used{n.grantUsedBy ? ` by key ${n.grantUsedBy}` : ''} · {formatTime(n.grantUsedAt)}
+                </li>
+              ) : null}
               {n.outcome ? (
                 <li>
                   Outcome:{' '}
@@ -187,8 +230,38 @@ function Lineage({ data }: { data: { traceId?: string; nodes: LineageNode[] } })
           </li>
         ))}
       </ol>
+      {data.truncated ? <p class="error">This run has more requests than one page shows; the oldest are shown.</p> : null}
+      {data.timeline.length ? (
+        <>
+          <h2>Everything, in order</h2>
+          <table data-testid="lineage-events">
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Request</th>
+                <th>What</th>
+              </tr>
+            </thead>
+            <tbody>
+              {data.timeline.map((e, i) => (
+                <tr key={i}>
+                  <td>{formatTime(e.at)}</td>
+                  <td>
+                    <a href={`/console/requests/${e.requestId}`}>{actionOf(data, e.requestId)}</a>
+                  </td>
+                  <td>{e.summary}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      ) : null}
     </>
   );
+}
+
+function actionOf(data: LineageView, id: string): string {
+  return data.nodes.find((n) => n.id === id)?.action ?? id.slice(0, 8);
 }
 
 const ROW = 34;

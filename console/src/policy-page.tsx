@@ -107,11 +107,12 @@ interface EvaluateForm {
   requesterId: string;
   requesterType: string;
   onBehalfOf: string;
+  apiKeyOwner: string;
 }
 
 function EvaluateForm() {
-  const [f, setF] = useState<EvaluateForm>({ action: '', resource: '', environment: '', risk: '', requesterId: 'agent', requesterType: 'agent', onBehalfOf: '' });
-  const [answer, setAnswer] = useState<Record<string, unknown> | null>(null);
+  const [f, setF] = useState<EvaluateForm>({ action: '', resource: '', environment: '', risk: '', requesterId: 'agent', requesterType: 'agent', onBehalfOf: '', apiKeyOwner: '' });
+  const [answer, setAnswer] = useState<EvaluateAnswerView | null>(null);
   const [error, setError] = useState<unknown>(null);
   const set = (k: keyof EvaluateForm) => (e: Event) => setF({ ...f, [k]: (e.currentTarget as HTMLInputElement).value });
 
@@ -123,8 +124,9 @@ function EvaluateForm() {
     if (f.environment) body.environment = f.environment;
     if (f.risk) body.risk = f.risk;
     if (f.onBehalfOf) body.onBehalfOf = { email: f.onBehalfOf };
+    if (f.apiKeyOwner) body.apiKeyOwner = f.apiKeyOwner;
     try {
-      setAnswer(await postJson<Record<string, unknown>>('/console/api/policy/evaluate', body));
+      setAnswer(await postJson<EvaluateAnswerView>('/console/api/policy/evaluate', body));
     } catch (err) {
       if (!followStepUp(err)) setError(err);
     }
@@ -166,6 +168,9 @@ function EvaluateForm() {
         <label>
           On behalf of (email) <input name="onBehalfOf" type="email" value={f.onBehalfOf} onInput={set('onBehalfOf')} />
         </label>
+        <label>
+          Key owner <input name="apiKeyOwner" value={f.apiKeyOwner} onInput={set('apiKeyOwner')} />
+        </label>
         <button type="submit" class="primary">
           Evaluate
         </button>
@@ -176,22 +181,47 @@ function EvaluateForm() {
   );
 }
 
-function EvaluateAnswer({ a }: { a: Record<string, unknown> }) {
-  const outcome = String(a.outcome ?? a.status ?? 'unknown');
-  const rule = a.rule && typeof a.rule === 'object' ? label(a.rule) : String(a.rule ?? '—');
-  const req = (a.requirement ?? a) as Record<string, unknown>;
+interface EvaluateAnswerView {
+  rule: string;
+  ruleIndex?: number;
+  outcome: 'approve' | 'deny' | 'require' | string;
+  message?: string | null;
+  assumedRisk?: string | null;
+  ttlSeconds?: number | null;
+  requirement?: {
+    approvers: string[];
+    approvals: number;
+    reason: string;
+    channels: string[];
+    members?: { id: string; name: string }[];
+    excluded?: { id: string; name: string }[];
+  } | null;
+}
+
+function EvaluateAnswer({ a }: { a: EvaluateAnswerView }) {
+  const req = a.requirement;
   const words =
-    outcome === 'approve' || outcome === 'approved'
+    a.outcome === 'approve'
       ? 'It would be approved at once.'
-      : outcome === 'deny' || outcome === 'denied'
+      : a.outcome === 'deny'
         ? 'It would be denied at once.'
-        : `It would wait for ${String(req.approvals ?? '?')} approval(s) from ${Array.isArray(req.approvers) ? req.approvers.join(', ') : '?'}.`;
+        : `It would wait for ${req?.approvals ?? '?'} approval(s) from ${req?.approvers.join(', ') ?? '?'}.`;
   return (
     <div class="verify ok" role="status" data-testid="evaluate-answer">
       <p>
-        Rule <code>{rule}</code>: <strong>{words}</strong>
+        Rule <code>{a.rule}</code>
+        {typeof a.ruleIndex === 'number' ? ` (number ${a.ruleIndex + 1} in order)` : ''}: <strong>{words}</strong>
       </p>
-      {a.message || a.reason ? <p class="muted">{String(a.message ?? a.reason)}</p> : null}
+      {a.message ? <p class="muted">“{a.message}”</p> : null}
+      {a.assumedRisk ? <p class="muted">No risk was given: the policy read it as {a.assumedRisk}.</p> : null}
+      {req ? (
+        <ul>
+          <li>Reason: {req.reason === 'always' ? 'always required' : req.reason === 'on-deny' ? 'required to deny' : 'optional'}</li>
+          {req.channels.length ? <li>Cards in {req.channels.join(', ')}</li> : null}
+          {req.members ? <li>Who could approve: {req.members.map((m) => m.name).join(', ') || 'nobody'}</li> : null}
+          {req.excluded?.length ? <li>Could not approve it (their own request): {req.excluded.map((m) => m.name).join(', ')}</li> : null}
+        </ul>
+      ) : null}
     </div>
   );
 }
