@@ -287,25 +287,41 @@ function Outcome({ r, detail }: { r: RequestView; detail: RequestDetailView }) {
   );
 }
 
+/** The claims of a compact JWS, read (not verified: the executor verifies grants against the JWKS). */
+function grantClaims(token: string): Record<string, unknown> | null {
+  try {
+    const part = token.split('.')[1] ?? '';
+    const json = atob(part.replace(/-/g, '+').replace(/_/g, '/').padEnd(Math.ceil(part.length / 4) * 4, '='));
+    const claims = JSON.parse(json);
+    return claims && typeof claims === 'object' ? claims : null;
+  } catch {
+    return null;
+  }
+}
+
 function GrantSection({ r, detail }: { r: RequestView; detail: RequestDetailView }) {
   const grant = detail.grant ?? r.grant ?? null;
   const uses: NonNullable<RequestDetailView['grantUses']> = detail.grantUses ?? (r.grantUse ? [r.grantUse] : []);
   if (!grant && !uses.length) return null;
-  const g = typeof grant === 'string' ? { token: grant } : grant;
+  const claims = typeof grant === 'string' ? grantClaims(grant) : null;
+  const exp = typeof claims?.exp === 'number' ? new Date(claims.exp * 1000).toISOString() : null;
+  const approvers = Array.isArray(claims?.cs_approvers) ? (claims.cs_approvers as unknown[]).map(String) : null;
   return (
-    <section>
+    <section data-testid="grant">
       <h2>Grant</h2>
-      {g ? (
+      {grant ? (
         <p>
-          A signed grant was issued{g.expiresAt ? `, valid until ${formatTime(String(g.expiresAt))}` : ''}.{' '}
-          {g.jti || g.id ? <code>{String(g.jti ?? g.id)}</code> : null}
+          A signed approval grant was issued{exp ? `, usable until ${formatTime(exp)}` : ''}
+          {approvers ? `, naming ${approvers.join(', ')} as approver(s)` : ''}
+          {typeof claims?.cs_rule === 'string' ? ` under rule ${claims.cs_rule}` : ''}. The executor verifies it offline (
+          <code>npm run cli -- verify grant</code>) and records its single use.
         </p>
       ) : null}
       {uses.length ? (
         <ul>
           {uses.map((u, i) => (
             <li key={i}>
-              Used {formatTime((u.usedAt ?? u.at) as string | undefined)} {u.key || u.by ? `by ${String(u.key ?? u.by)}` : ''}
+              Used {formatTime((u.usedAt ?? u.at) as string | undefined)} {u.key || u.by ? `with key ${String(u.key ?? u.by)}` : ''}
             </li>
           ))}
         </ul>
