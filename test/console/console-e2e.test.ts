@@ -304,6 +304,9 @@ describe('web console in Chromium', () => {
     await shot(alice, 'lineage');
     await alice.goto(`${base}/console/requests/${deployId}`);
     await alice.getByText('Audit events').waitFor();
+    const grant = await alice.getByTestId('grant').textContent();
+    expect(grant).toContain('A signed approval grant was issued');
+    expect(grant).toMatch(/Used .* with key agent/);
     await shot(alice, 'request');
   });
 
