@@ -34,9 +34,11 @@ import { createChatCommandService } from './services/chat-command-service';
 import { createConsoleOidcService } from './services/console-oidc-service';
 import { createConsoleRequestService } from './services/console-request-service';
 import { consoleRequestRoutes } from './http/routes/console-request-routes';
+import { consoleLineageRoutes } from './http/routes/console-lineage-routes';
 import { createConsoleSessionService } from './services/console-session-service';
 import { createDecisionService } from './services/decision-service';
 import { createIntakeService } from './services/intake-service';
+import { createLineageService } from './services/lineage-service';
 import { createRequestQueryService } from './services/request-query-service';
 import { platforms } from './platforms';
 import { createStore } from './store/store';
@@ -146,9 +148,10 @@ export async function createApp(config: Config, opts: AppOptions) {
       redis: producer, prefix: config.REDIS_PREFIX, clock,
     })
     : undefined;
+  const lineage = createLineageService({ requests: store.requests, clock });
   const packs = createEvidencePackExporter({ audit, log: evidence.auditLog, requests: store.requests, policies: store.policies, grants: evidence.grants, issuer: baseUrl, clock });
   const server = await buildServer({
-    log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, auditLog: evidence.auditLog, packs, directory, intake, decisions, queries,
+    log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, lineage, policy, audit, auditLog: evidence.auditLog, packs, directory, intake, decisions, queries,
     grants: createGrantService({ grants: evidence.grants, requests: store.requests, clock }), jwks: () => evidence.grants.jwks(),
     limits: { redis: producer, prefix: config.REDIS_PREFIX, intakePerMinute: config.INTAKE_RATE_LIMIT_PER_MINUTE, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE },
     longPolls: { gate: limits.longPolls, perKey: config.LONG_POLLS_PER_KEY },
@@ -163,6 +166,7 @@ export async function createApp(config: Config, opts: AppOptions) {
             }),
             events, shutdown: shutdown.signal,
           }),
+          consoleLineageRoutes({ lineage, policy, directory: () => directory.current() }),
         ],
       }
       : undefined,

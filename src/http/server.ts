@@ -24,6 +24,9 @@ import { registerAuditRoutes } from './routes/audit-routes';
 import { registerConsoleRoutes, type ConsoleRouteDeps, type ConsoleRouteModule } from './routes/console-routes';
 import { registerConsoleStaticRoutes } from './routes/console-static-routes';
 import { registerGrantRoutes } from './routes/grant-routes';
+import { registerLineageRoutes } from './routes/lineage-routes';
+import type { LineageService } from '../services/lineage-service';
+import type { Policy } from '../domain/policy';
 import { registerPeopleRoutes } from './routes/people-routes';
 import { registerRequestRoutes, type RequestRouteDeps } from './routes/request-routes';
 
@@ -43,6 +46,9 @@ export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   packs: EvidencePackExporter;
   ready: () => Promise<Record<string, 'ok' | string>>;
   metrics: () => Promise<{ contentType: string; body: string }>;
+  lineage: LineageService;
+  /** The policy in force (policy evaluation). */
+  policy: () => Policy;
   /** The web console (/console), when CONSOLE_ENABLED. */
   console?: { routes: ConsoleRouteDeps; modules: readonly ConsoleRouteModule[] };
   /** Serve only health/readiness/metrics (RUN_MODE=worker). */
@@ -105,6 +111,7 @@ export async function buildServer(deps: ServerDeps) {
       registerAuditRoutes(v1, { audit: deps.audit, log: deps.auditLog, packs: deps.packs });
       registerPeopleRoutes(v1, { directory: deps.directory });
       registerGrantRoutes(v1, { grants: deps.grants });
+      registerLineageRoutes(v1, { lineage: deps.lineage, policy: deps.policy, directory: () => deps.directory.current() });
       // Countersign as an MCP server (Streamable HTTP), authenticated like the API it calls.
       registerMcpRoute(v1, { shutdown: deps.shutdown, maxWaitSeconds: Math.min(50, deps.maxWaitSeconds) });
     });

@@ -6,7 +6,7 @@
  */
 import { AppError, requestNotFound } from '../domain/app-error';
 import type { PersonIdentity } from '../domain/identity';
-import type { Policy, Risk } from '../domain/policy';
+import type { Policy, Requirement, Risk } from '../domain/policy';
 import type { CheckpointView, TransparencyLog } from '../evidence/transparency-log';
 import type { InboxFilter } from '../store/request-store';
 import type { AuditRecord, AuditService } from './audit-service';
@@ -28,6 +28,14 @@ export interface RequestPage {
   grantUses: { usedAt: string; key: string }[];
   outcome: unknown;
   audit: (AuditRecord & { sealed: boolean; checkpoint: { treeSize: number; rootHash: string; createdAt: string } | null })[];
+}
+
+/**
+ * Who may see a request in the console: auditors every one; anybody else the requests they are (or were) an approver
+ * of, and those they voted on. Everything else answers like an unknown id.
+ */
+export function consoleMaySee(user: ConsoleUser, r: { requirement: Requirement | null; votes: readonly { personKey: string }[] }): boolean {
+  return user.roles.includes('auditor') || Boolean(r.requirement?.members.includes(user.person.id)) || r.votes.some((v) => v.personKey === user.person.id);
 }
 
 export interface ConsoleRequestService {
@@ -59,11 +67,10 @@ export function createConsoleRequestService(deps: {
   clock?: () => Date;
 }): ConsoleRequestService {
   const clock = deps.clock ?? (() => new Date());
-  const isAuditor = (u: ConsoleUser) => u.roles.includes('auditor');
   const isMember = (u: ConsoleUser, r: Pick<RequestDetail, 'policy'>) => Boolean(r.policy.requirement?.members.includes(u.person.id));
 
   function canSee(user: ConsoleUser, r: Pick<RequestDetail, 'policy' | 'votes'>): boolean {
-    return isAuditor(user) || isMember(user, r) || r.votes.some((v) => v.personKey === user.person.id);
+    return consoleMaySee(user, { requirement: r.policy.requirement, votes: r.votes });
   }
 
   async function get(user: ConsoleUser, id: string): Promise<RequestDetail> {

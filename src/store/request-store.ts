@@ -178,6 +178,12 @@ export interface RequestStore {
    * party by the ids stored at intake, no vote yet), filtered, newest first; `after` is the previous page's last item.
    */
   inbox(personId: string, filter: InboxFilter, page: { limit: number; after?: { createdAt: Date; id: string } }, now: Date): Promise<RequestRecord[]>;
+  /**
+   * The requests of one agent run, oldest first: those sharing `traceId` (or, for `requestId`, the request, its chain of
+   * parents and every trace along that chain), each with its chain of parents and all its descendants
+   * (parentRequestId), at most `limit` (walks end at depth 50).
+   */
+  lineage(of: { traceId?: string; requestId?: string }, limit: number): Promise<RequestRecord[]>;
   /** Pending, unexpired requests whose approvers include any of `memberKeys`, newest first (at most `scan` examined). */
   pendingForMembers(memberKeys: string[], now: Date, scan: number): Promise<RequestRecord[]>;
   changeSummary(id: string): Promise<ChangeSummary | null>;
@@ -443,6 +449,31 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
       const found = (await db.approvalRequest.findMany({ where: { id: { in: rows.map((r) => r.id) } }, include })) as PrismaRow[];
       const byId = new Map(found.map((r) => [r.id, toRecord(r)]));
       return rows.map((r) => byId.get(r.id)).filter((r): r is RequestRecord => Boolean(r));
+    },
+
+    async lineage(of, limit) {
+      // parent_request_id is the agent's claim and may form a cycle: the depth bound ends every walk.
+      const { rows } = await runQuery<{ id: string }>(pool, {
+        name: 'cs_request_lineage',
+        text: `WITH RECURSIVE start AS (
+            SELECT r.id, r.parent_request_id, r.trace_id, 0 AS depth FROM approval_request r WHERE r.id = $2::uuid
+            UNION SELECT p.id, p.parent_request_id, p.trace_id, start.depth + 1 FROM approval_request p JOIN start ON p.id = start.parent_request_id WHERE start.depth < 50
+          ), seed AS (
+            SELECT r.id FROM approval_request r WHERE r.trace_id = $1 OR r.id IN (SELECT id FROM start)
+              OR r.trace_id IN (SELECT trace_id FROM start WHERE trace_id IS NOT NULL)
+          ), up AS (
+            SELECT r.id, r.parent_request_id, 0 AS depth FROM approval_request r WHERE r.id IN (SELECT id FROM seed)
+            UNION SELECT p.id, p.parent_request_id, up.depth + 1 FROM approval_request p JOIN up ON p.id = up.parent_request_id WHERE up.depth < 50
+          ), down AS (
+            SELECT id, 0 AS depth FROM up
+            UNION SELECT c.id, down.depth + 1 FROM approval_request c JOIN down ON c.parent_request_id = down.id WHERE down.depth < 50
+          )
+          SELECT r.id FROM approval_request r WHERE r.id IN (SELECT id FROM down) ORDER BY r.created_at, r.id LIMIT $3`,
+        values: [of.traceId ?? null, of.requestId ?? null, limit],
+      });
+      if (rows.length === 0) return [];
+      const found = (await db.approvalRequest.findMany({ where: { id: { in: rows.map((r) => r.id) } }, include, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })) as PrismaRow[];
+      return found.map(toRecord);
     },
 
     async pendingForMembers(memberKeys, now, scan) {

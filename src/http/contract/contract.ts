@@ -5,15 +5,19 @@
  */
 import { auditRoutes } from './audit-contract';
 import { grantRoutes } from './grants-contract';
+import { lineageRoutes } from './lineage-contract';
+import { policyRoutes } from './policy-contract';
 import { peopleRoutes } from './people-contract';
 import { requestRoutes } from './requests-contract';
 
 export * from './audit-contract';
 export * from './common-schemas';
 export * from './grants-contract';
+export * from './lineage-contract';
+export * from './policy-contract';
 export * from './people-contract';
 export * from './requests-contract';
 
 /** Every `/v1` route of the API channel. */
-export const apiRoutes = { ...requestRoutes, ...auditRoutes, ...peopleRoutes, ...grantRoutes } as const;
+export const apiRoutes = { ...requestRoutes, ...auditRoutes, ...peopleRoutes, ...grantRoutes, ...lineageRoutes, ...policyRoutes } as const;
 export type ApiRouteName = keyof typeof apiRoutes;
