@@ -310,6 +310,24 @@ describe('web console in Chromium', () => {
     await shot(alice, 'request');
   });
 
+  it('shows the policy in order and says what would happen to a sample request', async () => {
+    await alice.getByRole('link', { name: 'Policy' }).click();
+    const rules = alice.getByTestId('rules').locator(':scope > li');
+    await rules.first().waitFor();
+    await expect(rules.evaluateAll((lis) => lis.map((li) => li.querySelector('strong')?.textContent))).resolves.toEqual(['routine-reads', 'no-deletes', 'single-approval', 'default']);
+    const form = alice.getByTestId('evaluate-form');
+    await form.locator('input[name=action]').fill('deploy.release');
+    await form.locator('input[name=resource]').fill('k8s://prod/payments');
+    await form.locator('input[name=onBehalfOf]').fill('frank@example.com');
+    await form.getByRole('button', { name: 'Evaluate' }).click();
+    const answer = await alice.getByTestId('evaluate-answer').textContent();
+    expect(answer).toContain('single-approval');
+    expect(answer).toContain('It would wait for 1 approval(s) from approvers.');
+    expect(answer).toMatch(/Could not approve it \(their own request\): Frank Requester/);
+    // Nothing was submitted.
+    expect((await s.t.call('GET', '/v1/requests?limit=200')).body.items.filter((r: { action: string }) => r.action === 'deploy.release')).toHaveLength(1);
+  });
+
   it('exports the audit trail as NDJSON and verifies it', async () => {
     await alice.getByRole('link', { name: 'Audit' }).click();
     await alice.locator('input[name=requestId]').fill(deployId);
