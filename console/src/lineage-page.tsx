@@ -279,11 +279,18 @@ function Timeline({ rows }: { rows: { node: LineageNode; depth: number }[] }) {
   }
   // A run still waiting on a decision reaches up to now.
   const pending = rows.some(({ node }) => node.status === 'pending');
-  const start = Math.min(...times);
-  const end = Math.max(...times, start + 1000, pending ? Date.now() : 0);
+  if (pending) times.push(Date.now());
+  // Marks are placed in the order things happened, evenly spaced: a run's steps often come seconds apart after an
+  // approval that took an hour, and a true time scale would pile them into one point.
+  const distinct = [...new Set(times)].sort((a, b) => a - b);
+  const start = distinct[0];
+  const end = distinct[distinct.length - 1];
+  const span = WIDTH - LEFT - 20;
   const x = (iso: string | null | undefined) => {
     const ms = iso ? new Date(iso).getTime() : NaN;
-    return Number.isNaN(ms) ? null : LEFT + ((ms - start) / (end - start)) * (WIDTH - LEFT - 20);
+    if (Number.isNaN(ms)) return null;
+    const rank = distinct.indexOf(ms);
+    return LEFT + (distinct.length > 1 ? (rank / (distinct.length - 1)) * span : span / 2);
   };
   const height = rows.length * ROW + 30;
   return (
@@ -333,7 +340,7 @@ function Timeline({ rows }: { rows: { node: LineageNode; depth: number }[] }) {
           );
         })}
       </svg>
-      <figcaption class="muted">● asked ▮ vote ■ grant used ▲ outcome reported</figcaption>
+      <figcaption class="muted">● asked ▮ vote ■ grant used ▲ outcome reported · marks in the order they happened, evenly spaced (not to scale)</figcaption>
     </figure>
   );
 }

@@ -332,13 +332,13 @@ describe('web console in Chromium', () => {
     await alice.getByRole('link', { name: 'Audit' }).click();
     await alice.locator('input[name=requestId]').fill(deployId);
     await alice.getByRole('button', { name: 'Filter' }).click();
-    await alice.getByTestId('audit-events').getByText('vote.accepted', { exact: false }).first().waitFor();
+    await alice.getByTestId('audit-events').getByText('vote.cast', { exact: false }).first().waitFor();
 
     const [download] = await Promise.all([alice.waitForEvent('download'), alice.getByTestId('export-ndjson').click()]);
     const lines = readFileSync((await download.path())!, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.length).toBeGreaterThan(2);
     expect(lines.every((e) => e.requestId === deployId)).toBe(true);
-    expect(lines.map((e) => e.type)).toEqual(expect.arrayContaining(['request.submitted', 'vote.refused', 'vote.accepted']));
+    expect(lines.map((e) => e.type)).toEqual(expect.arrayContaining(['request.submitted', 'vote.refused', 'vote.cast', 'request.decided']));
 
     await alice.getByRole('button', { name: 'Verify' }).click();
     const result = alice.getByTestId('verify-result');
