@@ -35,6 +35,7 @@ import { createConsoleOidcService } from './services/console-oidc-service';
 import { createConsoleRequestService } from './services/console-request-service';
 import { consoleRequestRoutes } from './http/routes/console-request-routes';
 import { consoleLineageRoutes } from './http/routes/console-lineage-routes';
+import { consoleAuditRoutes } from './http/routes/console-audit-routes';
 import { createConsoleSessionService } from './services/console-session-service';
 import { createDecisionService } from './services/decision-service';
 import { createIntakeService } from './services/intake-service';
@@ -167,6 +168,7 @@ export async function createApp(config: Config, opts: AppOptions) {
             events, shutdown: shutdown.signal,
           }),
           consoleLineageRoutes({ lineage, policy, directory: () => directory.current() }),
+          consoleAuditRoutes({ audit, log: evidence.auditLog, packs }),
         ],
       }
       : undefined,
@@ -184,6 +186,7 @@ export async function createApp(config: Config, opts: AppOptions) {
 
   let workers: Workers | undefined;
   let directoryTimer: NodeJS.Timeout | undefined;
+  let consoleTimer: NodeJS.Timeout | undefined;
 
   return {
     config, db: store.db, store, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries, directory, policies, consoleSessions }, reconcile, channels, policy, evidence,
@@ -200,6 +203,13 @@ export async function createApp(config: Config, opts: AppOptions) {
         directory.refresh().catch((err) => log.warn({ err }, 'could not refresh the people directory; keeping the current one'));
       }, config.DIRECTORY_REFRESH_MS);
       directoryTimer.unref();
+      // Expired console sessions and sign-in links are of no use to anyone; their history is in the audit trail.
+      if (config.CONSOLE_ENABLED && serveApi) {
+        consoleTimer = setInterval(() => {
+          store.console.purgeExpired(new Date(clock().getTime() - 24 * 3600_000)).catch((err) => log.warn({ err }, 'could not purge expired console sessions'));
+        }, 3600_000);
+        consoleTimer.unref();
+      }
       const { revokedNames } = await apiKeys.bootstrap(bootstrapKeys);
       for (const name of revokedNames) log.warn({ apiKey: name }, 'API key from API_KEYS was revoked with the CLI and stays revoked; remove it from API_KEYS');
       if (runWorkers) {
@@ -232,6 +242,7 @@ export async function createApp(config: Config, opts: AppOptions) {
     async stop(): Promise<void> {
       shutdown.abort();
       clearInterval(directoryTimer);
+      clearInterval(consoleTimer);
       await events.close();
       await server.close();
       for (const m of modules) await m.stop?.().catch((err) => log.warn({ err }, 'channel stop failed'));

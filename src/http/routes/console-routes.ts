@@ -79,6 +79,7 @@ export function registerConsoleRoutes(root: FastifyInstance, deps: ConsoleRouteD
     app.addHook('onSend', async (_req, reply) => {
       // Answers carry personal data and tokens: never cached by the browser or a proxy.
       if (!reply.hasHeader('cache-control')) void reply.header('cache-control', 'no-store');
+      if (!reply.hasHeader('x-content-type-options')) void reply.header('x-content-type-options', 'nosniff');
     });
 
     const signedIn = async (req: FastifyRequest, reply: FastifyReply, cookie: string) => {
