@@ -4,7 +4,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { followStepUp, getJson, postJson, query, type AuditEventView, type Page, type Session } from './api';
-import { ErrorBox } from './components';
+import { ErrorBox, formatTime } from './components';
 import { AuditTable } from './request-page';
 
 const FIELDS = [
@@ -19,12 +19,13 @@ const FIELDS = [
 type Filters = Record<(typeof FIELDS)[number][0] | 'since' | 'until', string>;
 const EMPTY: Filters = { requestId: '', requester: '', approver: '', action: '', resource: '', type: '', since: '', until: '' };
 
-/** What POST /console/api/verify answers. */
+/** What POST /console/api/verify answers: the verification in plain words, and what it counted. */
 interface VerifyView {
   ok: boolean;
-  summary?: string;
-  checked?: Record<string, number> | number;
+  summary: string;
+  checked?: { events?: number; checkpoints?: number; treeSize?: number; unsealed?: number; publishedTreeSize?: number | null };
   problems?: string[];
+  latestCheckpoint?: { treeSize: number; time: string | null; signedBy: string[] } | null;
 }
 
 /** datetime-local values are local times without a zone: send them as ISO instants. */
@@ -134,20 +135,21 @@ export function AuditPage({ session }: { session: Session }) {
 }
 
 function VerifyResult({ v }: { v: VerifyView }) {
-  const checked =
-    typeof v.checked === 'number'
-      ? `${v.checked} events checked`
-      : v.checked
-        ? Object.entries(v.checked)
-            .map(([k, n]) => `${n} ${k}`)
-            .join(', ')
-        : '';
+  const c = v.checked;
+  const cp = v.latestCheckpoint;
   return (
     <div class={v.ok ? 'verify ok' : 'verify bad'} role="status" data-testid="verify-result">
       <p>
-        <strong>{v.ok ? 'The audit trail is intact.' : 'The audit trail does NOT verify.'}</strong> {v.summary ?? ''}
+        <strong>{v.ok ? '✓ Verified' : '✗ Verification FAILED'}</strong> — {v.summary}
       </p>
-      {checked ? <p class="muted">Checked: {checked}.</p> : null}
+      {c ? (
+        <p class="muted">
+          Checked {c.events ?? 0} events against {c.checkpoints ?? 0} signed checkpoints
+          {cp ? ` (latest: ${cp.treeSize} events${cp.time ? `, ${formatTime(cp.time)}` : ''}${cp.signedBy.length ? `, signed by ${cp.signedBy.join(', ')}` : ''})` : ''}
+          {c.publishedTreeSize !== null && c.publishedTreeSize !== undefined ? `; published copy outside the database: ${c.publishedTreeSize} events` : ''}
+          {c.unsealed ? `; ${c.unsealed} newer not sealed yet` : ''}.
+        </p>
+      ) : null}
       {v.problems?.length ? (
         <ul>
           {v.problems.map((p, i) => (

@@ -6,11 +6,12 @@
  * screenshots (docs/screenshots/*.png).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { buildConsole } from '../../console/build';
+import { runCli } from '../../src/cli/cli';
 import { freePort } from '../support/console-client';
 import { baseRequest } from '../support/start-app';
 import { IDP_CLIENT, startIdp, type TestIdp } from '../support/oidc-idp';
@@ -343,7 +344,19 @@ describe('web console in Chromium', () => {
     await alice.getByRole('button', { name: 'Verify' }).click();
     const result = alice.getByTestId('verify-result');
     await result.waitFor();
-    await expect(result.textContent()).resolves.toContain('The audit trail is intact.');
+    await expect(result.textContent()).resolves.toMatch(/✓ Verified — The audit trail is intact: all \d+ recorded events match/);
+    await shot(alice, 'audit');
+
+    // The evidence pack downloaded from the page holds up offline, against the keys the service publishes.
+    const [pack] = await Promise.all([alice.waitForEvent('download'), alice.getByTestId('evidence-pack').click()]);
+    const packFile = (await pack.path())!;
+    expect(readFileSync(packFile).subarray(0, 2).toString()).toBe('PK');
+    const jwksFile = path.join(mkdtempSync(path.join(tmpdir(), 'cs-jwks-')), 'jwks.json');
+    writeFileSync(jwksFile, JSON.stringify((await s.t.call('GET', '/.well-known/jwks.json', { key: '' })).body));
+    const said: string[] = [];
+    expect(await runCli(['verify', 'pack', packFile, '--jwks', jwksFile], (line) => said.push(line))).toBe(0);
+    expect(said[0]).toBe('OK: the evidence pack is intact and every record in it is proven.');
+    rmSync(path.dirname(jwksFile), { recursive: true, force: true });
   });
 
   it('loaded nothing from outside the service on its own pages, and threw nothing', () => {
