@@ -326,6 +326,17 @@ function Timeline({ rows }: { rows: { node: LineageNode; depth: number }[] }) {
                   </rect>
                 );
               })}
+              {x(n.decidedAt) !== null ? (
+                <polygon
+                  points={`${x(n.decidedAt)!},${y - 7} ${x(n.decidedAt)! + 7},${y} ${x(n.decidedAt)!},${y + 7} ${x(n.decidedAt)! - 7},${y}`}
+                  class={`mark decided decided-${n.status.replace(/[^a-z]/gi, '')}`}
+                >
+                  <title>
+                    {n.status}
+                    {n.decidedBy ? ` by ${n.decidedBy}` : ''} {formatTime(n.decidedAt)}
+                  </title>
+                </polygon>
+              ) : null}
               {x(n.grantUsedAt) !== null ? (
                 <rect x={x(n.grantUsedAt)! - 5} y={y - 5} width={10} height={10} class="mark used">
                   <title>grant used {formatTime(n.grantUsedAt)}</title>
@@ -340,7 +351,7 @@ function Timeline({ rows }: { rows: { node: LineageNode; depth: number }[] }) {
           );
         })}
       </svg>
-      <figcaption class="muted">● asked ▮ vote ■ grant used ▲ outcome reported · marks in the order they happened, evenly spaced (not to scale)</figcaption>
+      <figcaption class="muted">● asked ▮ vote ◆ decided ■ grant used ▲ outcome reported · marks in the order they happened, evenly spaced (not to scale)</figcaption>
     </figure>
   );
 }
