@@ -276,6 +276,21 @@ describe('web console in Chromium', () => {
     expect((await s.request(critical)).status).toBe('approved');
   });
 
+  it('asks for the reason the rule wants before a denial, then records the denial with it', async () => {
+    const hotfix = await s.submit(baseRequest({ action: 'deploy.hotfix', resource: 'k8s://prod/search', risk: 'low', onBehalfOf: { email: 'bob@example.com' } }));
+    await alice.goto(`${base}/console/requests/${hotfix}`);
+    await alice.getByText('Reason (required to deny)').waitFor();
+    await alice.getByRole('button', { name: 'Deny' }).click();
+    await alice.getByRole('alert').filter({ hasText: 'This rule asks for a reason to deny' }).waitFor();
+    expect((await s.request(hotfix)).status).toBe('pending');
+
+    await alice.locator('textarea[name=reason]').fill('Freeze until the incident review <b>ends</b>');
+    await alice.getByRole('button', { name: 'Deny' }).click();
+    await alice.getByRole('status').filter({ hasText: 'Your denial was recorded' }).waitFor();
+    await expect(alice.getByTestId('decision').textContent()).resolves.toContain('Freeze until the incident review <b>ends</b>');
+    expect(await s.request(hotfix)).toMatchObject({ status: 'denied', votes: [expect.objectContaining({ decision: 'deny', reason: 'Freeze until the incident review <b>ends</b>' })] });
+  });
+
   it('shows the lineage of a three-step agent run', async () => {
     // Step 1 (approved above) runs with its grant and reports; step 2 is a routine read; step 3 is a forbidden delete.
     const detail = await s.request(deployId);
