@@ -165,7 +165,7 @@ export async function createApp(config: Config, opts: AppOptions) {
             requests: createConsoleRequestService({
               queries, decisions, audit, auditLog: evidence.auditLog, directory, policy, stepUpMaxAgeSeconds: config.CONSOLE_STEP_UP_MAX_AGE_SECONDS, clock,
             }),
-            events, shutdown: shutdown.signal,
+            sessions: consoleSessions, events, shutdown: shutdown.signal,
           }),
           consoleLineageRoutes({ lineage, policy, directory: () => directory.current() }),
           consoleAuditRoutes({ audit, log: evidence.auditLog, packs }),

@@ -115,8 +115,8 @@ export async function buildServer(deps: ServerDeps) {
       // Countersign as an MCP server (Streamable HTTP), authenticated like the API it calls.
       registerMcpRoute(v1, { shutdown: deps.shutdown, maxWaitSeconds: Math.min(50, deps.maxWaitSeconds) });
     });
-    if (deps.console) registerConsoleRoutes(app, deps.console.routes, deps.console.modules);
-    // The web console's page, bundle and security headers on every /console answer (its API is the lines above).
+    if (deps.console) registerConsoleRoutes(app, { ...deps.console.routes, throttle: limits }, deps.console.modules);
+    // The web console's page, bundle and security headers on every /console answer (its API is the line above).
     if (deps.console) registerConsoleStaticRoutes(app);
   }
   return app;

@@ -59,7 +59,7 @@ export interface ConsoleRequestService {
 export function createConsoleRequestService(deps: {
   queries: Pick<RequestQueryService, 'get' | 'inbox'>;
   decisions: Pick<DecisionService, 'vote'>;
-  audit: Pick<AuditService, 'search'>;
+  audit: Pick<AuditService, 'search' | 'append'>;
   auditLog: Pick<TransparencyLog, 'firstCheckpointAbove'>;
   directory: Pick<DirectoryService, 'current'>;
   policy: () => Policy;
@@ -86,21 +86,23 @@ export function createConsoleRequestService(deps: {
     return { name: user.person.name, ...(email ? { email } : {}) };
   }
 
-  function checkStepUp(user: ConsoleUser, r: RequestDetail): void {
+  /** The step-up's verdict: nothing when the session may decide, else the refusal to record and answer. */
+  function stepUpRefusal(user: ConsoleUser, r: RequestDetail): AppError | undefined {
     // A request that states no risk is read as the policy's missingRisk (critical unless it says otherwise): leaving
     // the risk out must not skip the step-up.
     const risk = r.risk ?? deps.policy().missingRisk;
-    if (!STEP_UP_RISKS.includes(risk)) return;
+    if (!STEP_UP_RISKS.includes(risk)) return undefined;
     if (user.session.signIn !== 'oidc') {
-      throw new AppError('step_up_unavailable', `Deciding a ${risk}-risk request needs a recent sign-in through your identity provider; a one-time link cannot vouch for that. Sign in through the identity provider.`, { risk });
+      return new AppError('step_up_unavailable', `Deciding a ${risk}-risk request needs a recent sign-in through your identity provider; a one-time link cannot vouch for that. Sign in through the identity provider.`, { risk });
     }
     const age = clock().getTime() - user.session.authTime.getTime();
     if (age > deps.stepUpMaxAgeSeconds * 1000) {
       const next = `/console/requests/${r.id}`;
-      throw new AppError('step_up_required', `Deciding a ${risk}-risk request needs a sign-in at your identity provider within the last ${deps.stepUpMaxAgeSeconds} seconds. Sign in again.`, {
+      return new AppError('step_up_required', `Deciding a ${risk}-risk request needs a sign-in at your identity provider within the last ${deps.stepUpMaxAgeSeconds} seconds. Sign in again.`, {
         risk, maxAgeSeconds: deps.stepUpMaxAgeSeconds, location: `/console/login?next=${encodeURIComponent(next)}&stepUp=1`,
       });
     }
+    return undefined;
   }
 
   return {
@@ -142,7 +144,15 @@ export function createConsoleRequestService(deps: {
     async decide(user, id, input) {
       const before = await get(user, id);
       // Only a request that can still change needs the step-up; a final one is refused by the vote rules as usual.
-      if (before.status === 'pending') checkStepUp(user, before);
+      const refusal = before.status === 'pending' ? stepUpRefusal(user, before) : undefined;
+      if (refusal) {
+        // Recorded like a refused vote: an auditor sees who tried to decide what without a recent sign-in.
+        await deps.audit.append([{
+          type: 'console.step_up_refused', requestId: before.id, actor: { key: user.person.id, ids: [user.person.id], label: user.person.name }, channel: 'web', at: clock(),
+          data: { person: user.person.id, attempted: input.decision, code: refusal.code, risk: refusal.details?.risk ?? null, signIn: user.session.signIn, authTime: user.session.authTime.toISOString(), session: user.session.id },
+        }]);
+        throw refusal;
+      }
       const result = await deps.decisions.vote(before.id, {
         presented: { name: user.person.name },
         person: user.person.id,

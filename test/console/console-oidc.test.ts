@@ -153,6 +153,7 @@ describe('step-up', () => {
     expect(refused.body).toMatchObject({ code: 'step_up_required', risk: 'high', maxAgeSeconds: t.config.CONSOLE_STEP_UP_MAX_AGE_SECONDS });
     expect(refused.body.location).toBe(`/console/login?next=${encodeURIComponent(`/console/requests/${id}`)}&stepUp=1`);
     expect((await t.call('GET', `/v1/requests/${id}`)).body.votes).toEqual([]);
+    expect((await t.call('GET', `/v1/audit?requestId=${id}&type=console.step_up_refused`)).body.items[0].data).toMatchObject({ code: 'step_up_required', signIn: 'oidc', risk: 'high' });
 
     const oldCookie = b.cookie;
     await idp.nextLogin('u-alice');

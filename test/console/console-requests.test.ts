@@ -121,6 +121,8 @@ describe('deciding', () => {
       const res = await alice.post(`/console/api/requests/${id}/decisions`, { decision: 'approve' });
       expect(res).toMatchObject({ status: 403, body: { code: 'step_up_unavailable' } });
       expect((await t.call('GET', `/v1/requests/${id}`)).body.votes).toEqual([]);
+      const trail = (await t.call('GET', `/v1/audit?requestId=${id}&type=console.step_up_refused`)).body.items;
+      expect(trail).toEqual([expect.objectContaining({ channel: 'web', data: expect.objectContaining({ person: 'alice@example.com', code: 'step_up_unavailable', signIn: 'link', attempted: 'approve', risk: risk ?? 'critical' }) })]);
     }
   });
 });
@@ -166,13 +168,17 @@ async function openStream(b: ConsoleBrowser) {
   expect(res.status).toBe(200);
   expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
   const events: { event: string; data: any }[] = [];
+  const state = { ended: false };
   const reader = res.body!.getReader();
   let buffer = '';
   void (async () => {
     try {
       for (;;) {
         const { value, done } = await reader.read();
-        if (done) return;
+        if (done) {
+          state.ended = true;
+          return;
+        }
         buffer += Buffer.from(value).toString();
         let i;
         while ((i = buffer.indexOf('\n\n')) >= 0) {
@@ -187,7 +193,7 @@ async function openStream(b: ConsoleBrowser) {
       /* aborted */
     }
   })();
-  return { events, close: () => abort.abort() };
+  return { events, state, close: () => abort.abort() };
 }
 
 describe('live inbox', () => {
@@ -207,6 +213,20 @@ describe('live inbox', () => {
       await alice.post(`/console/api/requests/${foreign}/decisions`, { decision: 'approve' });
       await new Promise((r) => setTimeout(r, 300));
       expect(stream.events.some((e) => e.data.id === foreign)).toBe(false);
+    } finally {
+      stream.close();
+    }
+  });
+
+  it('ends when its session is signed out', async () => {
+    const erin = await new ConsoleBrowser(t).signInWithLink('bob@example.com');
+    const stream = await openStream(erin);
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      expect((await erin.post('/console/logout')).status).toBe(204);
+      const id = await submit({ risk: 'low', action: 'service.restart', environment: 'dev' });
+      await t.waitFor(async () => stream.state.ended, 10_000, 'the stream to end');
+      expect(stream.events.some((e) => e.data.id === id)).toBe(false);
     } finally {
       stream.close();
     }

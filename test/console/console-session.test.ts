@@ -130,3 +130,19 @@ it('signs out the revoked session for good', async () => {
 it('has no IdP sign-in when no IdP is configured', async () => {
   expect(await new ConsoleBrowser(t).get('/console/login?next=/console/')).toMatchObject({ status: 404, body: { code: 'oidc_not_configured' } });
 });
+
+it('throttles an address that keeps failing to sign in, like failed API keys', async () => {
+  const { startTestApp } = await import('../support/start-app');
+  const strict = await startTestApp({ env: { AUTH_FAILURES_PER_MINUTE: '3' } });
+  try {
+    const b = new ConsoleBrowser(strict);
+    for (let i = 0; i < 3; i++) expect((await b.open(`${strict.baseUrl}/console/link/${'x'.repeat(43)}`)).body.code).toBe('link_invalid');
+    const link = await makeLink(strict, 'carol@example.com');
+    const refused = await b.open(link.replace(strict.config.PUBLIC_BASE_URL ?? `http://localhost:${strict.config.PORT}`, strict.baseUrl));
+    expect(refused).toMatchObject({ status: 429, body: { code: 'too_many_auth_failures' } });
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(b.cookie).toBeUndefined();
+  } finally {
+    await strict.close();
+  }
+});

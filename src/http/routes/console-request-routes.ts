@@ -8,6 +8,8 @@ import { z } from 'zod';
 import { RISKS } from '../../domain/policy';
 import type { RequestEvents } from '../../ports/job-queue';
 import type { ConsoleRequestService } from '../../services/console-request-service';
+import type { ConsoleSessionService } from '../../services/console-session-service';
+import { readCookie, SESSION_COOKIE } from './console-cookies';
 import type { ConsoleRouteModule } from './console-routes';
 
 /** Comment lines keep proxies and browsers from timing the stream out. */
@@ -15,6 +17,8 @@ const HEARTBEAT_MS = 15_000;
 
 export function consoleRequestRoutes(deps: {
   requests: ConsoleRequestService;
+  /** A stream lives as long as its session: signed out elsewhere, it ends at the next change or heartbeat. */
+  sessions: Pick<ConsoleSessionService, 'authenticate'>;
   events: Pick<RequestEvents, 'watchAll'>;
   /** Aborted on shutdown: open streams end so the server can close. */
   shutdown: AbortSignal;
@@ -41,6 +45,8 @@ export function consoleRequestRoutes(deps: {
 
     app.get('/console/api/inbox/stream', { schema: { hide: true } }, async (req, reply) => {
       const user = req.consoleUser;
+      const cookie = readCookie(req, SESSION_COOKIE);
+      const live = () => deps.sessions.authenticate(cookie).then((u) => u.session.id === user.session.id, () => false);
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -53,6 +59,7 @@ export function consoleRequestRoutes(deps: {
       const onChange = (id: string) => {
         const run = async () => {
           try {
+            if (!(await live())) return stop();
             const r = await deps.requests.get(user, id);
             if (!deps.requests.concerns(user, r)) return;
             if (deps.requests.inInbox(user, r)) send('upsert', r);
@@ -70,7 +77,7 @@ export function consoleRequestRoutes(deps: {
       };
       const unwatch = deps.events.watchAll(onChange);
       const heartbeat = setInterval(() => {
-        if (!res.destroyed) res.write(': ping\n\n');
+        void live().then((ok) => (ok ? !res.destroyed && res.write(': ping\n\n') : stop()));
       }, HEARTBEAT_MS);
       // The stream ends with the session: the browser reconnects and is asked to sign in again.
       const sessionEnd = setTimeout(() => stop(), Math.max(0, user.session.expiresAt.getTime() - Date.now()));

@@ -12,6 +12,7 @@ import { AppError } from '../../domain/app-error';
 import type { ConsoleOidcService } from '../../services/console-oidc-service';
 import type { ConsoleRole, ConsoleSessionService, ConsoleUser } from '../../services/console-session-service';
 import { toHttpError } from '../error-handler';
+import type { HttpLimits } from '../limits';
 import { clearLoginCookie, clearSessionCookie, LOGIN_COOKIE, readCookie, SESSION_COOKIE, setLoginCookie, setSessionCookie } from './console-cookies';
 
 declare module 'fastify' {
@@ -33,6 +34,8 @@ export interface ConsoleRouteDeps {
   baseUrl: string;
   cookies: { secure: boolean };
   sessionTtlSeconds: number;
+  /** Failed sign-ins (a bad link, a refused callback) count as failed authentications of the address, like bad keys. */
+  throttle?: Pick<HttpLimits, 'refuseThrottled' | 'countFailure'>;
 }
 
 /** Extra console routes (inbox, requests, audit, …) registered inside the console's scope. */
@@ -50,6 +53,9 @@ function consoleErrorHandler(err: unknown, req: FastifyRequest, reply: FastifyRe
   const e = toHttpError(err, req);
   if (e.status >= 500) req.log.error({ err }, 'console request failed');
   else req.log.info({ code: e.code, status: e.status }, e.message);
+  if (e.status === 503) void reply.header('retry-after', '2');
+  const retryAfter = e.details?.retryAfterSeconds;
+  if (e.status === 429 && typeof retryAfter === 'number') void reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfter))));
   void reply.status(e.status).send({ code: e.code, message: e.message, ...(e.details ?? {}) });
 }
 
@@ -82,6 +88,17 @@ export function registerConsoleRoutes(root: FastifyInstance, deps: ConsoleRouteD
       if (!reply.hasHeader('x-content-type-options')) void reply.header('x-content-type-options', 'nosniff');
     });
 
+    /** Runs a sign-in step, refused while the address is throttled, counting its failure. */
+    const attempt = async <T>(req: FastifyRequest, step: () => Promise<T>): Promise<T> => {
+      await deps.throttle?.refuseThrottled(req);
+      try {
+        return await step();
+      } catch (err) {
+        if (err instanceof AppError && (err.code === 'link_invalid' || err.code === 'sign_in_failed')) await deps.throttle?.countFailure(req);
+        throw err;
+      }
+    };
+
     const signedIn = async (req: FastifyRequest, reply: FastifyReply, cookie: string) => {
       // A new sign-in replaces the browser's previous session (a step-up, another person on a shared machine).
       await deps.sessions.signOut(readCookie(req, SESSION_COOKIE), 'replaced');
@@ -108,7 +125,8 @@ export function registerConsoleRoutes(root: FastifyInstance, deps: ConsoleRouteD
       if (typeof query.error === 'string') {
         throw new AppError('sign_in_failed', `The identity provider refused the sign-in: ${query.error}${typeof query.error_description === 'string' ? ` (${query.error_description})` : ''}.`);
       }
-      const { claims, next } = await deps.oidc.finish(new URL(req.url, deps.baseUrl), readCookie(req, LOGIN_COOKIE));
+      const oidc = deps.oidc;
+      const { claims, next } = await attempt(req, () => oidc.finish(new URL(req.url, deps.baseUrl), readCookie(req, LOGIN_COOKIE)));
       const { cookie } = await deps.sessions.signInWithIdp(claims);
       await signedIn(req, reply, cookie);
       return reply.redirect(next, 302);
@@ -118,7 +136,7 @@ export function registerConsoleRoutes(root: FastifyInstance, deps: ConsoleRouteD
       config: { console: { auth: 'none' } },
       schema: { hide: true, params: z.object({ token: z.string().max(200) }) },
     }, async (req, reply) => {
-      const { cookie } = await deps.sessions.signInWithLink(req.params.token);
+      const { cookie } = await attempt(req, () => deps.sessions.signInWithLink(req.params.token));
       await signedIn(req, reply, cookie);
       return reply.redirect('/console/', 302);
     });
