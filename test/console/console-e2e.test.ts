@@ -374,6 +374,19 @@ describe('web console in Chromium', () => {
     rmSync(path.dirname(jwksFile), { recursive: true, force: true });
   });
 
+  it('pages a long inbox with "Load more" (keyset pages of 25)', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 27; i++) ids.push(await s.submit(baseRequest({ action: 'report.generate', resource: `reports://q3/${i}`, risk: 'low', onBehalfOf: { email: 'bob@example.com' } })));
+    await alice.goto(`${base}/console/`);
+    const items = alice.locator('ul.inbox > li');
+    await items.nth(24).waitFor();
+    await expect(items.count()).resolves.toBe(25);
+    await alice.getByRole('button', { name: 'Load more' }).click();
+    await items.nth(26).waitFor();
+    await expect(items.evaluateAll((lis) => lis.map((li) => li.getAttribute('data-request-id')))).resolves.toEqual([...ids].reverse());
+    await expect(alice.getByRole('button', { name: 'Load more' }).count()).resolves.toBe(0);
+  });
+
   it('loaded nothing from outside the service on its own pages, and threw nothing', () => {
     expect(foreign.filter((f) => f.startsWith(`${base}/console`))).toEqual([]);
     expect(pageErrors).toEqual([]);
