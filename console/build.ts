@@ -5,8 +5,7 @@
  *
  * Usage: `tsx console/build.ts [--out <dir>]`; prints each file's size and the gzip size of the first load.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
@@ -69,21 +68,11 @@ export async function buildConsole(opts: { outDir?: string } = {}): Promise<Cons
   }
   writeFileSync(
     path.join(staging, 'manifest.json'),
-    JSON.stringify({ script: script.name, style: style.name, sourceHash: sourceHash(), builtAt: new Date().toISOString() }, null, 2),
+    JSON.stringify({ script: script.name, style: style.name, builtAt: new Date().toISOString() }, null, 2),
   );
   swapInto(staging, outDir);
   const firstLoadJsGzip = written.filter((f) => f.name.endsWith('.js')).reduce((n, f) => n + f.gzipBytes, 0);
   return { outDir, files: written, firstLoadJsGzip };
-}
-
-/** A hash of the console sources, so a stale build can be told from a fresh one. */
-export function sourceHash(): string {
-  const h = createHash('sha256');
-  for (const name of readdirSync(CONSOLE_SOURCE_DIR).sort()) {
-    h.update(name);
-    h.update(readFileSync(path.join(CONSOLE_SOURCE_DIR, name)));
-  }
-  return h.digest('hex').slice(0, 16);
 }
 
 function swapInto(staging: string, outDir: string): void {

@@ -47,7 +47,7 @@ function rawGet(url: string, headers: Record<string, string>): Promise<{ status:
 
 describe('console static serving', () => {
   it('serves index.html at /console/ and every client-side route, with the strict headers', async () => {
-    for (const p of ['/console/', '/console/requests/7d0c3a52-3d4e-4b7a-9d8c-0a1b2c3d4e5f', '/console/lineage?traceId=run-1', '/console/audit', '/console/policy']) {
+    for (const p of ['/console/', '/console/?from=slack', '/console/requests/7d0c3a52-3d4e-4b7a-9d8c-0a1b2c3d4e5f', '/console/lineage?traceId=run-1', '/console/audit', '/console/policy']) {
       const res = await fetch(t.baseUrl + p);
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/html/);
@@ -122,6 +122,20 @@ describe('console static serving', () => {
       const urls = (text.match(/(?:https?:)?\/\/[a-z0-9.-]+\.[a-z]{2,}[^\s"'`)]*/gi) ?? []).filter((u) => !/^http:\/\/www\.w3\.org\//.test(u));
       expect({ file: f.name, urls }).toEqual({ file: f.name, urls: [] });
       expect(text).not.toMatch(/@import|url\(\s*['"]?(?:https?:)?\/\//i);
+    }
+  });
+
+  it('serves no console page or asset when the console is off (CONSOLE_ENABLED=false)', async () => {
+    const off = await startTestApp({ env: { CONSOLE_ENABLED: 'false' } });
+    try {
+      const script = /src="(\/console\/assets\/app-[A-Z0-9]+\.js)"/.exec(await (await fetch(t.baseUrl + '/console/')).text())![1];
+      for (const p of ['/console/', '/console/inbox', script]) {
+        const res = await fetch(off.baseUrl + p);
+        expect(res.status).toBe(404);
+        expect(res.headers.get('content-type')).toMatch(/application\/json/);
+      }
+    } finally {
+      await off.close();
     }
   });
 

@@ -7,7 +7,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /** The console's policy: nothing but its own origin; no inline script or style, no framing, no foreign forms. */
 export const CONSOLE_CSP = [
@@ -78,7 +78,8 @@ export function registerConsoleStaticRoutes(app: FastifyInstance, opts: { dir?: 
   const load = bundleLoader(opts.dir ?? defaultConsoleDir());
 
   app.addHook('onSend', async (req, reply) => {
-    if (req.url !== '/console' && !req.url.startsWith('/console/')) return;
+    const pathname = req.url.split('?')[0];
+    if (pathname !== '/console' && !pathname.startsWith('/console/')) return;
     void reply.header('content-security-policy', CONSOLE_CSP);
     void reply.header('x-content-type-options', 'nosniff');
     void reply.header('referrer-policy', 'no-referrer');
@@ -99,7 +100,7 @@ export function registerConsoleStaticRoutes(app: FastifyInstance, opts: { dir?: 
       .send({ error: { code: 'console_not_built', message: 'The web console is not built: run `npm run console:build`.' } });
   }
 
-  const index = async (req: { url: string; headers: Record<string, string | string[] | undefined> }, reply: FastifyReply) => {
+  const index = async (req: FastifyRequest, reply: FastifyReply) => {
     const pathname = req.url.split('?')[0];
     // An unknown backend path is a 404 in JSON, not the app's page (a client expecting JSON would get HTML).
     if (BACKEND_PREFIXES.some((p) => pathname.startsWith(p) || `${pathname}/` === p)) {
@@ -109,7 +110,7 @@ export function registerConsoleStaticRoutes(app: FastifyInstance, opts: { dir?: 
     const file = files?.get('index.html');
     if (!file) return notBuilt(reply);
     // The page names hashed assets: always revalidated so a new build is seen at once.
-    return send(reply, req.headers['accept-encoding'] as string | undefined, file, 'no-cache');
+    return send(reply, req.headers['accept-encoding'], file, 'no-cache');
   };
 
   app.get('/console', async (_req, reply) => reply.redirect('/console/', 302));
