@@ -36,6 +36,21 @@ export function RequestPage({ id, session }: { id: string; session: Session }) {
     void reload();
   }, [id]);
 
+  // Decided elsewhere (Slack, Teams, the API, another browser): the inbox stream says so, and the page reads it again.
+  useEffect(() => {
+    const es = new EventSource('/console/api/inbox/stream');
+    const onChange = (ev: Event) => {
+      try {
+        if ((JSON.parse((ev as MessageEvent).data) as { id?: string }).id === id) void reload();
+      } catch {
+        /* a malformed event changes nothing */
+      }
+    };
+    es.addEventListener('upsert', onChange);
+    es.addEventListener('remove', onChange);
+    return () => es.close();
+  }, [id]);
+
   if (!detail) return error ? <ErrorBox error={error} /> : <Loading what="the request" />;
   const r = detail.request;
   const votes = detail.votes ?? r.votes ?? [];

@@ -276,6 +276,18 @@ describe('web console in Chromium', () => {
     expect((await s.request(critical)).status).toBe('approved');
   });
 
+  it('keeps an open request page current when someone decides it elsewhere (the API here)', async () => {
+    const canary = await s.submit(baseRequest({ action: 'deploy.canary', resource: 'k8s://prod/search', risk: 'low', onBehalfOf: { email: 'bob@example.com' } }));
+    await alice.goto(`${base}/console/requests/${canary}`);
+    await alice.getByRole('button', { name: 'Approve' }).waitFor();
+    // Frank votes through an approval portal (attest key) while Alice's page is open.
+    const vote = await s.t.call('POST', `/v1/requests/${canary}/decisions`, { key: s.t.keys.approver, body: { approver: { email: 'frank@example.com' }, decision: 'approve' } });
+    expect(vote.status).toBe(201);
+    await alice.getByTestId('decision').filter({ hasText: 'approved' }).waitFor();
+    await expect(alice.getByRole('button', { name: 'Approve' }).count()).resolves.toBe(0);
+    await expect(alice.locator('table').first().textContent()).resolves.toContain('frank@example.com');
+  });
+
   it('asks for the reason the rule wants before a denial, then records the denial with it', async () => {
     const hotfix = await s.submit(baseRequest({ action: 'deploy.hotfix', resource: 'k8s://prod/search', risk: 'low', onBehalfOf: { email: 'bob@example.com' } }));
     await alice.goto(`${base}/console/requests/${hotfix}`);
