@@ -9,7 +9,7 @@ import type { PersonIdentity } from '../domain/identity';
 import type { Policy, Requirement, Risk } from '../domain/policy';
 import type { CheckpointView, TransparencyLog } from '../evidence/transparency-log';
 import type { InboxFilter } from '../store/request-store';
-import type { AuditRecord, AuditService } from './audit-service';
+import { globToLike, type AuditRecord, type AuditService } from './audit-service';
 import type { ConsoleUser } from './console-session-service';
 import type { DecisionService } from './decision-service';
 import type { DirectoryService } from './directory-service';
@@ -45,7 +45,8 @@ export interface ConsoleRequestService {
   concerns(user: ConsoleUser, request: Pick<RequestDetail, 'policy'>): boolean;
   /** Whether the request belongs in the user's inbox now (pending, theirs to decide, not voted, not a party). */
   inInbox(user: ConsoleUser, request: RequestDetail): boolean;
-  inbox(user: ConsoleUser, filter: InboxFilter, page: { limit: number; cursor?: string }): Promise<{ items: RequestDetail[]; nextCursor: string | null }>;
+  /** `action` takes `*` and `?` globs, like the audit filters. */
+  inbox(user: ConsoleUser, filter: Omit<InboxFilter, 'actionLike'> & { action?: string }, page: { limit: number; cursor?: string }): Promise<{ items: RequestDetail[]; nextCursor: string | null }>;
   /** @throws AppError `not_found` for a request the user may not see. */
   get(user: ConsoleUser, id: string): Promise<RequestDetail>;
   page(user: ConsoleUser, id: string): Promise<RequestPage>;
@@ -114,7 +115,7 @@ export function createConsoleRequestService(deps: {
       return r.status === 'pending' && isMember(user, r) && !parties.includes(user.person.id) && !r.votes.some((v) => v.personKey === user.person.id);
     },
 
-    inbox: (user, filter, page) => deps.queries.inbox(user.person.id, filter, page),
+    inbox: (user, { action, ...filter }, page) => deps.queries.inbox(user.person.id, { ...filter, ...(action ? { actionLike: globToLike(action) } : {}) }, page),
 
     get,
 

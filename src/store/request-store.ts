@@ -132,7 +132,8 @@ export interface RequestListFilter {
 
 /** The console inbox's filters. `text` matches action, resource, justification or requester id (case-insensitive). */
 export interface InboxFilter {
-  action?: string;
+  /** A LIKE pattern (see globToLike in src/services/audit-service.ts). */
+  actionLike?: string;
   risk?: Risk;
   environment?: string;
   text?: string;
@@ -437,13 +438,13 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
             AND COALESCE(r.requirement->'members', '[]'::jsonb) ? $1
             AND r.requester_person IS DISTINCT FROM $1 AND r.on_behalf_of_person IS DISTINCT FROM $1 AND r.key_owner_person IS DISTINCT FROM $1
             AND NOT EXISTS (SELECT 1 FROM vote v WHERE v.request_id = r.id AND v.person_key = $1)
-            AND ($3::text IS NULL OR r.action = $3)
+            AND ($3::text IS NULL OR r.action LIKE $3)
             AND ($4::text IS NULL OR r.risk::text = $4)
             AND ($5::text IS NULL OR r.environment = $5)
             AND ($6::text IS NULL OR r.action ILIKE $6 OR r.resource ILIKE $6 OR r.justification ILIKE $6 OR r.requester_id ILIKE $6)
             AND ($7::timestamptz IS NULL OR (r.created_at, r.id) < ($7::timestamptz, $8::uuid))
           ORDER BY r.created_at DESC, r.id DESC LIMIT $9`,
-        values: [personId, now, filter.action ?? null, filter.risk ?? null, filter.environment ?? null, like, page.after?.createdAt ?? null, page.after?.id ?? null, page.limit],
+        values: [personId, now, filter.actionLike ?? null, filter.risk ?? null, filter.environment ?? null, like, page.after?.createdAt ?? null, page.after?.id ?? null, page.limit],
       });
       if (rows.length === 0) return [];
       const found = (await db.approvalRequest.findMany({ where: { id: { in: rows.map((r) => r.id) } }, include })) as PrismaRow[];

@@ -53,6 +53,7 @@ async function signIn(account: string, start = '/console/login?next=/console/inb
 }
 
 it('signs in with the authorization code flow (PKCE, state, nonce) and links the IdP subject by verified email', async () => {
+  expect((await new ConsoleBrowser(t).get('/console/api/sign-in')).body).toEqual({ idp: true, loginUrl: '/console/login' });
   const { b, callback, authorizeUrl } = await signIn('u-alice');
   const q = authorizeUrl.searchParams;
   expect(authorizeUrl.origin).toBe(idp.issuer);

@@ -48,6 +48,9 @@ describe('inbox', () => {
   it('filters by action, risk, environment and text', async () => {
     const ids = async (q: string) => (await alice.get(`/console/api/inbox?${q}`)).body.items.map((r: any) => r.id);
     expect(await ids('action=dataset.export')).toEqual([exportId]);
+    expect(await ids('action=dataset.*')).toEqual([exportId]);
+    expect(await ids('action=*.restart')).toEqual([restartId]);
+    expect(await ids('action=dataset_export')).toEqual([]);
     expect(await ids('risk=low')).toEqual([restartId]);
     expect(await ids('environment=production')).toEqual([exportId]);
     expect(await ids('q=CHURN')).toEqual([exportId]);

@@ -128,6 +128,7 @@ it('signs out the revoked session for good', async () => {
 });
 
 it('has no IdP sign-in when no IdP is configured', async () => {
+  expect((await new ConsoleBrowser(t).get('/console/api/sign-in')).body).toEqual({ idp: false, loginUrl: null });
   expect(await new ConsoleBrowser(t).get('/console/login?next=/console/')).toMatchObject({ status: 404, body: { code: 'oidc_not_configured' } });
 });
 

@@ -134,7 +134,8 @@ export function registerConsoleRoutes(root: FastifyInstance, deps: ConsoleRouteD
 
     app.get('/console/link/:token', {
       config: { console: { auth: 'none' } },
-      schema: { hide: true, params: z.object({ token: z.string().max(200) }) },
+      // Any text: the service refuses what is not one of its tokens (link_invalid), without a schema error.
+      schema: { hide: true, params: z.object({ token: z.string() }) },
     }, async (req, reply) => {
       const { cookie } = await attempt(req, () => deps.sessions.signInWithLink(req.params.token));
       await signedIn(req, reply, cookie);
@@ -146,6 +147,12 @@ export function registerConsoleRoutes(root: FastifyInstance, deps: ConsoleRouteD
       clearSessionCookie(reply, deps.cookies);
       return reply.status(204).send();
     });
+
+    // Before sign-in the page needs to know which sign-in to offer.
+    app.get('/console/api/sign-in', { config: { console: { auth: 'none' } }, schema: { hide: true } }, async () => ({
+      idp: Boolean(deps.oidc),
+      loginUrl: deps.oidc ? '/console/login' : null,
+    }));
 
     app.get('/console/api/session', { schema: { hide: true } }, async (req) => {
       const u = req.consoleUser;
