@@ -105,9 +105,16 @@ export function explainError(err: unknown): string {
 
 export function ErrorBox({ error }: { error: unknown }) {
   if (!error) return null;
+  const signIn = error instanceof ApiError && error.code === 'not_signed_in';
   return (
     <p class="error" role="alert">
       {explainError(error)}
+      {signIn ? (
+        <>
+          {' '}
+          <a href={`/console/login?next=${encodeURIComponent(location.pathname + location.search)}`}>Sign in</a>
+        </>
+      ) : null}
     </p>
   );
 }

@@ -399,6 +399,13 @@ describe('web console in Chromium', () => {
     await expect(alice.getByRole('button', { name: 'Load more' }).count()).resolves.toBe(0);
   });
 
+  it('signs out: the session ends and the sign-in page is back', async () => {
+    await alice.getByRole('button', { name: 'Sign out' }).click();
+    await alice.getByRole('link', { name: 'Sign in with your identity provider' }).waitFor();
+    const status = await alice.evaluate(async () => (await fetch('/console/api/session')).status);
+    expect(status).toBe(401);
+  });
+
   it('loaded nothing from outside the service on its own pages, and threw nothing', () => {
     expect(foreign.filter((f) => f.startsWith(`${base}/console`))).toEqual([]);
     expect(pageErrors).toEqual([]);
