@@ -49,7 +49,7 @@ function App() {
   else if (lin) page = <LineagePage requestId={lin[1]} />;
   else if (path.startsWith('/console/lineage')) page = <LineagePage traceId={search.get('traceId') ?? undefined} requestId={search.get('requestId') ?? undefined} />;
   else if (path.startsWith('/console/audit')) page = <AuditPage session={session} />;
-  else if (path.startsWith('/console/policy')) page = <PolicyPage />;
+  else if (path.startsWith('/console/policy')) page = <PolicyPage session={session} />;
   else if (path === '/console/' || path === '/console' || path.startsWith('/console/inbox')) page = <InboxPage />;
   else page = <p>There is no page at {path}. <a href="/console/">Go to the inbox</a>.</p>;
   return <Shell session={session} path={path}>{page}</Shell>;

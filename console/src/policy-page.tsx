@@ -3,7 +3,7 @@
  * "what would happen" form that asks the service to evaluate a hypothetical request without submitting it.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { followStepUp, getJson, postJson } from './api';
+import { followStepUp, getJson, postJson, type Session } from './api';
 import { ErrorBox, Loading } from './components';
 
 /** What GET /console/api/policy answers; read defensively (names of members, rules in order). */
@@ -38,7 +38,7 @@ function matchWords(match: Record<string, unknown> | undefined): string {
     .join(' and ');
 }
 
-export function PolicyPage() {
+export function PolicyPage({ session }: { session: Session }) {
   const [policy, setPolicy] = useState<PolicyView | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
@@ -64,7 +64,7 @@ export function PolicyPage() {
                 <strong>{r.name}</strong>: when {matchWords(r.match)} → <span class={`badge outcome-${r.outcome}`}>{r.outcome}</span>
                 {r.outcome === 'require' ? ` ${r.approvals ?? 1} approval(s) from ${(r.approvers ?? []).join(', ')}` : ''}
                 {r.channels?.length ? `, cards in ${r.channels.join(', ')}` : ''}
-                {r.reason ? `, reason: ${r.reason}` : ''}
+                {r.outcome === 'require' && r.reason ? `, reason ${r.reason === 'always' ? 'always required' : r.reason === 'on-deny' ? 'required to deny' : 'optional'}` : ''}
                 {r.message ? <span class="muted"> — “{r.message}”</span> : null}
               </li>
             ))}
@@ -94,7 +94,7 @@ export function PolicyPage() {
           </ul>
         </>
       ) : null}
-      <EvaluateForm />
+      {session.roles.includes('auditor') ? <EvaluateForm /> : <p class="muted">Auditors can try the policy on a sample request here.</p>}
     </section>
   );
 }

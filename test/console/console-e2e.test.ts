@@ -352,6 +352,7 @@ describe('web console in Chromium', () => {
     expect(answer).toContain('single-approval');
     expect(answer).toContain('It would wait for 1 approval(s) from approvers.');
     expect(answer).toMatch(/Could not approve it \(their own request\): Frank Requester/);
+    await shot(alice, 'policy');
     // Nothing was submitted.
     expect((await s.t.call('GET', '/v1/requests?limit=200')).body.items.filter((r: { action: string }) => r.action === 'deploy.release')).toHaveLength(1);
   });
