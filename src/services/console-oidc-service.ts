@@ -25,10 +25,10 @@ export interface ConsoleOidcService {
   /** Starts a sign-in: where to send the browser, and the token it must present at the callback (a cookie). */
   start(opts: { next: string; stepUp: boolean }): Promise<{ location: string; loginToken: string }>;
   /**
-   * Completes a sign-in from the IdP's redirect (`callbackUrl`, the full URL it came back to) and the browser's login
+   * Completes a sign-in from the IdP's redirect (`search`, the query string it came back with) and the browser's login
    * token. @throws AppError `sign_in_failed` for anything the IdP or the browser got wrong.
    */
-  finish(callbackUrl: URL, loginToken: string | undefined): Promise<{ claims: IdpClaims; next: string }>;
+  finish(search: string, loginToken: string | undefined): Promise<{ claims: IdpClaims; next: string }>;
 }
 
 interface PendingLogin {
@@ -93,7 +93,11 @@ export function createConsoleOidcService(deps: {
       return { location: oidc.buildAuthorizationUrl(config, params).href, loginToken };
     },
 
-    async finish(callbackUrl, loginToken) {
+    async finish(search, loginToken) {
+      // The registered redirect URI with the answer's parameters: what the token request must repeat, whatever path
+      // prefix a reverse proxy removed on the way in.
+      const callbackUrl = new URL(settings.redirectUri);
+      callbackUrl.search = search;
       const stored = loginToken && /^[A-Za-z0-9_-]{43}$/.test(loginToken) ? await deps.redis.getdel(key(loginToken)) : null;
       if (!stored) throw new AppError('sign_in_failed', 'This sign-in was not started from this browser, took too long, or was already completed. Sign in again.');
       const pending = JSON.parse(stored) as PendingLogin;

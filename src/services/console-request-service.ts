@@ -47,6 +47,8 @@ export interface ConsoleRequestService {
   inInbox(user: ConsoleUser, request: RequestDetail): boolean;
   /** `action` takes `*` and `?` globs, like the audit filters. */
   inbox(user: ConsoleUser, filter: Omit<InboxFilter, 'actionLike'> & { action?: string }, page: { limit: number; cursor?: string }): Promise<{ items: RequestDetail[]; nextCursor: string | null }>;
+  /** The user's own history: requests they voted on, through any channel, newest first. */
+  history(user: ConsoleUser, page: { limit: number; cursor?: string }): Promise<{ items: RequestDetail[]; nextCursor: string | null }>;
   /** @throws AppError `not_found` for a request the user may not see. */
   get(user: ConsoleUser, id: string): Promise<RequestDetail>;
   page(user: ConsoleUser, id: string): Promise<RequestPage>;
@@ -58,7 +60,7 @@ export interface ConsoleRequestService {
 }
 
 export function createConsoleRequestService(deps: {
-  queries: Pick<RequestQueryService, 'get' | 'inbox'>;
+  queries: Pick<RequestQueryService, 'get' | 'inbox' | 'votedBy'>;
   decisions: Pick<DecisionService, 'vote'>;
   audit: Pick<AuditService, 'search' | 'append'>;
   auditLog: Pick<TransparencyLog, 'firstCheckpointAbove'>;
@@ -116,6 +118,8 @@ export function createConsoleRequestService(deps: {
     },
 
     inbox: (user, { action, ...filter }, page) => deps.queries.inbox(user.person.id, { ...filter, ...(action ? { actionLike: globToLike(action) } : {}) }, page),
+
+    history: (user, page) => deps.queries.votedBy(user.person.id, page),
 
     get,
 

@@ -55,9 +55,8 @@ export interface ConsoleSessionService {
   signOut(cookie: string | undefined, why: 'sign-out' | 'replaced'): Promise<void>;
   /** @throws AppError `csrf_failed` unless `header` is the session's CSRF token. */
   checkCsrf(cookie: string, header: string | undefined): void;
+  /** The console roles the policy gives a person now. */
   rolesOf(personId: string): ConsoleRole[];
-  /** Whether the person is a member of any of these policy groups. */
-  isMember(personId: string, groups: readonly string[]): boolean;
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -86,6 +85,7 @@ export function createConsoleSessionService(deps: {
     return { key: personId, ids: [...new Set([personId, ...(p?.identities.map((l) => identityKey(l.identity)) ?? [])])], label: p?.name ?? personId };
   }
 
+  /** Whether the person is a member of any of these policy groups (as the directory resolves their members now). */
   function isMember(personId: string, groups: readonly string[]): boolean {
     const policy = deps.policy();
     return deps.directory.current().members(groups.flatMap((g) => policy.groups[g] ?? [])).includes(personId);
@@ -115,7 +115,6 @@ export function createConsoleSessionService(deps: {
 
   return {
     rolesOf,
-    isMember,
 
     async createLink(personRef, actor) {
       const person = deps.directory.current().resolveRef(personRef.trim());

@@ -61,6 +61,8 @@ export interface RequestQueryService {
   view(id: string): Promise<ApprovalView>;
   /** The web console's inbox of a person: pending requests they may still decide, newest first (keyset pages). */
   inbox(personId: string, filter: InboxFilter, page: { limit: number; cursor?: string }): Promise<{ items: RequestDetail[]; nextCursor: string | null }>;
+  /** What a person voted on, newest first (keyset pages), with grants of the approved ones. */
+  votedBy(personId: string, page: { limit: number; cursor?: string }): Promise<{ items: RequestDetail[]; nextCursor: string | null }>;
   /** Pending requests this person could vote on (chat `pending` command). */
   pendingFor(identityKeys: string[], limit: number): Promise<ApprovalView[]>;
 }
@@ -92,7 +94,7 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
 const PENDING_SCAN = 500;
 
 export function createRequestQueryService(deps: {
-  requests: Pick<RequestStore, 'get' | 'list' | 'pendingForMembers' | 'inbox'>;
+  requests: Pick<RequestStore, 'get' | 'list' | 'pendingForMembers' | 'inbox' | 'votedBy'>;
   /** Issues the grants of approved requests. */
   grants: Pick<GrantAuthority, 'issue'>;
   events: Pick<RequestEvents, 'watch'>;
@@ -227,6 +229,14 @@ export function createRequestQueryService(deps: {
       const last = rows.length > page.limit ? items[items.length - 1] : undefined;
       // Pending requests have no grant: no signing on this path.
       return { items: items.map(toDetail), nextCursor: last ? encodeCursor(last) : null };
+    },
+
+    async votedBy(personId, page) {
+      const after = page.cursor ? decodeCursor(page.cursor) : undefined;
+      const rows = await deps.requests.votedBy(personId, { limit: page.limit + 1, after });
+      const items = rows.slice(0, page.limit);
+      const last = rows.length > page.limit ? items[items.length - 1] : undefined;
+      return { items: await Promise.all(items.map(withGrant)), nextCursor: last ? encodeCursor(last) : null };
     },
 
     async view(id) {

@@ -185,6 +185,8 @@ export interface RequestStore {
    * (parentRequestId), at most `limit` (walks end at depth 50).
    */
   lineage(of: { traceId?: string; requestId?: string }, limit: number): Promise<RequestRecord[]>;
+  /** Requests `personId` voted on (any channel), newest first; `after` is the previous page's last item. */
+  votedBy(personId: string, page: { limit: number; after?: { createdAt: Date; id: string } }): Promise<RequestRecord[]>;
   /** Pending, unexpired requests whose approvers include any of `memberKeys`, newest first (at most `scan` examined). */
   pendingForMembers(memberKeys: string[], now: Date, scan: number): Promise<RequestRecord[]>;
   changeSummary(id: string): Promise<ChangeSummary | null>;
@@ -445,6 +447,21 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
             AND ($7::timestamptz IS NULL OR (r.created_at, r.id) < ($7::timestamptz, $8::uuid))
           ORDER BY r.created_at DESC, r.id DESC LIMIT $9`,
         values: [personId, now, filter.actionLike ?? null, filter.risk ?? null, filter.environment ?? null, like, page.after?.createdAt ?? null, page.after?.id ?? null, page.limit],
+      });
+      if (rows.length === 0) return [];
+      const found = (await db.approvalRequest.findMany({ where: { id: { in: rows.map((r) => r.id) } }, include })) as PrismaRow[];
+      const byId = new Map(found.map((r) => [r.id, toRecord(r)]));
+      return rows.map((r) => byId.get(r.id)).filter((r): r is RequestRecord => Boolean(r));
+    },
+
+    async votedBy(personId, page) {
+      const { rows } = await runQuery<{ id: string }>(pool, {
+        name: 'cs_console_history',
+        text: `SELECT r.id FROM approval_request r
+          WHERE EXISTS (SELECT 1 FROM vote v WHERE v.request_id = r.id AND v.person_key = $1)
+            AND ($2::timestamptz IS NULL OR (r.created_at, r.id) < ($2::timestamptz, $3::uuid))
+          ORDER BY r.created_at DESC, r.id DESC LIMIT $4`,
+        values: [personId, page.after?.createdAt ?? null, page.after?.id ?? null, page.limit],
       });
       if (rows.length === 0) return [];
       const found = (await db.approvalRequest.findMany({ where: { id: { in: rows.map((r) => r.id) } }, include })) as PrismaRow[];

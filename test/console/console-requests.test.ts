@@ -130,6 +130,24 @@ describe('deciding', () => {
   });
 });
 
+describe('history', () => {
+  it('lists what the person voted on, through any channel, newest first', async () => {
+    const carol = await new ConsoleBrowser(t).signInWithLink('carol@example.com');
+    const a = await submit({ risk: 'low' });
+    const b2 = await submit({ risk: 'low', action: 'service.restart', environment: 'dev' });
+    expect(await carol.post(`/console/api/requests/${a}/decisions`, { decision: 'approve' })).toMatchObject({ status: 201 });
+    const viaApi = await t.call('POST', `/v1/requests/${b2}/decisions`, { key: KEYS.approver, body: { approver: { email: 'carol@example.com' }, decision: 'approve' } });
+    expect(viaApi.status).toBe(201);
+    const first = await carol.get('/console/api/history?limit=1');
+    expect(first.body.items.map((r: any) => r.id)).toEqual([b2]);
+    expect(first.body.items[0]).toMatchObject({ status: 'approved', grant: expect.any(String) });
+    const second = await carol.get(`/console/api/history?limit=1&cursor=${first.body.nextCursor}`);
+    expect(second.body.items.map((r: any) => r.id)).toEqual([a]);
+    // Others' votes are not in it.
+    expect((await bob.get('/console/api/history')).body.items.map((r: any) => r.id)).not.toContain(b2);
+  });
+});
+
 describe('request page', () => {
   it('shows votes, deliveries, the audit trail with its seals, and never a hashed context value in clear', async () => {
     const id = await submit({ risk: 'medium' });

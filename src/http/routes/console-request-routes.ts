@@ -43,6 +43,10 @@ export function consoleRequestRoutes(deps: {
       return deps.requests.inbox(req.consoleUser, { ...filter, text: q }, { limit, cursor });
     });
 
+    app.get('/console/api/history', {
+      schema: { hide: true, querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(25), cursor: z.string().max(200).optional() }) },
+    }, async (req) => deps.requests.history(req.consoleUser, req.query));
+
     app.get('/console/api/inbox/stream', { schema: { hide: true } }, async (req, reply) => {
       const user = req.consoleUser;
       const cookie = readCookie(req, SESSION_COOKIE);

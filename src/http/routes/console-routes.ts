@@ -126,7 +126,7 @@ export function registerConsoleRoutes(root: FastifyInstance, deps: ConsoleRouteD
         throw new AppError('sign_in_failed', `The identity provider refused the sign-in: ${query.error}${typeof query.error_description === 'string' ? ` (${query.error_description})` : ''}.`);
       }
       const oidc = deps.oidc;
-      const { claims, next } = await attempt(req, () => oidc.finish(new URL(req.url, deps.baseUrl), readCookie(req, LOGIN_COOKIE)));
+      const { claims, next } = await attempt(req, () => oidc.finish(new URL(req.url, 'http://callback.invalid').search, readCookie(req, LOGIN_COOKIE)));
       const { cookie } = await deps.sessions.signInWithIdp(claims);
       await signedIn(req, reply, cookie);
       return reply.redirect(next, 302);
