@@ -16,9 +16,13 @@ export function Claimed({ children, claimed = true }: { children: ComponentChild
   );
 }
 
-/** True when a field of the request came from the agent rather than from its API key. */
-export function isClaimed(req: Pick<RequestView, 'pinnedFields'>, field: string): boolean {
-  return !(req.pinnedFields ?? []).some((p) => p === field || p.startsWith(`${field}.`));
+/**
+ * True when any of the fields shown came from the agent rather than from its API key's pins (`pinnedFields`:
+ * requester.id, requester.type, environment). The model, identities and everything else are always the agent's.
+ */
+export function isClaimed(req: Pick<RequestView, 'pinnedFields'>, ...fields: string[]): boolean {
+  const pinned = req.pinnedFields ?? [];
+  return fields.some((f) => !pinned.includes(f));
 }
 
 export function personLabel(p: PersonView | null | undefined): string {

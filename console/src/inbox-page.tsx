@@ -192,7 +192,7 @@ function InboxItem({ r, now, fresh }: { r: RequestView; now: number; fresh: bool
         <div>
           <dt>Who asks</dt>
           <dd>
-            <Claimed claimed={isClaimed(r, 'requester')}>
+            <Claimed claimed={isClaimed(r, 'requester.id', 'requester.type')}>
               {r.requester.id} ({r.requester.type})
             </Claimed>
           </dd>
@@ -203,7 +203,7 @@ function InboxItem({ r, now, fresh }: { r: RequestView; now: number; fresh: bool
         </div>
         <div>
           <dt>Model</dt>
-          <dd>{r.requester.model ? <Claimed claimed={isClaimed(r, 'requester')}>{r.requester.model}</Claimed> : <span class="muted">not given</span>}</dd>
+          <dd>{r.requester.model ? <Claimed>{r.requester.model}</Claimed> : <span class="muted">not given</span>}</dd>
         </div>
         <div>
           <dt>Environment</dt>

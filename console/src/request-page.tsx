@@ -77,11 +77,11 @@ export function RequestPage({ id, session }: { id: string; session: Session }) {
             </Claimed>
           </Row>
           <Row label="Who asks">
-            <Claimed claimed={isClaimed(r, 'requester')}>
+            <Claimed claimed={isClaimed(r, 'requester.id', 'requester.type', ...(r.requester.email ? ['requester.identities'] : []))}>
               {r.requester.id} ({r.requester.type}){r.requester.email ? `, ${r.requester.email}` : ''}
             </Claimed>
           </Row>
-          <Row label="Model">{r.requester.model ? <Claimed claimed={isClaimed(r, 'requester')}>{r.requester.model}</Claimed> : <span class="muted">not given</span>}</Row>
+          <Row label="Model">{r.requester.model ? <Claimed>{r.requester.model}</Claimed> : <span class="muted">not given</span>}</Row>
           <Row label="On behalf of">{r.onBehalfOf ? <Claimed claimed={isClaimed(r, 'onBehalfOf')}>{personLabel(r.onBehalfOf)}</Claimed> : <span class="muted">nobody named</span>}</Row>
           <Row label="Submitted with key">
             {r.submittedBy ? `${r.submittedBy.apiKey}${r.submittedBy.owner ? ` (owner ${r.submittedBy.owner})` : ''}` : '—'}
