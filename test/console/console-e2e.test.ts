@@ -12,7 +12,7 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { buildConsole } from '../../console/build';
 import { runCli } from '../../src/cli/cli';
-import { freePort } from '../support/console-client';
+import { cliEnv, freePort } from '../support/console-client';
 import { baseRequest } from '../support/start-app';
 import { IDP_CLIENT, startIdp, type TestIdp } from '../support/oidc-idp';
 import { DATA_CHANNEL, startSlackTestApp, type SlackTestApp } from '../slack/slack-test-app';
@@ -286,6 +286,32 @@ describe('web console in Chromium', () => {
     await alice.getByTestId('decision').filter({ hasText: 'approved' }).waitFor();
     await expect(alice.getByRole('button', { name: 'Approve' }).count()).resolves.toBe(0);
     await expect(alice.locator('table').first().textContent()).resolves.toContain('frank@example.com');
+  });
+
+  it('marks as the agent\'s claim only what the submitting key did not pin', async () => {
+    const printed: string[] = [];
+    const code = await runCli(
+      ['keys', 'create', '--name', 'pinned-bot', '--scopes', 'submit+read', '--owner', 'ops-lead@example.com', '--pin-requester', 'deploy-bot:service', '--pin-environment', 'production'],
+      (line) => printed.push(line),
+      cliEnv(s.t),
+    );
+    expect(code).toBe(0);
+    const key = printed[printed.length - 1].trim();
+    const body = baseRequest({ action: 'deploy.pinned', resource: 'k8s://prod/cart', risk: 'low', onBehalfOf: { email: 'bob@example.com' } });
+    delete (body.requester as Record<string, unknown>).id;
+    delete (body.requester as Record<string, unknown>).type;
+    delete (body.requester as Record<string, unknown>).email;
+    delete body.environment;
+    const res = await s.t.submit(body, { key });
+    expect(res.status).toBe(202);
+    await alice.goto(`${base}/console/requests/${res.body.id}`);
+    const row = (label: string) => alice.locator('dl.facts.wide > div').filter({ has: alice.locator('dt', { hasText: new RegExp(`^${label}$`) }) });
+    await row('Who asks').waitFor();
+    await expect(row('Who asks').textContent()).resolves.toBe('Who asksdeploy-bot (service)');
+    await expect(row('Environment').textContent()).resolves.toBe('Environmentproduction');
+    await expect(row('Model').textContent()).resolves.toContain('asserted by the agent');
+    await expect(row('Justification').textContent()).resolves.toContain('asserted by the agent');
+    expect((await s.t.call('POST', `/v1/requests/${res.body.id}/cancel`, { key, body: {} })).status).toBe(200);
   });
 
   it('asks for the reason the rule wants before a denial, then records the denial with it', async () => {
