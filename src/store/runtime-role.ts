@@ -42,6 +42,8 @@ export const RUNTIME_GRANTS: Readonly<Record<string, readonly Privilege[]>> = {
   // Web console sessions are revoked (sign-out, step-up) and expired ones purged; links are marked used once.
   console_session: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   console_sign_in_link: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  // The migration ledger: readiness compares it with the migrations the service ships; reading is all it may do.
+  _prisma_migrations: ['SELECT'],
 };
 
 export interface RuntimeRole {
@@ -140,7 +142,7 @@ export async function grantRuntimeRole(client: pg.Client, opts: { role: RuntimeR
 
   const { rows: tables } = await client.query<{ relname: string }>(
     `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname <> '_prisma_migrations' ORDER BY c.relname`,
+     WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname`,
     [schema],
   );
   const r = quoteIdent(role.name);
