@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import Fastify from 'fastify';
+import { chromium } from 'playwright-core';
 import { buildConsole, type ConsoleBuildResult } from '../../console/build';
 import { CONSOLE_CSP, registerConsoleStaticRoutes } from '../../src/http/routes/console-static-routes';
 import { startTestApp, type TestApp } from '../support/start-app';
@@ -136,6 +137,31 @@ describe('console static serving', () => {
       }
     } finally {
       await off.close();
+    }
+  });
+
+  it('runs in Chromium under its CSP and, with no identity provider configured, offers one-time links', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'cs-chromium-'));
+    const ctx = await chromium.launchPersistentContext(dir, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = ctx.pages()[0] ?? (await ctx.newPage());
+      const problems: string[] = [];
+      page.on('pageerror', (e) => problems.push(e.message));
+      page.on('console', (m) => {
+        if (/Content Security Policy/i.test(m.text())) problems.push(m.text());
+      });
+      await page.goto(`${t.baseUrl}/console/`);
+      await page.getByTestId('no-idp').waitFor({ timeout: 15_000 });
+      expect(await page.getByTestId('no-idp').textContent()).toContain('one-time links');
+      expect(await page.getByRole('link', { name: 'Sign in with your identity provider' }).count()).toBe(0);
+      expect(problems).toEqual([]);
+    } finally {
+      await ctx.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
