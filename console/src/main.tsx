@@ -2,6 +2,7 @@
  * The Countersign web console (issue 12): a single-page app for approvers and auditors, served by Countersign itself
  * from dist/console (built by console/build.ts). This file owns the shell: the session (who is signed in, their
  * roles, the CSRF token), navigation and which page a path shows. Pages: Inbox (inbox-page), Request (request-page),
+ * My decisions (history-page),
  * Lineage (lineage-page), Audit (audit-page), Policy (policy-page), Sign-in (sign-in-page). All data comes from the
  * console backend (/console/api/*, see api.ts); agent text is always rendered as text and marked as the agent's claim.
  */
@@ -10,6 +11,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, getJson, postJson, setCsrfToken, type Session } from './api';
 import { AuditPage } from './audit-page';
 import { ErrorBox, Loading } from './components';
+import { HistoryPage } from './history-page';
 import { InboxPage } from './inbox-page';
 import { LineagePage } from './lineage-page';
 import { PolicyPage } from './policy-page';
@@ -48,6 +50,7 @@ function App() {
   if (req) page = <RequestPage id={req[1]} session={session} />;
   else if (lin) page = <LineagePage requestId={lin[1]} />;
   else if (path.startsWith('/console/lineage')) page = <LineagePage traceId={search.get('traceId') ?? undefined} requestId={search.get('requestId') ?? undefined} />;
+  else if (path.startsWith('/console/history')) page = <HistoryPage session={session} />;
   else if (path.startsWith('/console/audit')) page = <AuditPage session={session} />;
   else if (path.startsWith('/console/policy')) page = <PolicyPage session={session} />;
   else if (path === '/console/' || path === '/console' || path.startsWith('/console/inbox')) page = <InboxPage />;
@@ -76,6 +79,7 @@ function Shell({ session, path, children }: { session: Session | null; path: str
         {session ? (
           <nav>
             {nav('/console/', 'Inbox', path === '/console/' || path.startsWith('/console/inbox') || path.startsWith('/console/requests'))}
+            {nav('/console/history', 'My decisions', path.startsWith('/console/history'))}
             {nav('/console/lineage', 'Lineage', path.startsWith('/console/lineage'))}
             {session.roles.includes('auditor') ? nav('/console/audit', 'Audit', path.startsWith('/console/audit')) : null}
             {nav('/console/policy', 'Policy', path.startsWith('/console/policy'))}

@@ -426,6 +426,24 @@ describe('web console in Chromium', () => {
     await expect(alice.getByRole('button', { name: 'Load more' }).count()).resolves.toBe(0);
   });
 
+  it('lists what Alice decided, newest first, with her vote and the outcome', async () => {
+    await alice.getByRole('link', { name: 'My decisions' }).click();
+    const rows = alice.getByTestId('history').locator('tbody > tr');
+    await rows.first().waitFor();
+    const ids = await rows.evaluateAll((trs) => trs.map((tr) => tr.getAttribute('data-request-id')));
+    // Newest first: the hotfix denial came after the deploy approval. Frank's vote on the canary is not hers.
+    expect(ids).toContain(deployId);
+    const deployRow = await rows.filter({ has: alice.locator(`a[href="/console/requests/${deployId}"]`) }).textContent();
+    expect(deployRow).toMatch(/approve\s*via web/);
+    expect(deployRow).toContain('approved');
+    const denied = await rows.filter({ hasText: 'deploy.hotfix' }).textContent();
+    expect(denied).toContain('Freeze until the incident review <b>ends</b>');
+    const hotfixIndex = await rows.evaluateAll((trs) => trs.findIndex((tr) => tr.textContent?.includes('deploy.hotfix')));
+    expect(hotfixIndex).toBeGreaterThanOrEqual(0);
+    expect(hotfixIndex).toBeLessThan(ids.indexOf(deployId));
+    await expect(rows.filter({ hasText: 'deploy.canary' }).count()).resolves.toBe(0);
+  });
+
   it('signs out: the session ends and the sign-in page is back', async () => {
     await alice.getByRole('button', { name: 'Sign out' }).click();
     await alice.getByRole('link', { name: 'Sign in with your identity provider' }).waitFor();
