@@ -39,11 +39,11 @@ export const RUNTIME_GRANTS: Readonly<Record<string, readonly Privilege[]>> = {
   person: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   person_identity: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   directory_version: ['SELECT', 'UPDATE'],
+  // The migration ledger: readiness compares it with the migrations the service ships; reading is all it may do.
+  _prisma_migrations: ['SELECT'],
   // Web console sessions are revoked (sign-out, step-up) and expired ones purged; links are marked used once.
   console_session: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   console_sign_in_link: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
-  // The migration ledger: readiness compares it with the migrations the service ships; reading is all it may do.
-  _prisma_migrations: ['SELECT'],
 };
 
 export interface RuntimeRole {
