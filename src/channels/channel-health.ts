@@ -70,6 +70,7 @@ export function createChannelHealthTracker(opts: { connected?: { up: true } | { 
         postCard: observed(channel.postCard.bind(channel)),
         updateCard: observed(channel.updateCard.bind(channel)),
         notify: observed(channel.notify.bind(channel)),
+        ...(channel.remind ? { remind: observed(channel.remind.bind(channel)) } : {}),
         ...(channel.close ? { close: channel.close.bind(channel) } : {}),
       };
     },

@@ -41,6 +41,8 @@ export interface DeliveryService {
   postCard(requestId: string, target: string, attempt: { last: boolean }): Promise<DeliveryOutcome>;
   updateCard(requestId: string, target: string, attempt: { last: boolean }): Promise<DeliveryOutcome>;
   notifyRequester(requestId: string, attempt: { last: boolean }): Promise<DeliveryOutcome>;
+  /** Reminder `index` (a rule's `remind`) under the card posted to `target`, once, while the request is pending. */
+  remindApprovers(requestId: string, target: string, index: number, attempt: { last: boolean }): Promise<DeliveryOutcome>;
   sendCallback(requestId: string, attempt: { last: boolean }): Promise<DeliveryOutcome>;
   /** What a change owes: updates for every posted card, and once final, the notification and callback. */
   plan(requestId: string): Promise<DeliveryPlan>;
@@ -70,6 +72,7 @@ export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryServic
     postCard: (requestId, target, attempt) => postCard(ctx, requestId, target, attempt),
     updateCard: (requestId, target, attempt) => updateCard(ctx, requestId, target, attempt),
     notifyRequester: (requestId, attempt) => notifyRequester(ctx, requestId, attempt),
+    remindApprovers: (requestId, target, index, attempt) => remindApprovers(ctx, requestId, target, index, attempt),
     sendCallback: (requestId, attempt) => sendCallback(ctx, requestId, attempt),
     async plan(requestId) {
       const r = await deps.requests.changeSummary(requestId);
@@ -77,7 +80,8 @@ export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryServic
       const final = isFinal(r.status);
       return {
         cardTargets: r.postedCardTargets,
-        notify: final && r.policyOutcome === 'require' && deps.channels.size > 0,
+        // People decided it (a standing approval decides at intake, like a routine rule: nobody is notified).
+        notify: final && r.policyOutcome === 'require' && !r.byStandingApproval && deps.channels.size > 0,
         callback: final && Boolean(r.callbackUrl),
         version: stateVersion(r.status, r.voteCount),
       };
@@ -184,6 +188,34 @@ async function updateCard(ctx: Ctx, requestId: string, target: string, { last }:
     await ctx.deliveries.markRendered(requestId, target, view.version);
     rendered = view.version;
   }
+  return 'delivered';
+}
+
+/** The delivery row key of reminder `index` under the card at `target`. */
+export const reminderKey = (target: string, index: number) => `${target}#${index}`;
+
+async function remindApprovers(ctx: Ctx, requestId: string, target: string, index: number, { last }: { last: boolean }): Promise<DeliveryOutcome> {
+  const key = reminderKey(target, index);
+  const card = await ctx.deliveries.get(requestId, 'card', target);
+  if (!card || card.status !== 'delivered' || !card.messageRef) return 'skipped';
+  if ((await ctx.deliveries.claim(requestId, 'reminder', key)).status !== 'pending') return 'already_done';
+  const { channel, kind } = channelFor(ctx, target);
+  if (!channel?.remind) {
+    await ctx.ledger.settle(requestId, 'reminder', key, 'skipped', { data: { reason: `the ${kind} channel cannot send reminders on this server` } });
+    return 'skipped';
+  }
+  const view = await ctx.queries.view(requestId);
+  if (view.final) {
+    await ctx.ledger.settle(requestId, 'reminder', key, 'skipped', { data: { reason: `request already ${view.status}` } });
+    return 'skipped';
+  }
+  let ref: MessageRef;
+  try {
+    ref = await channel.remind(card.messageRef.ref, view);
+  } catch (err) {
+    return ctx.ledger.failOrRetry(requestId, 'reminder', key, err, last);
+  }
+  await ctx.ledger.settle(requestId, 'reminder', key, 'delivered', { ref: { ref }, data: { reminder: index + 1, approvals: view.approvals, approvalsRequired: view.approvalsRequired } });
   return 'delivered';
 }
 

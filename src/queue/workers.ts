@@ -1,5 +1,5 @@
 /**
- * The workers: deliveries (cards, updates, notifications, callbacks) and timers (expiry, reconciliation).
+ * The workers: deliveries (cards, updates, notifications, callbacks) and timers (expiry, expiry warnings, reminders, escalations, reconciliation).
  * Retryable failures are thrown back to BullMQ, whose backoff honours a platform's Retry-After; the last attempt
  * records a permanent failure instead of throwing, so every delivery ends in a row and an audit event.
  */
@@ -7,12 +7,14 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pino from 'pino';
 import type { DecisionService } from '../services/decision-service';
+import type { ExpiryWarningService } from '../services/expiry-warning-service';
+import type { ReminderService } from '../services/reminder-service';
 import { RetryableDeliveryError, type DeliveryService } from '../deliveries/delivery-service';
 import { parseTarget } from '../ports/chat-channel';
 import { DELIVERY_QUEUE, jobIdPart, TIMER_QUEUE, targetKey, type Queues } from './queues';
 
 /** What a delivery job delivers, as metrics label it. */
-export type DeliveryMetricKind = 'card' | 'card_update' | 'notify' | 'callback';
+export type DeliveryMetricKind = 'card' | 'card_update' | 'reminder' | 'notify' | 'callback';
 
 export interface Workers {
   close(): Promise<void>;
@@ -33,7 +35,9 @@ export function startWorkers(deps: {
   backoffMs: number;
   queues: Pick<Queues, 'addDelivery'>;
   deliveries: DeliveryService;
-  decisions: Pick<DecisionService, 'expireIfDue'>;
+  decisions: Pick<DecisionService, 'expireIfDue' | 'escalate'>;
+  expiryWarnings: Pick<ExpiryWarningService, 'warn'>;
+  reminders: Pick<ReminderService, 'due'>;
   reconcile: () => Promise<unknown>;
   log: pino.Logger;
   /**
@@ -68,6 +72,8 @@ export function startWorkers(deps: {
           return measured('card', channel, () => deps.deliveries.postCard(requestId, job.data.target, { last }));
         case 'card.update':
           return measured('card_update', channel, () => deps.deliveries.updateCard(requestId, job.data.target, { last }));
+        case 'card.remind':
+          return measured('reminder', channel, () => deps.deliveries.remindApprovers(requestId, job.data.target, job.data.index, { last }));
         case 'notify':
           return measured('notify', channel, () => deps.deliveries.notifyRequester(requestId, { last }));
         case 'callback':
@@ -96,6 +102,9 @@ export function startWorkers(deps: {
     TIMER_QUEUE,
     async (job: Job) => {
       if (job.name === 'expire') return deps.decisions.expireIfDue((job.data as { requestId: string }).requestId);
+      if (job.name === 'escalate') return deps.decisions.escalate((job.data as { requestId: string }).requestId);
+      if (job.name === 'remind') return deps.reminders.due((job.data as { requestId: string }).requestId);
+      if (job.name === 'warn') return deps.expiryWarnings.warn((job.data as { requestId: string }).requestId);
       if (job.name === 'reconcile') return deps.reconcile();
       return undefined;
     },

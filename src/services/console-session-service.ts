@@ -9,7 +9,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import { AppError } from '../domain/app-error';
 import type { AuditEventInput } from '../domain/audit-event';
 import { formatIdentity, identityKey, type Identity, type Person } from '../domain/people';
-import type { Policy } from '../domain/policy';
+import { approverGroupsOf, type Policy } from '../domain/policy';
 import type { ConsoleSessionRecord, ConsoleStore, NewConsoleSession, SignInMethod } from '../store/console-store';
 import type { AuditService } from './audit-service';
 import type { DirectoryService } from './directory-service';
@@ -92,7 +92,7 @@ export function createConsoleSessionService(deps: {
   }
 
   function rolesOf(personId: string): ConsoleRole[] {
-    const approverGroups = deps.policy().rules.flatMap((r) => (r.outcome === 'require' ? r.approvers : []));
+    const approverGroups = deps.policy().rules.flatMap(approverGroupsOf);
     const roles: ConsoleRole[] = [];
     if (isMember(personId, approverGroups)) roles.push('approver');
     if (isMember(personId, deps.config.auditorGroups)) roles.push('auditor');

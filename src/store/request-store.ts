@@ -12,6 +12,7 @@ import type { PolicyDecision, Requirement, Risk } from '../domain/policy';
 import { requestNotFound } from '../domain/app-error';
 import type { RequestStatus } from '../domain/request-lifecycle';
 import { appendAuditEvents, auditInsertSql, auditRowsParam } from './audit-store';
+import { insertStandingApproval, type NewStandingApproval } from './standing-approval-store';
 import { runQuery, withTransaction, type Database, type Sql, type SqlPool } from './database';
 
 /**
@@ -20,6 +21,9 @@ import { runQuery, withTransaction, type Database, type Sql, type SqlPool } from
  * `r` is the request's alias.
  */
 export const STATE_VERSION_SQL = `(r.status::text || ':' || (SELECT count(*) FROM vote v WHERE v.request_id = r.id)::text)`;
+
+/** The audit event type that records a request's expiry warning (what `owedExpiryWarnings` looks for). */
+export const EXPIRING_EVENT = 'request.expiring';
 
 /** Everything intake writes for a new request. */
 export interface NewRequest {
@@ -63,6 +67,8 @@ export interface NewRequest {
   decidedAt: Date | null;
   decidedBy: string | null;
   decisionReason: string | null;
+  /** The standing approval that approved it at once, when one did. */
+  standingApprovalId?: string | null;
 }
 
 export interface VoteRecord extends CountedVote {
@@ -92,6 +98,13 @@ export interface RequestRecord extends Omit<NewRequest, 'idempotencyKey' | 'body
 export interface LockedRequest {
   id: string;
   status: RequestStatus;
+  /** What a standing approval given on this request covers. */
+  action: string;
+  resource: string;
+  environment: string | null;
+  requesterId: string;
+  requesterType: string;
+  policyRule: string;
   requester: PersonIdentity;
   onBehalfOf: PersonIdentity | null;
   keyOwner: string | null;
@@ -118,7 +131,13 @@ export interface RequestTransaction {
   transition(to: RequestStatus, at: Date, decidedBy: string | null, reason: string | null): Promise<boolean>;
   /** Records the requester's outcome report once (a second call changes nothing). */
   setOutcomeReport(report: Record<string, unknown>): Promise<void>;
+  /** Records a standing approval granted with this transaction's vote. */
+  createStandingApproval(standing: NewStandingApproval): Promise<void>;
+  /** Records the stage a staged requirement now asks (the reconciler reads it to know which stages are owed cards). */
+  setStage(stage: number): Promise<void>;
   appendAudit(events: AuditEventInput[]): Promise<void>;
+  /** Guarded: replaces a pending request's requirement (an escalation adding approvers). Returns whether it did. */
+  replaceRequirement(requirement: Requirement): Promise<boolean>;
 }
 
 export interface RequestListFilter {
@@ -150,6 +169,10 @@ export interface IdempotentOriginal {
   policyOutcome: PolicyDecision['outcome'];
   policyRule: string;
   expiresAt: Date;
+  /** Set when a standing approval approved it at once. */
+  standingApproval: string | null;
+  /** Whether its rule's budget was spent, so it went to people. */
+  budgetExhausted: boolean;
 }
 
 /** What a change owes, read in one statement for the delivery planner. */
@@ -160,6 +183,8 @@ export interface ChangeSummary {
   voteCount: number;
   /** Targets of the cards that were posted (delivered). */
   postedCardTargets: string[];
+  /** Approved at once by a standing approval: like a routine approval, nobody is notified. */
+  byStandingApproval: boolean;
 }
 
 /** Port of the requests aggregate. Services receive it (or a `Pick<>` of it), never the database client. */
@@ -214,6 +239,25 @@ export interface RequestStore {
    * platform (`notifyPlatforms`), or a card that does not show the final state. Returns their state version.
    */
   decidedOwingDeliveries(notifyPlatforms: number, limit: number): Promise<{ id: string; status: RequestStatus; voteCount: number }[]>;
+  /**
+   * Pending, unexpired requests whose requirement asks for an expiry warning (`warnBeforeExpirySeconds`) that has not
+   * been given yet (no `request.expiring` event), with when it is due: what the reconciler re-arms timers from.
+   */
+  owedExpiryWarnings(limit: number): Promise<{ id: string; warnAt: Date }[]>;
+  /**
+   * Records a pending request's expiry warning once: locks the row and, when the request is still pending, unexpired
+   * and not yet warned, appends `events(request)` (which must include the `request.expiring` event) in the same
+   * transaction. Safe to run any number of times on any number of nodes.
+   * @returns the request's expiry when the warning was recorded now, null otherwise.
+   */
+  /**
+   * Pending, unexpired requests whose requirement asks for reminders (`remindSeconds`), oldest first (or just
+   * `requestId`): when each was submitted, its delivered card targets and the reminder rows already settled.
+   */
+  remindersOwed(opts: { requestId?: string; limit: number }): Promise<{ id: string; createdAt: Date; remindSeconds: number[]; cards: string[]; settled: string[] }[]>;
+  /** Pending, unexpired requests whose requirement escalates and has not yet: when each escalation is due. */
+  escalationsOwed(limit: number): Promise<{ id: string; dueAt: Date }[]>;
+  recordExpiryWarning(id: string, now: Date, events: (request: { expiresAt: Date; callbackUrl: string | null }) => AuditEventInput[]): Promise<Date | null>;
 }
 
 const INSERT_SQL = `WITH ins AS (
@@ -221,10 +265,10 @@ const INSERT_SQL = `WITH ins AS (
     on_behalf_of, justification, context, risk, environment, callback_url, trace_id, parent_request_id, api_key_id,
     api_key_name, key_owner, idempotency_key, body_hash, policy_rule, policy_outcome, policy_hash, requirement,
     approvals_required, expires_at, created_at, decided_at, decided_by, decision_reason, requester_person,
-    on_behalf_of_person, key_owner_person, pinned_fields, action_hash, grant_ttl_seconds, trace_parent)
+    on_behalf_of_person, key_owner_person, pinned_fields, action_hash, grant_ttl_seconds, trace_parent, standing_approval_id)
   VALUES ($1::uuid, $2::"RequestStatus", $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12::"Risk", $13, $14,
     $15, $16::uuid, $17::uuid, $18, $19, $20, $21, $22, $23::"PolicyOutcome", $24, $25::jsonb, $26, $27::timestamptz,
-    $28::timestamptz, $29::timestamptz, $30, $31, $33, $34, $35, $36::text[], $37, $38, $39)
+    $28::timestamptz, $29::timestamptz, $30, $31, $33, $34, $35, $36::text[], $37, $38, $39, $40::uuid)
   ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
   RETURNING id
 ), ev AS (
@@ -232,6 +276,15 @@ const INSERT_SQL = `WITH ins AS (
   RETURNING 1
 )
 SELECT (SELECT id FROM ins) AS id, (SELECT count(*)::int FROM ev) AS events`;
+
+/**
+ * The card targets a pending request is owed so far (`r` is the request): its channels, or for a staged requirement the
+ * channels of the stages asked up to its current one (stage n+1's approvers get cards only once stage n approved).
+ */
+const ASKED_CHANNELS_SQL = `SELECT jsonb_array_elements_text(COALESCE(r.requirement->'channels', '[]'::jsonb)) WHERE NOT (r.requirement ? 'stages')
+  UNION SELECT jsonb_array_elements_text(s.stage->'channels')
+    FROM jsonb_array_elements(CASE WHEN r.requirement ? 'stages' THEN r.requirement->'stages' ELSE '[]'::jsonb END) WITH ORDINALITY AS s(stage, n)
+    WHERE s.n <= r.stage + 1`;
 
 const GRANT_USE_SQL = `WITH ins AS (
   INSERT INTO grant_use (request_id, used_at, key_id, key_name) VALUES ($1::uuid, $2::timestamptz, $3::uuid, $4)
@@ -245,7 +298,7 @@ SELECT (SELECT request_id FROM ins) AS id, (SELECT count(*)::int FROM ev) AS eve
 
 // Two statements on purpose: under READ COMMITTED a sub-select in the locking statement would read the votes as of
 // the statement's snapshot, taken BEFORE it waited for the lock, and miss the vote that the previous holder committed.
-const LOCK_SQL = `SELECT id, status, requester, on_behalf_of, key_owner, requester_person, on_behalf_of_person, key_owner_person,
+const LOCK_SQL = `SELECT id, status, action, resource, environment, requester_id, requester_type, policy_rule, requester, on_behalf_of, key_owner, requester_person, on_behalf_of_person, key_owner_person,
     api_key_id, expires_at, requirement, approvals_required, outcome_report, policy_outcome, created_at
   FROM approval_request WHERE id = $1::uuid FOR UPDATE`;
 const VOTES_SQL = `SELECT person_key, approver, channel, decision, reason, created_at, attested_by FROM vote WHERE request_id = $1::uuid ORDER BY created_at`;
@@ -257,6 +310,12 @@ const TRANSITION_SQL = `UPDATE approval_request SET status = $2::"RequestStatus"
 interface LockedRow {
   id: string;
   status: RequestStatus;
+  action: string;
+  resource: string;
+  environment: string | null;
+  requester_id: string;
+  requester_type: string;
+  policy_rule: string;
   requester: PersonIdentity;
   on_behalf_of: PersonIdentity | null;
   key_owner: string | null;
@@ -324,6 +383,7 @@ function toRecord(row: PrismaRow): RequestRecord {
     decidedAt: row.decidedAt,
     decidedBy: row.decidedBy,
     decisionReason: row.decisionReason,
+    standingApprovalId: row.standingApprovalId ?? null,
     outcomeReport: row.outcomeReport ?? null,
     votes: row.votes.map((v) => ({
       personKey: v.personKey,
@@ -354,12 +414,20 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
           values: [randomUUID(), request.id, v.personKey, JSON.stringify(v.approver), v.channel, v.decision, v.reason ?? null, v.at, v.attestedBy ?? null],
         });
       },
+      async replaceRequirement(requirement) {
+        const res = await runQuery(tx, `UPDATE approval_request SET requirement = $2::jsonb WHERE id = $1::uuid AND status = 'pending'`, [request.id, JSON.stringify(requirement)]);
+        return res.rowCount === 1;
+      },
       async transition(to, at, decidedBy, reason) {
         const res = await runQuery(tx, { name: 'cs_transition', text: TRANSITION_SQL, values: [request.id, to, at, decidedBy, reason] });
         return res.rowCount === 1;
       },
       async setOutcomeReport(report) {
         await runQuery(tx, { name: 'cs_outcome_report', text: 'UPDATE approval_request SET outcome_report = $2::jsonb WHERE id = $1::uuid AND outcome_report IS NULL', values: [request.id, JSON.stringify(report)] });
+      },
+      createStandingApproval: (standing) => insertStandingApproval(tx, standing),
+      async setStage(stage) {
+        await runQuery(tx, { name: 'cs_set_stage', text: 'UPDATE approval_request SET stage = $2 WHERE id = $1::uuid AND status = \'pending\'', values: [request.id, stage] });
       },
       appendAudit: (events) => appendAuditEvents(tx, events),
     };
@@ -378,20 +446,21 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
           r.apiKeyId, r.apiKeyName, r.keyOwner, r.idempotencyKey, r.bodyHash, r.policyRule, r.policyOutcome, r.policyHash,
           json(r.requirement), r.approvalsRequired, r.expiresAt, r.createdAt, r.decidedAt, r.decidedBy, r.decisionReason,
           auditRowsParam(events), r.requesterPerson, r.onBehalfOfPerson, r.keyOwnerPerson, r.pinnedFields, r.actionHash, r.grantTtlSeconds,
-          r.traceParent ?? null,
+          r.traceParent ?? null, r.standingApprovalId ?? null,
         ],
       });
       return Boolean(rows[0]?.id);
     },
 
     async findByIdempotencyKey(apiKeyId, idempotencyKey) {
-      const { rows } = await runQuery<{ id: string; body_hash: string; policy_outcome: PolicyDecision['outcome']; policy_rule: string; expires_at: Date }>(
+      const { rows } = await runQuery<{ id: string; body_hash: string; policy_outcome: PolicyDecision['outcome']; policy_rule: string; expires_at: Date; standing_approval_id: string | null; budget_exhausted: boolean }>(
         pool,
-        'SELECT id, body_hash, policy_outcome, policy_rule, expires_at FROM approval_request WHERE api_key_id = $1::uuid AND idempotency_key = $2',
+        `SELECT id, body_hash, policy_outcome, policy_rule, expires_at, standing_approval_id, COALESCE(requirement ? 'budgetExhausted', false) AS budget_exhausted
+         FROM approval_request WHERE api_key_id = $1::uuid AND idempotency_key = $2`,
         [apiKeyId, idempotencyKey],
       );
       const row = rows[0];
-      return row ? { id: row.id, bodyHash: row.body_hash, policyOutcome: row.policy_outcome, policyRule: row.policy_rule, expiresAt: new Date(row.expires_at) } : null;
+      return row ? { id: row.id, bodyHash: row.body_hash, policyOutcome: row.policy_outcome, policyRule: row.policy_rule, expiresAt: new Date(row.expires_at), standingApproval: row.standing_approval_id, budgetExhausted: row.budget_exhausted } : null;
     },
 
     async traceParentOf(id) {
@@ -413,6 +482,12 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
         const request: LockedRequest = {
           id: row.id,
           status: row.status,
+          action: row.action,
+          resource: row.resource,
+          environment: row.environment,
+          requesterId: row.requester_id,
+          requesterType: row.requester_type,
+          policyRule: row.policy_rule,
           requester: row.requester,
           onBehalfOf: row.on_behalf_of,
           keyOwner: row.key_owner,
@@ -528,14 +603,15 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
     },
 
     async changeSummary(id) {
-      const rows = await db.$queryRawUnsafe<{ status: RequestStatus; policy_outcome: PolicyDecision['outcome']; callback_url: string | null; votes: number; cards: string[] }[]>(
+      const rows = await db.$queryRawUnsafe<{ status: RequestStatus; policy_outcome: PolicyDecision['outcome']; callback_url: string | null; votes: number; cards: string[]; standing: boolean }[]>(
         `SELECT r.status, r.policy_outcome, r.callback_url, (SELECT count(*)::int FROM vote v WHERE v.request_id = r.id) AS votes,
+           r.standing_approval_id IS NOT NULL AS standing,
            COALESCE((SELECT array_agg(d.target) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered'), '{}') AS cards
          FROM approval_request r WHERE r.id = $1::uuid`,
         id,
       );
       const r = rows[0];
-      return r ? { status: r.status, policyOutcome: r.policy_outcome, callbackUrl: r.callback_url, voteCount: r.votes, postedCardTargets: r.cards } : null;
+      return r ? { status: r.status, policyOutcome: r.policy_outcome, callbackUrl: r.callback_url, voteCount: r.votes, postedCardTargets: r.cards, byStandingApproval: r.standing } : null;
     },
 
     async recordGrantUse(use, events) {
@@ -565,7 +641,7 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
     async awaitingCards(limit) {
       const rows = await db.$queryRawUnsafe<{ id: string; expires_at: Date; targets: string[] }[]>(
         `SELECT r.id, r.expires_at,
-           COALESCE(ARRAY(SELECT t FROM jsonb_array_elements_text(COALESCE(r.requirement->'channels', '[]'::jsonb)) t
+           COALESCE(ARRAY(SELECT t FROM (${ASKED_CHANNELS_SQL}) asked(t)
              WHERE NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.target = t AND d.status <> 'pending')), '{}') AS targets
          FROM approval_request r WHERE r.status = 'pending' AND r.expires_at > now() ORDER BY r.created_at LIMIT $1`,
         limit,
@@ -579,7 +655,7 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
          FROM approval_request r
          WHERE r.status <> 'pending' AND r.decided_at > now() - interval '7 days' AND (
            (r.callback_url IS NOT NULL AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'callback' AND d.status <> 'pending'))
-           OR (r.policy_outcome = 'require' AND $1::int > 0 AND (SELECT count(*) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'notify' AND d.status <> 'pending') < $1::int)
+           OR (r.policy_outcome = 'require' AND r.standing_approval_id IS NULL AND $1::int > 0 AND (SELECT count(*) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'notify' AND d.status <> 'pending') < $1::int)
            OR EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered'
                 AND d.message_ref->>'renderedVersion' IS DISTINCT FROM ${STATE_VERSION_SQL}))
          ORDER BY r.decided_at LIMIT $2`,
@@ -587,6 +663,58 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
         limit,
       );
       return rows.map((r) => ({ id: r.id, status: r.status, voteCount: r.votes }));
+    },
+
+    async owedExpiryWarnings(limit) {
+      const rows = await db.$queryRawUnsafe<{ id: string; warn_at: Date }[]>(
+        `SELECT r.id, r.expires_at - make_interval(secs => (r.requirement->>'warnBeforeExpirySeconds')::double precision) AS warn_at
+         FROM approval_request r
+         WHERE r.status = 'pending' AND r.expires_at > now() AND r.requirement ? 'warnBeforeExpirySeconds'
+           AND NOT EXISTS (SELECT 1 FROM audit_event e WHERE e.request_id = r.id AND e.type = '${EXPIRING_EVENT}')
+         ORDER BY r.expires_at LIMIT $1`,
+        limit,
+      );
+      return rows.map((r) => ({ id: r.id, warnAt: new Date(r.warn_at) }));
+    },
+
+    async remindersOwed(opts) {
+      const rows = await db.$queryRawUnsafe<{ id: string; created_at: Date; remind: number[]; cards: string[]; settled: string[] }[]>(
+        `SELECT r.id, r.created_at, r.requirement->'remindSeconds' AS remind,
+           ARRAY(SELECT d.target FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered') AS cards,
+           ARRAY(SELECT d.target FROM delivery d WHERE d.request_id = r.id AND d.kind = 'reminder' AND d.status <> 'pending') AS settled
+         FROM approval_request r
+         WHERE r.status = 'pending' AND r.expires_at > now() AND r.requirement ? 'remindSeconds' AND ($2::uuid IS NULL OR r.id = $2::uuid)
+         ORDER BY r.created_at LIMIT $1`,
+        opts.limit,
+        opts.requestId ?? null,
+      );
+      return rows.map((r) => ({ id: r.id, createdAt: new Date(r.created_at), remindSeconds: r.remind, cards: r.cards, settled: r.settled }));
+    },
+
+    async escalationsOwed(limit) {
+      const rows = await db.$queryRawUnsafe<{ id: string; due_at: Date }[]>(
+        `SELECT r.id, r.created_at + make_interval(secs => (r.requirement->'escalate'->>'afterSeconds')::double precision) AS due_at
+         FROM approval_request r
+         WHERE r.status = 'pending' AND r.expires_at > now() AND r.requirement ? 'escalate' AND NOT r.requirement ? 'escalatedAt'
+         ORDER BY r.created_at LIMIT $1`,
+        limit,
+      );
+      return rows.map((r) => ({ id: r.id, dueAt: new Date(r.due_at) }));
+    },
+
+    async recordExpiryWarning(id, now, events) {
+      return withTransaction(pool, async (sql) => {
+        // The row lock serializes workers racing on the same warning, so the NOT EXISTS below sees the other's event.
+        const { rows } = await runQuery<{ status: RequestStatus; expires_at: Date; callback_url: string | null }>(
+          sql, 'SELECT status, expires_at, callback_url FROM approval_request WHERE id = $1::uuid FOR UPDATE', [id],
+        );
+        const r = rows[0];
+        if (!r || r.status !== 'pending' || r.expires_at <= now) return null;
+        const warned = await runQuery(sql, `SELECT 1 FROM audit_event WHERE request_id = $1::uuid AND type = '${EXPIRING_EVENT}' LIMIT 1`, [id]);
+        if (warned.rows.length) return null;
+        await appendAuditEvents(sql, events({ expiresAt: r.expires_at, callbackUrl: r.callback_url }));
+        return r.expires_at;
+      });
     },
   };
 }

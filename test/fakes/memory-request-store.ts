@@ -51,8 +51,19 @@ export function createMemoryRequestStore(): Pick<RequestStore, 'change'> & {
           async setOutcomeReport(report) {
             if (!draft.outcomeReport) draft.outcomeReport = report;
           },
+          async createStandingApproval() {
+            // Standing approvals live in PostgreSQL only; the API tests cover them.
+          },
+          async setStage() {
+            // The memory store keeps no card read-out; the stage is derived from the votes.
+          },
           async appendAudit(events) {
             draftAudit.push(...events);
+          },
+          async replaceRequirement(requirement) {
+            if (draft.status !== 'pending') return false;
+            draft.requirement = requirement;
+            return true;
           },
         };
         const result = await fn(tx);

@@ -9,6 +9,7 @@ import { lineageRoutes } from './lineage-contract';
 import { policyRoutes } from './policy-contract';
 import { peopleRoutes } from './people-contract';
 import { requestRoutes } from './requests-contract';
+import { standingRoutes } from './standing-approvals-contract';
 
 export * from './audit-contract';
 export * from './common-schemas';
@@ -17,7 +18,8 @@ export * from './lineage-contract';
 export * from './policy-contract';
 export * from './people-contract';
 export * from './requests-contract';
+export * from './standing-approvals-contract';
 
 /** Every `/v1` route of the API channel. */
-export const apiRoutes = { ...requestRoutes, ...auditRoutes, ...peopleRoutes, ...grantRoutes, ...lineageRoutes, ...policyRoutes } as const;
+export const apiRoutes = { ...requestRoutes, ...auditRoutes, ...peopleRoutes, ...grantRoutes, ...standingRoutes, ...lineageRoutes, ...policyRoutes } as const;
 export type ApiRouteName = keyof typeof apiRoutes;
