@@ -9,6 +9,8 @@ COPY clients/typescript/package.json ./clients/typescript/
 COPY scripts ./scripts
 COPY prisma ./prisma
 COPY prisma.config.ts ./
+# The web console's sources: postinstall bundles them into dist/console, which the runtime stage copies with dist.
+COPY console ./console
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src

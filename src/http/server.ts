@@ -24,6 +24,7 @@ import type { EvidencePackExporter } from '../evidence/evidence-pack';
 import { registerMcpRoute } from '../mcp/mcp-http';
 import { registerAuditRoutes } from './routes/audit-routes';
 import { registerConsoleRoutes, type ConsoleRouteDeps, type ConsoleRouteModule } from './routes/console-routes';
+import { registerConsoleStaticRoutes } from './routes/console-static-routes';
 import { registerGrantRoutes } from './routes/grant-routes';
 import { registerLineageRoutes } from './routes/lineage-routes';
 import type { LineageService } from '../services/lineage-service';
@@ -135,6 +136,8 @@ export async function buildServer(deps: ServerDeps) {
       registerMcpRoute(v1, { shutdown: deps.shutdown, maxWaitSeconds: Math.min(50, deps.maxWaitSeconds) });
     });
     if (deps.console) registerConsoleRoutes(app, { ...deps.console.routes, throttle: limits }, deps.console.modules);
+    // The web console's page, bundle and security headers on every /console answer (its API is the line above).
+    if (deps.console) registerConsoleStaticRoutes(app);
   }
   return app;
 }
