@@ -121,7 +121,10 @@ export async function createApp(config: Config, opts: AppOptions) {
     callback: createCallbackChannel({ secret: config.CALLBACK_SIGNING_SECRET, signer: evidence.grants, timeoutMs: config.CALLBACK_TIMEOUT_MS, hosts: callbackHosts, clock }),
     callbackHostsOf: async (name) => (await store.apiKeys.findByName(name))?.callbackHosts ?? [],
   });
-  const reconcile = createReconciler({ requests: store.requests, pending: limits.pending, jobs: queues.jobs, decisions, channelCount: channels.size, log });
+  const reconcile = createReconciler({
+    requests: store.requests, pending: limits.pending, redrive: queues.redrive, deliveries, decisions, channelCount: channels.size, log,
+    onRedrive: (kind) => metrics.redrives.inc({ kind }),
+  });
 
   const shutdown = new AbortController();
   const serveApi = config.RUN_MODE !== 'worker';
@@ -169,6 +172,7 @@ export async function createApp(config: Config, opts: AppOptions) {
         workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }).on('error', redisErr('worker'));
         workers = startWorkers({
           connection: workerConnection, prefix: config.REDIS_PREFIX, concurrency: config.WORKER_CONCURRENCY, backoffMs: config.DELIVERY_BACKOFF_MS,
+          lockMs: config.WORKER_LOCK_MS, stalledCheckMs: config.WORKER_STALLED_CHECK_MS,
           queues, deliveries, decisions, reconcile, log: log.child({ component: 'worker' }),
         });
         await queues.timers.upsertJobScheduler('reconcile', { every: config.RECONCILE_INTERVAL_MS }, { name: 'reconcile' });

@@ -17,9 +17,6 @@ import { registerSlackInbound } from './slack-inbound';
 import { createSlackWorkspace } from './slack-workspace';
 import { createWorkLimiter } from './work-limiter';
 
-/** A hung Slack call must not hold a worker slot forever; the worker retries timeouts like other transient faults. */
-const SLACK_CALL_TIMEOUT_MS = 10_000;
-
 /** Clicks waiting for their vote beyond this are shed with a "busy, try again" reply rather than queued without bound. */
 const MAX_QUEUED_INTERACTIONS = 10_000;
 
@@ -43,7 +40,9 @@ export function createSlackModule(deps: SlackModuleDeps): ChannelModule {
     ...(c.SLACK_API_URL ? { slackApiUrl: c.SLACK_API_URL } : {}),
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
-    timeout: SLACK_CALL_TIMEOUT_MS,
+    // A hung Slack call must not hold a worker slot forever; the worker retries timeouts like other transient faults
+    // (and looks for the card first, since Slack may have posted it before the answer was lost).
+    timeout: c.SLACK_TIMEOUT_MS,
     logger,
   });
   const web = new WebClient(token, clientOptions());
@@ -106,7 +105,7 @@ export function createSlackModule(deps: SlackModuleDeps): ChannelModule {
   }
 
   return {
-    channel: createSlackOutbound({ web, directory }),
+    channel: createSlackOutbound({ web, directory, botId: c.SLACK_BOT_ID }),
     // Inbound traffic needs to know its workspace first; the outbound channel (workers) never asks.
     registerRoutes: receiver
       ? async (app) => {

@@ -4,12 +4,20 @@
  * channel. A delivery row guards every send (a card is never posted twice for a target), audit events record each
  * result, and failures follow the shared delivery-failure rule. Called by the delivery worker, outside any
  * transaction (these are network calls).
+ *
+ * Only a permanent failure settles a row as `failed` (with its audit event): a transient one (throttling, an outage,
+ * a timeout) leaves the row pending with its last error and is thrown back to the worker, and once the job's attempts
+ * run out the reconciler re-drives the debt from PostgreSQL. An attempt whose outcome is unknown (a timeout after the
+ * platform may have posted, a crash, a database outage before the reference was stored) is followed by a look-up of
+ * the card already posted before anything is posted again.
  */
 import type pino from 'pino';
 import { asChannelError } from '../channels/delivery-failure';
 import { SYSTEM_ACTOR } from '../domain/audit-event';
+import type { ApprovalView } from '../domain/approval-view';
 import type { PersonIdentity } from '../domain/identity';
 import { isFinal, stateVersion } from '../domain/request-lifecycle';
+import type { ChangeDebts } from '../ports/job-queue';
 import { parseTarget, type ChannelKind, type ChatChannel, type MessageRef } from '../ports/chat-channel';
 import type { AuditService } from '../services/audit-service';
 import type { RequestQueryService } from '../services/request-query-service';
@@ -30,20 +38,25 @@ export type DeliveryOutcome = 'delivered' | 'skipped' | 'failed' | 'already_done
 /** The channels a delivery can go through, by the kind a policy target names. */
 export type ChatChannels = ReadonlyMap<ChannelKind, ChatChannel>;
 
-export interface DeliveryPlan {
-  cardTargets: string[];
-  notify: boolean;
-  callback: boolean;
-  version: string;
-}
+/** What a change owes (the same shape the queues fan out). */
+export type DeliveryPlan = ChangeDebts;
 
+/**
+ * Each method pays one debt. A transient failure throws {@link RetryableDeliveryError} (the row stays pending and is
+ * paid later); a permanent one settles the row as failed and resolves `failed`.
+ */
 export interface DeliveryService {
-  postCard(requestId: string, target: string, attempt: { last: boolean }): Promise<DeliveryOutcome>;
-  updateCard(requestId: string, target: string, attempt: { last: boolean }): Promise<DeliveryOutcome>;
-  notifyRequester(requestId: string, attempt: { last: boolean }): Promise<DeliveryOutcome>;
-  sendCallback(requestId: string, attempt: { last: boolean }): Promise<DeliveryOutcome>;
+  postCard(requestId: string, target: string): Promise<DeliveryOutcome>;
+  updateCard(requestId: string, target: string): Promise<DeliveryOutcome>;
+  notifyRequester(requestId: string): Promise<DeliveryOutcome>;
+  sendCallback(requestId: string): Promise<DeliveryOutcome>;
   /** What a change owes: updates for every posted card, and once final, the notification and callback. */
   plan(requestId: string): Promise<DeliveryPlan>;
+  /**
+   * The part of {@link plan} still unpaid according to the delivery rows: cards not showing the current state (nor
+   * given up on it), notifications and the callback not yet settled. What the reconciler re-drives.
+   */
+  unpaid(requestId: string): Promise<DeliveryPlan>;
 }
 
 export interface DeliveryServiceDeps {
@@ -66,30 +79,46 @@ export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryServic
   const clock = deps.clock ?? (() => new Date());
   const ctx: Ctx = { ...deps, now: clock, ledger: createDeliveryLedger(deps, clock) };
 
+  async function plan(requestId: string): Promise<DeliveryPlan> {
+    const r = await deps.requests.changeSummary(requestId);
+    if (!r) return { cardTargets: [], notify: false, callback: false, version: 'missing' };
+    const final = isFinal(r.status);
+    return {
+      cardTargets: r.postedCardTargets,
+      notify: final && r.policyOutcome === 'require' && deps.channels.size > 0,
+      callback: final && Boolean(r.callbackUrl),
+      version: stateVersion(r.status, r.voteCount),
+    };
+  }
+
   return {
-    postCard: (requestId, target, attempt) => postCard(ctx, requestId, target, attempt),
-    updateCard: (requestId, target, attempt) => updateCard(ctx, requestId, target, attempt),
-    notifyRequester: (requestId, attempt) => notifyRequester(ctx, requestId, attempt),
-    sendCallback: (requestId, attempt) => sendCallback(ctx, requestId, attempt),
-    async plan(requestId) {
-      const r = await deps.requests.changeSummary(requestId);
-      if (!r) return { cardTargets: [], notify: false, callback: false, version: 'missing' };
-      const final = isFinal(r.status);
+    plan,
+    async unpaid(requestId) {
+      const [full, rows] = await Promise.all([plan(requestId), deps.deliveries.list(requestId)]);
+      const settled = (kind: DeliveryKind, target: string) => rows.some((d) => d.kind === kind && d.target === target && d.status !== 'pending');
+      const cards = new Map(rows.filter((d) => d.kind === 'card').map((d) => [d.target, d.messageRef]));
       return {
-        cardTargets: r.postedCardTargets,
-        notify: final && r.policyOutcome === 'require' && deps.channels.size > 0,
-        callback: final && Boolean(r.callbackUrl),
-        version: stateVersion(r.status, r.voteCount),
+        version: full.version,
+        cardTargets: full.cardTargets.filter((t) => cards.get(t)?.renderedVersion !== full.version && cards.get(t)?.abandonedVersion !== full.version),
+        notify: full.notify && [...deps.channels.keys()].some((kind) => !settled('notify', `requester:${kind}`)),
+        callback: full.callback && !settled('callback', 'callback'),
       };
     },
+    postCard: (requestId, target) => postCard(ctx, requestId, target),
+    updateCard: (requestId, target) => updateCard(ctx, requestId, target),
+    notifyRequester: (requestId) => notifyRequester(ctx, requestId),
+    sendCallback: (requestId) => sendCallback(ctx, requestId),
   };
 }
 
 /** Settling rows and recording each result in the audit trail: the bookkeeping every kind of delivery shares. */
 interface DeliveryLedger {
   settle(requestId: string, kind: DeliveryKind, target: string, status: 'delivered' | 'skipped' | 'failed', extra: { ref?: { ref: MessageRef; renderedVersion?: string }; error?: string; data?: Record<string, unknown> }): Promise<void>;
-  /** Throws {@link RetryableDeliveryError} when the failure is worth another attempt; otherwise records it as failed. */
-  failOrRetry(requestId: string, kind: DeliveryKind, target: string, err: unknown, last: boolean): Promise<'failed'>;
+  /**
+   * Throws {@link RetryableDeliveryError} when the failure is worth another attempt (the row stays pending, however
+   * many attempts it took: the reconciler keeps paying it); otherwise records it as failed, for good.
+   */
+  failOrRetry(requestId: string, kind: DeliveryKind, target: string, err: unknown): Promise<'failed'>;
 }
 
 /** What each delivery function works with: the service's dependencies, its clock and its ledger. */
@@ -112,14 +141,14 @@ function createDeliveryLedger(deps: DeliveryServiceDeps, clock: () => Date): Del
   }
   return {
     settle,
-    async failOrRetry(requestId, kind, target, err, last) {
+    async failOrRetry(requestId, kind, target, err) {
       const failure = asChannelError(err);
       const message = `${failure.code}: ${failure.message}`;
-      if (failure.retryable && !last) {
+      if (failure.retryable) {
         await deps.deliveries.recordError(requestId, kind, target, message);
         throw new RetryableDeliveryError(message, failure.retryAfterMs);
       }
-      await settle(requestId, kind, target, 'failed', { error: message, data: { permanent: !failure.retryable } });
+      await settle(requestId, kind, target, 'failed', { error: message, data: { permanent: true } });
       return 'failed';
     },
   };
@@ -130,8 +159,9 @@ function channelFor(ctx: Ctx, target: string): { channel?: ChatChannel; destinat
   return { channel: ctx.channels.get(kind), destination, kind };
 }
 
-async function postCard(ctx: Ctx, requestId: string, target: string, { last }: { last: boolean }): Promise<DeliveryOutcome> {
-  if ((await ctx.deliveries.claim(requestId, 'card', target)).status !== 'pending') return 'already_done';
+async function postCard(ctx: Ctx, requestId: string, target: string): Promise<DeliveryOutcome> {
+  const row = await ctx.deliveries.claim(requestId, 'card', target);
+  if (row.status !== 'pending') return 'already_done';
   const { channel, destination, kind } = channelFor(ctx, target);
   if (!channel) {
     await ctx.ledger.settle(requestId, 'card', target, 'skipped', { data: { reason: `the ${kind} channel is not configured on this server` } });
@@ -143,22 +173,46 @@ async function postCard(ctx: Ctx, requestId: string, target: string, { last }: {
     return 'skipped';
   }
   let ref: MessageRef;
+  let found: MessageRef | null = null;
   try {
-    ref = await channel.postCard(destination, view);
+    // An earlier attempt began (the row counts it) and never settled: its post may have reached the platform.
+    if (row.attempts > 1) found = await findPostedCard(ctx, channel, destination, view, target);
+    ref = found ?? (await channel.postCard(destination, view));
   } catch (err) {
-    return ctx.ledger.failOrRetry(requestId, 'card', target, err, last);
+    return ctx.ledger.failOrRetry(requestId, 'card', target, err);
   }
-  await ctx.ledger.settle(requestId, 'card', target, 'delivered', { ref: { ref, renderedVersion: view.version } });
+  // A card found was rendered by an earlier attempt, from a state that may be older: let the catch-up below redo it.
+  await ctx.ledger.settle(requestId, 'card', target, 'delivered', {
+    ref: { ref, renderedVersion: found ? 'unknown' : view.version },
+    data: found ? { recovered: 'the card an earlier attempt posted was found; not posted again' } : undefined,
+  });
   // A vote may have landed while we were posting: bring the card up to date. The card is posted either way; a failed
   // catch-up is left to the update job that vote enqueued (and to the reconciler), so it is logged, not surfaced.
   const now = await ctx.queries.view(requestId);
-  if (now.version !== view.version) {
-    await updateCard(ctx, requestId, target, { last: true }).catch((err) => ctx.log.warn({ err, requestId, target }, 'catch-up render after posting failed; the pending update job will retry'));
+  if (found || now.version !== view.version) {
+    await updateCard(ctx, requestId, target).catch((err) => ctx.log.warn({ err, requestId, target }, 'catch-up render after posting failed; the pending update job will retry'));
   }
   return 'delivered';
 }
 
-async function updateCard(ctx: Ctx, requestId: string, target: string, { last }: { last: boolean }): Promise<DeliveryOutcome> {
+/**
+ * The card an earlier, unsettled attempt may have posted. A lookup the platform cannot do at all (no such method, a
+ * missing scope) is logged and answered with null, so the card is posted rather than never delivered; a transient
+ * lookup failure is thrown, so nothing is posted blind while the platform cannot say.
+ */
+async function findPostedCard(ctx: Ctx, channel: ChatChannel, destination: string, view: ApprovalView, target: string): Promise<MessageRef | null> {
+  if (!channel.findCard) return null;
+  try {
+    return await channel.findCard(destination, view);
+  } catch (err) {
+    const failure = asChannelError(err);
+    if (failure.retryable) throw failure;
+    ctx.log.warn({ requestId: view.id, target, code: failure.code }, 'cannot look for a card an earlier attempt may have posted; posting it (it may show twice)');
+    return null;
+  }
+}
+
+async function updateCard(ctx: Ctx, requestId: string, target: string): Promise<DeliveryOutcome> {
   const existing = await ctx.deliveries.get(requestId, 'card', target);
   if (!existing || existing.status !== 'delivered' || !existing.messageRef) return 'skipped';
   const { channel } = channelFor(ctx, target);
@@ -173,10 +227,12 @@ async function updateCard(ctx: Ctx, requestId: string, target: string, { last }:
       await channel.updateCard(existing.messageRef.ref, view);
     } catch (err) {
       const failure = asChannelError(err);
-      if (failure.retryable && !last) throw new RetryableDeliveryError(`${failure.code}: ${failure.message}`, failure.retryAfterMs);
-      // The card stays as it was; record why, so GET /v1/requests/:id and the trail show it.
       const message = `${failure.code}: ${failure.message}`;
       await ctx.deliveries.recordError(requestId, 'card', target, message);
+      if (failure.retryable) throw new RetryableDeliveryError(message, failure.retryAfterMs);
+      // The card stays as it was; record why, so GET /v1/requests/:id and the trail show it, and give this state up
+      // (the reconciler stops re-driving it; a later change tries again).
+      await ctx.deliveries.abandonRender(requestId, target, view.version);
       await ctx.audit.append([{ type: 'delivery.update_failed', requestId, actor: SYSTEM_ACTOR, channel: auditChannelOf('card', target), at: ctx.now(), data: { kind: 'card', target, error: message, version: view.version } }]);
       ctx.log.warn({ err, requestId, target }, 'card update failed permanently');
       return 'failed';
@@ -187,7 +243,7 @@ async function updateCard(ctx: Ctx, requestId: string, target: string, { last }:
   return 'delivered';
 }
 
-async function notifyRequester(ctx: Ctx, requestId: string, { last }: { last: boolean }): Promise<DeliveryOutcome> {
+async function notifyRequester(ctx: Ctx, requestId: string): Promise<DeliveryOutcome> {
   const view = await ctx.queries.view(requestId);
   if (!view.final) return 'skipped';
   const people: PersonIdentity[] = [view.onBehalfOf, view.requester].filter((p): p is NonNullable<typeof p> => Boolean(p));
@@ -208,7 +264,7 @@ async function notifyRequester(ctx: Ctx, requestId: string, { last }: { last: bo
       outcomes.push(ref ? 'delivered' : 'skipped');
     } catch (err) {
       try {
-        outcomes.push(await ctx.ledger.failOrRetry(requestId, 'notify', target, err, last));
+        outcomes.push(await ctx.ledger.failOrRetry(requestId, 'notify', target, err));
       } catch (retryable) {
         retry = retryable; // try the other platforms first, then let the job retry this one
       }
@@ -218,7 +274,7 @@ async function notifyRequester(ctx: Ctx, requestId: string, { last }: { last: bo
   return outcomes.includes('delivered') ? 'delivered' : outcomes.includes('failed') ? 'failed' : outcomes.length ? outcomes[0] : 'skipped';
 }
 
-async function sendCallback(ctx: Ctx, requestId: string, { last }: { last: boolean }): Promise<DeliveryOutcome> {
+async function sendCallback(ctx: Ctx, requestId: string): Promise<DeliveryOutcome> {
   const existing = await ctx.deliveries.get(requestId, 'callback', 'callback');
   if (existing && existing.status !== 'pending') return 'already_done';
   const detail = await ctx.queries.get(requestId);
@@ -227,7 +283,7 @@ async function sendCallback(ctx: Ctx, requestId: string, { last }: { last: boole
   try {
     await ctx.callback.send({ ...detail, callbackUrl: detail.callbackUrl }, await ctx.callbackHostsOf(detail.submittedBy.apiKey));
   } catch (err) {
-    return ctx.ledger.failOrRetry(requestId, 'callback', 'callback', err, last);
+    return ctx.ledger.failOrRetry(requestId, 'callback', 'callback', err);
   }
   await ctx.ledger.settle(requestId, 'callback', 'callback', 'delivered', { data: { url: detail.callbackUrl, status: detail.status } });
   return 'delivered';

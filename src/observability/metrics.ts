@@ -8,6 +8,8 @@ export interface Metrics {
   intakeDuration: Histogram<'status'>;
   votes: Counter<'channel' | 'result'>;
   decisions: Counter<'status'>;
+  /** Debts the reconciler found without a live job and enqueued again, by kind (card, update, notify, callback). */
+  redrives: Counter<'kind'>;
   watchQueues(queues: Queue[]): void;
   /** Reports how many long-polls this node holds (read at scrape time). */
   watchLongPolls(count: () => number): void;
@@ -52,6 +54,12 @@ export function createMetrics(): Metrics {
     }),
     votes: new Counter({ name: 'countersign_votes_total', help: 'Vote attempts by channel and result (approve, deny or refusal code)', labelNames: ['channel', 'result'], registers: [registry] }),
     decisions: new Counter({ name: 'countersign_decisions_total', help: 'Requests reaching a final state after intake, by outcome', labelNames: ['status'], registers: [registry] }),
+    redrives: new Counter({
+      name: 'countersign_reconciler_redrives_total',
+      help: 'Deliveries the reconciler found owed in PostgreSQL with no live job (failed, finished or lost) and enqueued again, by kind',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
     watchQueues(queues) {
       watched = queues;
     },

@@ -180,10 +180,12 @@ export interface RequestStore {
   /** Pending, unexpired requests with the card targets not yet settled (delivered, skipped or failed). */
   awaitingCards(limit: number): Promise<{ id: string; expiresAt: Date; targets: string[] }[]>;
   /**
-   * Requests decided in the last week that still owe something: a callback, a requester notification per configured
-   * platform (`notifyPlatforms`), or a card that does not show the final state. Returns their state version.
+   * Requests that owe something after a change: decided in the last week and still owing a callback, a requester
+   * notification per configured platform (`notifyPlatforms`) or a final card render; or pending with a posted card
+   * that does not show the current state. A render given up for good (`abandonedVersion`) is not owed. Returns their
+   * state version.
    */
-  decidedOwingDeliveries(notifyPlatforms: number, limit: number): Promise<{ id: string; status: RequestStatus; voteCount: number }[]>;
+  owingChanges(notifyPlatforms: number, limit: number): Promise<{ id: string; status: RequestStatus; voteCount: number }[]>;
 }
 
 const INSERT_SQL = `WITH ins AS (
@@ -467,16 +469,19 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
       return rows.map((r) => ({ id: r.id, expiresAt: new Date(r.expires_at), targets: r.targets }));
     },
 
-    async decidedOwingDeliveries(notifyPlatforms, limit) {
+    async owingChanges(notifyPlatforms, limit) {
+      const staleCard = `EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered'
+                AND d.message_ref->>'renderedVersion' IS DISTINCT FROM ${STATE_VERSION_SQL}
+                AND d.message_ref->>'abandonedVersion' IS DISTINCT FROM ${STATE_VERSION_SQL})`;
       const rows = await db.$queryRawUnsafe<{ id: string; status: RequestStatus; votes: number }[]>(
         `SELECT r.id, r.status, (SELECT count(*)::int FROM vote v WHERE v.request_id = r.id) AS votes
          FROM approval_request r
-         WHERE r.status <> 'pending' AND r.decided_at > now() - interval '7 days' AND (
+         WHERE (r.status <> 'pending' AND r.decided_at > now() - interval '7 days' AND (
            (r.callback_url IS NOT NULL AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'callback' AND d.status <> 'pending'))
            OR (r.policy_outcome = 'require' AND $1::int > 0 AND (SELECT count(*) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'notify' AND d.status <> 'pending') < $1::int)
-           OR EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered'
-                AND d.message_ref->>'renderedVersion' IS DISTINCT FROM ${STATE_VERSION_SQL}))
-         ORDER BY r.decided_at LIMIT $2`,
+           OR ${staleCard}))
+           OR (r.status = 'pending' AND r.expires_at > now() AND ${staleCard})
+         ORDER BY r.decided_at NULLS LAST, r.created_at LIMIT $2`,
         notifyPlatforms,
         limit,
       );
