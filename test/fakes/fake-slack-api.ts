@@ -164,6 +164,7 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
   const script = new Map<string, ScriptedFailure[]>();
   const delays = new Map<string, number>();
   const late = new Map<string, number>();
+  const lateTimers = new Set<NodeJS.Timeout>();
   let seq = 0;
   const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
 
@@ -298,8 +299,12 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
           res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
           res.end(JSON.stringify(body));
         };
-        if (lateMs > 0) setTimeout(answer, lateMs);
-        else answer();
+        if (lateMs <= 0) return answer();
+        const timer = setTimeout(() => {
+          lateTimers.delete(timer);
+          answer();
+        }, lateMs);
+        lateTimers.add(timer);
       };
 
       const response = /^\/response\/([^/]+)$/.exec(url.pathname);
@@ -412,6 +417,7 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
       });
     },
     async close() {
+      for (const timer of lateTimers) clearTimeout(timer);
       for (const ws of sockets) ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       server.closeAllConnections();
