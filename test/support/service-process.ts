@@ -21,7 +21,8 @@ export interface ServiceProcess {
 }
 
 /**
- * Starts `src/main.ts` with `env` (on top of a clean environment: PATH only) and resolves when it logs that it listens.
+ * Starts `src/main.ts` with `env` (on top of a clean environment: PATH only) and resolves when it logs that it listens
+ * (so LOG_LEVEL must let info through).
  * Rejects with its last log lines when it exits or stays silent for `timeoutMs`.
  */
 export async function startServiceProcess(env: Record<string, string>, opts: { timeoutMs?: number; name?: string } = {}): Promise<ServiceProcess> {
