@@ -201,7 +201,10 @@ async function postCard(ctx: Ctx, requestId: string, target: string): Promise<De
  * lookup failure is thrown, so nothing is posted blind while the platform cannot say.
  */
 async function findPostedCard(ctx: Ctx, channel: ChatChannel, destination: string, view: ApprovalView, target: string): Promise<MessageRef | null> {
-  if (!channel.findCard) return null;
+  if (!channel.findCard) {
+    ctx.log.warn({ requestId: view.id, target }, 'an earlier attempt may have posted this card and the platform offers no look-up; posting it again');
+    return null;
+  }
   try {
     return await channel.findCard(destination, view);
   } catch (err) {
