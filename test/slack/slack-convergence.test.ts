@@ -114,9 +114,9 @@ it('throttling of the final update beyond its retry budget: the reconciler re-dr
 });
 
 it('Slack answers after the client timeout: the retry finds the card already posted, posts no second one, and that card is updated', async () => {
-  // Every post is carried out at once and answered after the client gave up, so each attempt that posted would leave
-  // one more copy.
-  s.slack.answerLate('chat.postMessage', SLACK_TIMEOUT_MS * 3);
+  // Every post is carried out at once and answered after the client gave up (also after the 10 s a client without
+  // SLACK_TIMEOUT_MS waited), so each attempt that posted would leave one more copy.
+  s.slack.answerLate('chat.postMessage', 11_000);
   try {
     const id = await s.submit(baseRequest({ action: 'deploy.release' }));
     await s.t.waitFor(async () => (await cardRow(id))?.status === 'delivered', 15_000, 'card row delivered');
