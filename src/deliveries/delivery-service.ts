@@ -168,15 +168,20 @@ async function postCard(ctx: Ctx, requestId: string, target: string): Promise<De
     return 'skipped';
   }
   const view = await ctx.queries.view(requestId);
-  if (view.final) {
+  let found: MessageRef | null = null;
+  try {
+    // An earlier attempt began (the row counts it) and never settled: its post may have reached the platform. Looked
+    // for even when the request is final by now, so such a card does not keep its buttons for ever.
+    if (row.attempts > 1) found = await findPostedCard(ctx, channel, destination, view, target);
+  } catch (err) {
+    return ctx.ledger.failOrRetry(requestId, 'card', target, err);
+  }
+  if (view.final && !found) {
     await ctx.ledger.settle(requestId, 'card', target, 'skipped', { data: { reason: `request already ${view.status} before its card was posted` } });
     return 'skipped';
   }
   let ref: MessageRef;
-  let found: MessageRef | null = null;
   try {
-    // An earlier attempt began (the row counts it) and never settled: its post may have reached the platform.
-    if (row.attempts > 1) found = await findPostedCard(ctx, channel, destination, view, target);
     ref = found ?? (await channel.postCard(destination, view));
   } catch (err) {
     return ctx.ledger.failOrRetry(requestId, 'card', target, err);

@@ -34,8 +34,11 @@ export interface ChangeDebts {
  * is never more than one live job per debt, on any number of nodes.
  */
 export interface DeliveryRedrive {
-  /** The unsettled cards of a pending request (and its expiry timer). Resolves with the kinds it had to enqueue again. */
-  cards(request: { id: string; targets: string[]; expiresAt: Date }): Promise<RedriveKind[]>;
+  /**
+   * The unsettled cards of a request, and the expiry timer of a pending one (`expiresAt` null: decided, no timer).
+   * Resolves with the kinds it had to enqueue again.
+   */
+  cards(request: { id: string; targets: string[]; expiresAt: Date | null }): Promise<RedriveKind[]>;
   /** What a change owes. Resolves with the kinds it had to enqueue again. */
   changes(requestId: string, debts: ChangeDebts): Promise<RedriveKind[]>;
 }

@@ -111,7 +111,7 @@ export function createQueues(opts: {
     async cards({ id, targets, expiresAt }) {
       const added = await Promise.all(targets.map((target) => ensureDelivery({ name: 'card.post', data: { requestId: id, target } }, jobIds.post(id, target)))).catch(unavailable);
       // The expiry timer: overdue requests are expired by the reconciler itself, so a plain add (no-op when armed) does.
-      await timers.add('expire', { requestId: id }, { jobId: jobIds.expire(id), delay: Math.max(0, expiresAt.getTime() - Date.now()) }).catch(unavailable);
+      if (expiresAt) await timers.add('expire', { requestId: id }, { jobId: jobIds.expire(id), delay: Math.max(0, expiresAt.getTime() - Date.now()) }).catch(unavailable);
       return added.flatMap((a) => (a ? ['card' as const] : []));
     },
     async changes(requestId, debts) {

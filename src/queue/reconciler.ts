@@ -52,7 +52,8 @@ export function createReconciler(deps: {
       redriven += kinds.length;
     };
 
-    // Pending requests: cards not yet settled (delivered, skipped or failed for good), and their expiry timers.
+    // Cards not yet settled (delivered, skipped or failed for good): those of pending requests, with their expiry
+    // timers, and those of decided requests an attempt began on (the card may be out there, showing buttons).
     const pending = await deps.requests.awaitingCards(BATCH * 5);
     for (const r of pending) count(await deps.redrive.cards({ id: r.id, targets: r.targets, expiresAt: r.expiresAt }));
 

@@ -177,8 +177,12 @@ export interface RequestStore {
   pendingCountsByKey(): Promise<Map<string, number>>;
   /** Ids of pending requests at or past their expiry, oldest expiry first. */
   overdueIds(limit: number): Promise<string[]>;
-  /** Pending, unexpired requests with the card targets not yet settled (delivered, skipped or failed). */
-  awaitingCards(limit: number): Promise<{ id: string; expiresAt: Date; targets: string[] }[]>;
+  /**
+   * Card targets not yet settled (delivered, skipped or failed): every one of a pending, unexpired request, and of a
+   * request decided in the last week those an attempt began on (a pending row: its card may have been posted, and
+   * must then be found and shown final). `expiresAt` is null for a decided request (no timer to arm).
+   */
+  awaitingCards(limit: number): Promise<{ id: string; expiresAt: Date | null; targets: string[] }[]>;
   /**
    * Requests that owe something after a change: decided in the last week and still owing a callback, a requester
    * notification per configured platform (`notifyPlatforms`) or a final card render; or pending with a posted card
@@ -459,14 +463,19 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
     },
 
     async awaitingCards(limit) {
-      const rows = await db.$queryRawUnsafe<{ id: string; expires_at: Date; targets: string[] }[]>(
-        `SELECT r.id, r.expires_at,
+      const rows = await db.$queryRawUnsafe<{ id: string; expires_at: Date; open: boolean; targets: string[] }[]>(
+        `SELECT r.id, r.expires_at, r.status = 'pending' AS open,
            COALESCE(ARRAY(SELECT t FROM jsonb_array_elements_text(COALESCE(r.requirement->'channels', '[]'::jsonb)) t
-             WHERE NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.target = t AND d.status <> 'pending')), '{}') AS targets
-         FROM approval_request r WHERE r.status = 'pending' AND r.expires_at > now() ORDER BY r.created_at LIMIT $1`,
+             WHERE NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.target = t AND d.status <> 'pending')
+               AND (r.status = 'pending' OR EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.target = t))), '{}') AS targets
+         FROM approval_request r
+         WHERE (r.status = 'pending' AND r.expires_at > now())
+            OR (r.status <> 'pending' AND r.decided_at > now() - interval '7 days'
+                AND EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'pending'))
+         ORDER BY r.created_at LIMIT $1`,
         limit,
       );
-      return rows.map((r) => ({ id: r.id, expiresAt: new Date(r.expires_at), targets: r.targets }));
+      return rows.map((r) => ({ id: r.id, expiresAt: r.open ? new Date(r.expires_at) : null, targets: r.targets }));
     },
 
     async owingChanges(notifyPlatforms, limit) {

@@ -72,6 +72,28 @@ it('a database outage while the card is posted: the reconciler re-drives the fai
   expect(JSON.stringify(cardsOf(id)[0].blocks)).toContain('Approved');
 });
 
+it('a card left unsettled by an outage on a request decided meanwhile is found and shown final, not left with its buttons', async () => {
+  s.slack.answerLate('chat.postMessage', 1_200);
+  const id = await s.submit(baseRequest({ action: 'deploy.release' }));
+  await s.t.waitFor(async () => cardsOf(id).length === 1, 10_000, 'card posted');
+  proxy.cut();
+  try {
+    await jobFailed(jobIds.post(id, `slack:${DATA_CHANNEL}`));
+  } finally {
+    proxy.restore();
+    s.slack.answerLate('chat.postMessage', 0);
+  }
+  // Decided before anyone re-drove the card: the change owes no update (no card is known), and the card has buttons.
+  await s.t.waitFor(async () => (await approve(id)).status === 201, 10_000, 'approval once the database is back');
+  expect(hasButtons(cardsOf(id)[0].blocks)).toBe(true);
+
+  await s.t.app.reconcile();
+  await s.t.waitFor(async () => !hasButtons(cardsOf(id)[0].blocks), 15_000, 'the card found and shown final');
+  expect(cardsOf(id)).toHaveLength(1);
+  expect((await cardRow(id))?.status).toBe('delivered');
+  expect(JSON.stringify(cardsOf(id)[0].blocks)).toContain('Approved');
+});
+
 it('throttling that outlasts the retry budget leaves the card owed, and the reconciler posts it once Slack lets it', async () => {
   // More 429s than DELIVERY_ATTEMPTS (4 in tests): the job fails for good, and before the re-drive the card was
   // marked failed and never posted.
@@ -129,7 +151,7 @@ it('Slack answers after the client timeout: the retry finds the card already pos
     expect((await approve(id)).status).toBe(201);
     await s.t.waitFor(async () => !hasButtons(cardsOf(id)[0].blocks), 15_000, 'the one card updated to its outcome');
     expect(cardsOf(id)).toHaveLength(1);
-    expect(s.slack.callsTo('chat.postMessage').filter((c) => JSON.stringify(c.args.blocks ?? []).includes(id))).toHaveLength(1);
+    expect(s.slack.callsTo('chat.postMessage').filter((c) => c.args.channel === DATA_CHANNEL && JSON.stringify(c.args.blocks ?? []).includes(id))).toHaveLength(1);
   } finally {
     s.slack.answerLate('chat.postMessage', 0);
   }
