@@ -162,7 +162,13 @@ it(`${REQUESTS} requests over two API nodes and two workers, one worker killed m
   await killed;
 
   // Every card posted, by the surviving worker (which takes back the dead one's jobs) and the reconcilers.
-  await until(async () => (await count("SELECT count(*)::int AS n FROM delivery WHERE kind = 'card' AND status = 'delivered'")) === REQUESTS, 120_000, 'every card delivered');
+  // Delivered and rendered: a card adopted after the kill is re-rendered right after it is found, and that render must
+  // be over before the decisions, or it could show the outcome too.
+  await until(
+    async () => (await count("SELECT count(*)::int AS n FROM delivery WHERE kind = 'card' AND status = 'delivered' AND message_ref->>'renderedVersion' = 'pending:0'")) === REQUESTS,
+    120_000,
+    'every card delivered',
+  );
   const cards = slack.messagesIn(CHANNEL);
   const perRequest = new Map<string, number>();
   for (const m of cards) perRequest.set(requestIdOf(m), (perRequest.get(requestIdOf(m)) ?? 0) + 1);
