@@ -59,12 +59,25 @@ export interface DeliveryService {
   unpaid(requestId: string): Promise<DeliveryPlan>;
 }
 
+/**
+ * A memo of card references taken the moment a platform answers, outside PostgreSQL: when the delivery row cannot be
+ * settled (a database outage, a crash between the answer and the commit), the next attempt adopts the card from here
+ * instead of posting it again. It works for every platform, Teams included, which offers bots no look-up of messages.
+ */
+export interface PostedCards {
+  remember(requestId: string, target: string, ref: MessageRef): Promise<void>;
+  /** The reference remembered for this card, or null. */
+  recall(requestId: string, target: string): Promise<MessageRef | null>;
+}
+
 export interface DeliveryServiceDeps {
   deliveries: DeliveryStore;
   requests: Pick<RequestStore, 'changeSummary'>;
   queries: Pick<RequestQueryService, 'view' | 'get'>;
   audit: Pick<AuditService, 'append'>;
   channels: ChatChannels;
+  /** Optional: without it, only the platforms' own look-up ({@link ChatChannel.findCard}) avoids a second post. */
+  postedCards?: PostedCards;
   callback: CallbackChannel;
   /** The callback hosts the submitting key (by name) may reach on top of the global list. */
   callbackHostsOf: (apiKeyName: string) => Promise<string[]>;
@@ -172,7 +185,7 @@ async function postCard(ctx: Ctx, requestId: string, target: string): Promise<De
   try {
     // An earlier attempt began (the row counts it) and never settled: its post may have reached the platform. Looked
     // for even when the request is final by now, so such a card does not keep its buttons for ever.
-    if (row.attempts > 1) found = await findPostedCard(ctx, channel, destination, view, target);
+    if (row.attempts > 1) found = (await recallPostedCard(ctx, requestId, target)) ?? (await findPostedCard(ctx, channel, destination, view, target));
   } catch (err) {
     return ctx.ledger.failOrRetry(requestId, 'card', target, err);
   }
@@ -186,6 +199,8 @@ async function postCard(ctx: Ctx, requestId: string, target: string): Promise<De
   } catch (err) {
     return ctx.ledger.failOrRetry(requestId, 'card', target, err);
   }
+  // Before the row is settled: if that fails, the next attempt finds the reference here.
+  if (!found) await ctx.postedCards?.remember(requestId, target, ref).catch((err) => ctx.log.warn({ err, requestId, target }, 'could not remember the posted card outside the database'));
   // A card found was rendered by an earlier attempt, from a state that may be older: let the catch-up below redo it.
   await ctx.ledger.settle(requestId, 'card', target, 'delivered', {
     ref: { ref, renderedVersion: found ? 'unknown' : view.version },
@@ -198,6 +213,15 @@ async function postCard(ctx: Ctx, requestId: string, target: string): Promise<De
     await updateCard(ctx, requestId, target).catch((err) => ctx.log.warn({ err, requestId, target }, 'catch-up render after posting failed; the pending update job will retry'));
   }
   return 'delivered';
+}
+
+/** The reference an earlier attempt remembered; a memo that cannot answer counts as none (the look-up comes next). */
+async function recallPostedCard(ctx: Ctx, requestId: string, target: string): Promise<MessageRef | null> {
+  if (!ctx.postedCards) return null;
+  return ctx.postedCards.recall(requestId, target).catch((err) => {
+    ctx.log.warn({ err, requestId, target }, 'could not read the posted-card memo');
+    return null;
+  });
 }
 
 /**
