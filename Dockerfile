@@ -18,6 +18,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY adapters ./adapters
+# The MCP server and the hook import the TypeScript client's sources: compiled into dist/clients with the service.
+COPY clients ./clients
 RUN npm run prisma:generate && npm run build
 
 FROM node:20.20.2-bookworm-slim AS deps
