@@ -85,6 +85,12 @@ export interface DeliveryServiceDeps {
   clock?: () => Date;
 }
 
+/**
+ * The rendered version recorded for a card adopted from an earlier attempt: what it shows is not known (it was rendered
+ * from the state of that attempt), so no state version matches it and the next update renders the current state.
+ */
+const UNKNOWN_RENDER = 'unknown';
+
 /** How many times an update re-renders when the state moved while the previous render was in flight. */
 const UPDATE_ROUNDS = 3;
 
@@ -203,7 +209,7 @@ async function postCard(ctx: Ctx, requestId: string, target: string): Promise<De
   if (!found) await ctx.postedCards?.remember(requestId, target, ref).catch((err) => ctx.log.warn({ err, requestId, target }, 'could not remember the posted card outside the database'));
   // A card found was rendered by an earlier attempt, from a state that may be older: let the catch-up below redo it.
   await ctx.ledger.settle(requestId, 'card', target, 'delivered', {
-    ref: { ref, renderedVersion: found ? 'unknown' : view.version },
+    ref: { ref, renderedVersion: found ? UNKNOWN_RENDER : view.version },
     data: found ? { recovered: 'the card an earlier attempt posted was found; not posted again' } : undefined,
   });
   // A vote may have landed while we were posting: bring the card up to date. The card is posted either way; a failed
