@@ -4,6 +4,8 @@
  * outage while a card was being posted, throttling that outlasts a job's retry budget (for a card, then for its final
  * update), and Slack answering after the client gave up (the card was posted, the answer lost).
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { jobIds } from '../../src/queue/queues';
 import { createTestDatabase } from '../support/test-database';
 import { startTcpProxy } from '../support/tcp-proxy';
@@ -15,18 +17,33 @@ const SLACK_TIMEOUT_MS = 500;
 
 let s: SlackTestApp;
 let proxy: Awaited<ReturnType<typeof startTcpProxy>>;
+/** The agents' callback receiver: answers 503 to the first `failing` calls. */
+let receiver: Server;
+let receiverUrl: string;
+let failing = 0;
+const received: string[] = [];
 beforeAll(async () => {
+  receiver = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      received.push(String(req.headers['countersign-request-id']));
+      res.writeHead(failing-- > 0 ? 503 : 200, { 'retry-after': '0' }).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+  receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/done`;
   const database = await createTestDatabase();
   // The app reaches PostgreSQL through a proxy the test can cut, as an outage would.
   proxy = await startTcpProxy({ host: '127.0.0.1', port: 5432 });
   s = await startSlackTestApp({
     database,
-    env: { DATABASE_URL: database.appUrl.replace(':5432/', `:${proxy.port}/`), SLACK_TIMEOUT_MS: String(SLACK_TIMEOUT_MS) },
+    env: { DATABASE_URL: database.appUrl.replace(':5432/', `:${proxy.port}/`), SLACK_TIMEOUT_MS: String(SLACK_TIMEOUT_MS), CALLBACK_ALLOWED_HOSTS: '127.0.0.1' },
   });
 });
 afterAll(async () => {
   await s?.close();
   await proxy?.close();
+  await new Promise((r) => receiver?.close(r));
 });
 
 const hasButtons = (blocks: any[] | undefined) => (blocks ?? []).some((b) => b.type === 'actions');
@@ -167,4 +184,26 @@ it('a permanent failure is given up at once, with its reason on the row and in t
   await s.t.app.reconcile();
   expect(s.slack.callsTo('chat.postMessage').filter((c) => JSON.stringify(c.args.blocks ?? []).includes(id))).toHaveLength(1);
   expect(cardsOf(id)).toHaveLength(0);
+});
+
+it('a notification and a callback that outlast their retry budgets are re-driven until they are delivered, once each', async () => {
+  // The requester's DM is throttled, and the agent's callback receiver is down, for more than DELIVERY_ATTEMPTS (4).
+  s.slack.fail('chat.postMessage', { status: 429, retryAfterSeconds: 0, match: { channel: 'D0000FRANK' }, times: 5 });
+  failing = 5;
+  const id = await s.submit(baseRequest({ action: 'deploy.release', callbackUrl: receiverUrl }));
+  await s.card(id);
+  expect((await approve(id)).status).toBe(201);
+  await jobFailed(jobIds.notify(id));
+  await jobFailed(jobIds.callback(id));
+  const rows = () => s.t.db.delivery.findMany({ where: { requestId: id, kind: { in: ['notify', 'callback'] } }, orderBy: { kind: 'asc' } });
+  expect((await rows()).map((r) => [r.kind, r.status])).toEqual([['callback', 'pending'], ['notify', 'pending']]);
+
+  const report = await s.t.app.reconcile();
+  expect(report.redriven).toBeGreaterThanOrEqual(2);
+  await s.t.waitFor(async () => (await rows()).every((r) => r.status === 'delivered'), 15_000, 'notification and callback delivered');
+  const dms = s.slack.messagesIn('D0000FRANK').filter((m) => JSON.stringify(m.history[0].blocks ?? []).includes(id));
+  expect(dms).toHaveLength(1);
+  expect(received.filter((r) => r === id)).toHaveLength(6);
+  expect(failing).toBeLessThan(0);
+  await s.t.waitFor(async () => (await s.t.app.reconcile()).redriven === 0, 10_000, 'nothing left to re-drive');
 });
