@@ -17,7 +17,7 @@ import type { ChannelKind, ChatChannel } from './ports/chat-channel';
 import { createQueues } from './queue/queues';
 import { createReconciler } from './queue/reconciler';
 import { createRedisLimits } from './queue/redis-limits';
-import { createRedisPostedCards } from './queue/redis-posted-cards';
+import { createRedisPostedMessages } from './queue/redis-posted-messages';
 import { createRedisRequestEvents } from './queue/redis-request-events';
 import { startWorkers, type Workers } from './queue/workers';
 import { createCallbackChannel } from './deliveries/callback-channel';
@@ -119,7 +119,7 @@ export async function createApp(config: Config, opts: AppOptions) {
 
   const deliveries = createDeliveryService({
     deliveries: store.deliveries, requests: store.requests, queries, audit, channels, log, clock,
-    postedCards: createRedisPostedCards({ redis: producer, prefix: config.REDIS_PREFIX }),
+    postedMessages: createRedisPostedMessages({ redis: producer, prefix: config.REDIS_PREFIX }),
     callback: createCallbackChannel({ secret: config.CALLBACK_SIGNING_SECRET, signer: evidence.grants, timeoutMs: config.CALLBACK_TIMEOUT_MS, hosts: callbackHosts, clock }),
     callbackHostsOf: async (name) => (await store.apiKeys.findByName(name))?.callbackHosts ?? [],
   });

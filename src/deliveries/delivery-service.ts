@@ -60,13 +60,14 @@ export interface DeliveryService {
 }
 
 /**
- * A memo of card references taken the moment a platform answers, outside PostgreSQL: when the delivery row cannot be
- * settled (a database outage, a crash between the answer and the commit), the next attempt adopts the card from here
- * instead of posting it again. It works for every platform, Teams included, which offers bots no look-up of messages.
+ * A memo of message references (cards, requester notifications) taken the moment a platform answers, outside
+ * PostgreSQL: when the delivery row cannot be settled (a database outage, a crash between the answer and the commit),
+ * the next attempt adopts the message from here instead of sending it again. It works for every platform, Teams
+ * included, which offers bots no look-up of messages. Keyed by request and delivery target.
  */
-export interface PostedCards {
+export interface PostedMessages {
   remember(requestId: string, target: string, ref: MessageRef): Promise<void>;
-  /** The reference remembered for this card, or null. */
+  /** The reference remembered for this message, or null. */
   recall(requestId: string, target: string): Promise<MessageRef | null>;
 }
 
@@ -77,7 +78,7 @@ export interface DeliveryServiceDeps {
   audit: Pick<AuditService, 'append'>;
   channels: ChatChannels;
   /** Optional: without it, only the platforms' own look-up ({@link ChatChannel.findCard}) avoids a second post. */
-  postedCards?: PostedCards;
+  postedMessages?: PostedMessages;
   callback: CallbackChannel;
   /** The callback hosts the submitting key (by name) may reach on top of the global list. */
   callbackHostsOf: (apiKeyName: string) => Promise<string[]>;
@@ -191,7 +192,7 @@ async function postCard(ctx: Ctx, requestId: string, target: string): Promise<De
   try {
     // An earlier attempt began (the row counts it) and never settled: its post may have reached the platform. Looked
     // for even when the request is final by now, so such a card does not keep its buttons for ever.
-    if (row.attempts > 1) found = (await recallPostedCard(ctx, requestId, target)) ?? (await findPostedCard(ctx, channel, destination, view, target));
+    if (row.attempts > 1) found = (await recallPostedMessage(ctx, requestId, target)) ?? (await findPostedCard(ctx, channel, destination, view, target));
   } catch (err) {
     return ctx.ledger.failOrRetry(requestId, 'card', target, err);
   }
@@ -206,7 +207,7 @@ async function postCard(ctx: Ctx, requestId: string, target: string): Promise<De
     return ctx.ledger.failOrRetry(requestId, 'card', target, err);
   }
   // Before the row is settled: if that fails, the next attempt finds the reference here.
-  if (!found) await ctx.postedCards?.remember(requestId, target, ref).catch((err) => ctx.log.warn({ err, requestId, target }, 'could not remember the posted card outside the database'));
+  if (!found) await rememberPosted(ctx, requestId, target, ref);
   // A card found was rendered by an earlier attempt, from a state that may be older: let the catch-up below redo it.
   await ctx.ledger.settle(requestId, 'card', target, 'delivered', {
     ref: { ref, renderedVersion: found ? UNKNOWN_RENDER : view.version },
@@ -221,11 +222,16 @@ async function postCard(ctx: Ctx, requestId: string, target: string): Promise<De
   return 'delivered';
 }
 
+/** Remembers a message just sent, before its row is settled; a memo that cannot take it is logged, not fatal. */
+async function rememberPosted(ctx: Ctx, requestId: string, target: string, ref: MessageRef): Promise<void> {
+  await ctx.postedMessages?.remember(requestId, target, ref).catch((err) => ctx.log.warn({ err, requestId, target }, 'could not remember the message sent outside the database'));
+}
+
 /** The reference an earlier attempt remembered; a memo that cannot answer counts as none (the look-up comes next). */
-async function recallPostedCard(ctx: Ctx, requestId: string, target: string): Promise<MessageRef | null> {
-  if (!ctx.postedCards) return null;
-  return ctx.postedCards.recall(requestId, target).catch((err) => {
-    ctx.log.warn({ err, requestId, target }, 'could not read the posted-card memo');
+async function recallPostedMessage(ctx: Ctx, requestId: string, target: string): Promise<MessageRef | null> {
+  if (!ctx.postedMessages) return null;
+  return ctx.postedMessages.recall(requestId, target).catch((err) => {
+    ctx.log.warn({ err, requestId, target }, 'could not read the memo of messages sent');
     return null;
   });
 }
@@ -290,14 +296,18 @@ async function notifyRequester(ctx: Ctx, requestId: string): Promise<DeliveryOut
   let retry: unknown;
   for (const channel of ctx.channels.values()) {
     const target = `requester:${channel.kind}`;
-    if ((await ctx.deliveries.claim(requestId, 'notify', target)).status !== 'pending') {
+    const row = await ctx.deliveries.claim(requestId, 'notify', target);
+    if (row.status !== 'pending') {
       outcomes.push('already_done');
       continue;
     }
     try {
-      let ref: MessageRef | null = null;
-      for (const person of people) if ((ref = await channel.notify(person, view))) break;
-      if (ref) await ctx.ledger.settle(requestId, 'notify', target, 'delivered', { ref: { ref } });
+      // An earlier attempt that never settled may have sent it (its row could not be written): not a second time.
+      const sent = row.attempts > 1 ? await recallPostedMessage(ctx, requestId, target) : null;
+      let ref: MessageRef | null = sent;
+      if (!sent) for (const person of people) if ((ref = await channel.notify(person, view))) break;
+      if (ref && !sent) await rememberPosted(ctx, requestId, target, ref);
+      if (ref) await ctx.ledger.settle(requestId, 'notify', target, 'delivered', { ref: { ref }, data: sent ? { recovered: 'sent by an earlier attempt; not sent again' } : undefined });
       else await ctx.ledger.settle(requestId, 'notify', target, 'skipped', { data: { reason: `${channel.kind} does not know the requester` } });
       outcomes.push(ref ? 'delivered' : 'skipped');
     } catch (err) {

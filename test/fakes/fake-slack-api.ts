@@ -91,6 +91,8 @@ export interface FakeSlackApi {
    * is lost or late: a client that gives up first has still posted.
    */
   answerLate(method: string, ms: number): void;
+  /** Runs `fn` for every call of `method` once it is carried out, before it is answered (to stage a fault in between). */
+  onCall(method: string, fn: (args: Record<string, any>) => void): void;
   /** A fresh response_url pointing at this fake. */
   responseUrl(): string;
   responseId(url: string): string;
@@ -165,6 +167,7 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
   const delays = new Map<string, number>();
   const late = new Map<string, number>();
   const lateTimers = new Set<NodeJS.Timeout>();
+  const hooks = new Map<string, ((args: Record<string, any>) => void)[]>();
   let seq = 0;
   const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
 
@@ -350,6 +353,7 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
       }
       const body = answer(method, args, token);
       record(200, body);
+      for (const hook of hooks.get(method) ?? []) hook(args);
       send(200, body, { 'x-oauth-scopes': 'chat:write,commands,users:read,users:read.email,im:write,usergroups:read,channels:history,groups:history' });
     }
   });
@@ -392,6 +396,7 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
     setUserGroup: (id, ids) => void groups.set(id, ids),
     slow: (method, ms) => void delays.set(method, ms),
     answerLate: (method, ms) => void late.set(method, ms),
+    onCall: (method, fn) => void hooks.set(method, [...(hooks.get(method) ?? []), fn]),
     fail: (method, failure) => {
       const list = script.get(method) ?? [];
       list.push({ ...failure });

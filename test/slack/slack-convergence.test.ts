@@ -207,3 +207,34 @@ it('a notification and a callback that outlast their retry budgets are re-driven
   expect(failing).toBeLessThan(0);
   await s.t.waitFor(async () => (await s.t.app.reconcile()).redriven === 0, 10_000, 'nothing left to re-drive');
 });
+
+it('a database outage right after the requester was told: the re-driven notification adopts the message sent, no second DM', async () => {
+  const id = await s.submit(baseRequest({ action: 'deploy.release' }));
+  await s.card(id);
+  await s.t.waitFor(async () => (await cardRow(id))?.status === 'delivered', 10_000, 'card row delivered');
+  const dmsOf = () => s.slack.messagesIn('D0000FRANK').filter((m) => JSON.stringify(m.history[0].blocks ?? []).includes(id));
+  // The database goes away the moment Slack has carried out the DM, before the answer reaches the worker.
+  let cut = false;
+  s.slack.onCall('chat.postMessage', (args) => {
+    if (!cut && args.channel === 'D0000FRANK' && JSON.stringify(args.blocks ?? []).includes(id)) {
+      cut = true;
+      proxy.cut();
+    }
+  });
+  expect((await approve(id)).status).toBe(201);
+  try {
+    await jobFailed(jobIds.notify(id));
+  } finally {
+    proxy.restore();
+  }
+  expect(cut).toBe(true);
+  expect(dmsOf()).toHaveLength(1);
+
+  await s.t.app.reconcile();
+  const row = await s.t.waitFor(async () => {
+    const d = await s.t.db.delivery.findFirst({ where: { requestId: id, kind: 'notify' } });
+    return d?.status === 'delivered' ? d : null;
+  }, 15_000, 'notification row delivered');
+  expect((row.messageRef as any).ref.channel).toBe('D0000FRANK');
+  expect(dmsOf()).toHaveLength(1);
+});
