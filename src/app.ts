@@ -11,6 +11,11 @@ import { loadPolicyFile } from './config/load-policy';
 import type { Policy } from './domain/policy';
 import { buildServer } from './http/server';
 import { createMetrics } from './observability/metrics';
+import { createTracing, SpanKind } from './observability/tracing';
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
+import type { DeliveryService } from './deliveries/delivery-service';
+import type { DecisionService } from './services/decision-service';
+import type { IntakeService } from './services/intake-service';
 import { parseAuditAccess } from './channels/audit-access';
 import type { AnyChatPlatform, ChannelModule, ChatPorts } from './channels/channel-module';
 import type { ChannelKind, ChatChannel } from './ports/chat-channel';
@@ -37,12 +42,18 @@ import { createIntakeService } from './services/intake-service';
 import { createRequestQueryService } from './services/request-query-service';
 import { platforms } from './platforms';
 import { createStore } from './store/store';
+import { describeDatabaseError } from './store/database';
+import { findMigrationsDir, shippedMigrations } from './store/migrate';
 
 export interface AppOptions {
   log: pino.Logger;
   /** The chat platforms to build when their configuration switches them on; default: every registered one. */
   platforms?: readonly AnyChatPlatform[];
   clock?: () => Date;
+  /** Where spans go instead of OTLP (OTEL_EXPORTER_OTLP_ENDPOINT): e.g. an in-memory exporter to read them back. */
+  spanExporter?: SpanExporter;
+  /** Where the migrations this build ships are (readiness compares them with the database); default: found above src/. */
+  migrationsDir?: string;
 }
 
 export async function createApp(config: Config, opts: AppOptions) {
@@ -54,7 +65,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   const store = createStore({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, onError: (err) => log.warn({ err }, 'database connection error') });
   const policies = createPolicyService({ initial: loadPolicyFile(config.POLICY_FILE), policies: store.policies, file: config.POLICY_FILE, clock });
   const policy = (): Policy => policies.current();
-  const redisErr = (name: string) => (err: Error) => log.warn({ err: { message: err.message }, connection: name }, 'redis connection error');
+  const redisErr = (name: string) => (err: Error) => log.warn({ err, connection: name }, 'redis connection error');
   // Three roles, three connections: producers must fail fast while Redis is down (HTTP answers 503), workers must
   // block and retry forever (BullMQ requires maxRetriesPerRequest: null), and a subscriber cannot issue commands.
   const producer = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false, connectTimeout: 2_000 }).on('error', redisErr('producer'));
@@ -62,12 +73,21 @@ export async function createApp(config: Config, opts: AppOptions) {
   let workerConnection: Redis | undefined;
 
   const metrics = createMetrics();
+  const tracing = createTracing({ serviceName: config.OTEL_SERVICE_NAME, endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, exporter: opts.spanExporter });
+  /** Runs `fn` in a span continuing the trace stored with the request at intake (a tracing failure never fails `fn`). */
+  const inRequestSpan = async <T>(name: string, requestId: string, kind: SpanKind, attributes: Record<string, string>, fn: () => Promise<T>): Promise<T> => {
+    // Without tracing, no look-up of the stored context: deliveries and votes cost what they did.
+    if (!tracing.enabled) return fn();
+    const traceParent = await store.requests.traceParentOf(requestId).catch(() => null);
+    return tracing.inSpan(name, { traceParent, kind, attributes: { 'countersign.request_id': requestId, ...attributes } }, () => fn());
+  };
   const queues = createQueues({ connection: producer, prefix: config.REDIS_PREFIX, attempts: config.DELIVERY_ATTEMPTS, backoffMs: config.DELIVERY_BACKOFF_MS });
-  for (const q of [queues.delivery, queues.timers]) q.on('error', (err) => log.warn({ err: { message: err.message }, queue: q.name }, 'queue error'));
+  for (const q of [queues.delivery, queues.timers]) q.on('error', (err) => log.warn({ err, queue: q.name }, 'queue error'));
   metrics.watchQueues([queues.delivery, queues.timers]);
   const events = createRedisRequestEvents({ publisher: producer, subscriber, prefix: config.REDIS_PREFIX });
   const limits = createRedisLimits({ redis: producer, prefix: config.REDIS_PREFIX });
   metrics.watchLongPolls(() => events.watching());
+  metrics.watchBacklog({ pending: () => store.requests.countPending(), sealLagSeconds: () => store.log.sealLagSeconds() });
 
   const audit = createAuditService({ audit: store.audit });
   const directory = createDirectoryService({ people: store.people, audit, policy, log: log.child({ component: 'directory' }), clock });
@@ -76,12 +96,20 @@ export async function createApp(config: Config, opts: AppOptions) {
   const evidence = createEvidence({ config, store: store.log, baseUrl, log: log.child({ component: 'evidence' }), clock });
   const apiKeys = createApiKeyService({ keys: store.apiKeys, audit, cacheMs: config.API_KEY_CACHE_MS, clock });
   const queries = createRequestQueryService({ requests: store.requests, grants: evidence.grants, events, baseUrl, clock });
-  const decisions = createDecisionService({
+  const decisionService = createDecisionService({
     requests: store.requests, directory, jobs: queues.jobs, events, pending: limits.pending, clock, log,
     onVote: (channel, result) => metrics.votes.inc({ channel, result }),
-    onDecision: (status) => metrics.decisions.inc({ status }),
+    onDecision: (status, waitedSeconds) => {
+      metrics.decisions.inc({ status });
+      metrics.decisionTime.observe({ status }, waitedSeconds);
+    },
   });
-  const intake = createIntakeService({
+  // Votes, from every channel, are spans of the request's trace.
+  const decisions: DecisionService = {
+    ...decisionService,
+    vote: (id, input, voteLog) => inRequestSpan('countersign.vote', id, SpanKind.SERVER, { 'countersign.channel': input.channel }, () => decisionService.vote(id, input, voteLog)),
+  };
+  const intakeService = createIntakeService({
     requests: store.requests, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, pending: limits.pending, clock,
     config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, baseUrl, maxPendingPerKey: config.MAX_PENDING_PER_KEY },
     onSubmitted: (outcome) => {
@@ -89,6 +117,17 @@ export async function createApp(config: Config, opts: AppOptions) {
       if (outcome !== 'require') metrics.decisions.inc({ status: outcome === 'approve' ? 'approved' : 'denied' });
     },
   });
+  // Intake continues the agent's trace (its traceparent header) and stores its own span's context with the request.
+  // Only a context this service produced is stored: the agent's header becomes the intake span's parent, never the row's.
+  const intake: IntakeService = {
+    ...intakeService,
+    submit: (principal, input, o) =>
+      !tracing.enabled ? intakeService.submit(principal, input, { ...o, traceParent: undefined }) : tracing.inSpan('countersign.intake', { traceParent: o.traceParent, kind: SpanKind.SERVER, attributes: { 'countersign.action': input.action, 'countersign.api_key': principal.name } }, async (traceParent, span) => {
+        const result = await intakeService.submit(principal, input, { ...o, traceParent });
+        span.setAttributes({ 'countersign.request_id': result.answer.id, 'countersign.status': result.answer.status });
+        return result;
+      }),
+  };
   const chatPlatforms: readonly AnyChatPlatform[] = opts.platforms ?? platforms;
   const modules: ChannelModule[] = [];
   const channels = new Map<ChannelKind, ChatChannel>();
@@ -117,16 +156,31 @@ export async function createApp(config: Config, opts: AppOptions) {
     channels.set(platform.kind, mod.channel);
   }
 
-  const deliveries = createDeliveryService({
+  const deliveryService = createDeliveryService({
     deliveries: store.deliveries, requests: store.requests, queries, audit, channels, log, clock,
     postedMessages: createRedisPostedMessages({ redis: producer, prefix: config.REDIS_PREFIX }),
-    callback: createCallbackChannel({ secret: config.CALLBACK_SIGNING_SECRET, signer: evidence.grants, timeoutMs: config.CALLBACK_TIMEOUT_MS, hosts: callbackHosts, clock }),
+    callback: createCallbackChannel({
+      secret: config.CALLBACK_SIGNING_SECRET, signer: evidence.grants, timeoutMs: config.CALLBACK_TIMEOUT_MS, hosts: callbackHosts, clock,
+      traceHeaders: () => tracing.activeTraceHeaders(),
+    }),
     callbackHostsOf: async (name) => (await store.apiKeys.findByName(name))?.callbackHosts ?? [],
   });
+  // Every delivery attempt is a span of the request's trace.
+  const deliveries: DeliveryService = {
+    ...deliveryService,
+    postCard: (id, target) => inRequestSpan('countersign.delivery.card', id, SpanKind.CLIENT, { 'countersign.target': target }, () => deliveryService.postCard(id, target)),
+    updateCard: (id, target) => inRequestSpan('countersign.delivery.card_update', id, SpanKind.CLIENT, { 'countersign.target': target }, () => deliveryService.updateCard(id, target)),
+    notifyRequester: (id) => inRequestSpan('countersign.delivery.notify', id, SpanKind.CLIENT, {}, () => deliveryService.notifyRequester(id)),
+    sendCallback: (id) => inRequestSpan('countersign.callback', id, SpanKind.CLIENT, {}, () => deliveryService.sendCallback(id)),
+  };
   const reconcile = createReconciler({
     requests: store.requests, pending: limits.pending, redrive: queues.redrive, deliveries, decisions, channelCount: channels.size, log,
     onRedrive: (kind) => metrics.redrives.inc({ kind }),
   });
+
+  // The migrations this build ships: the node is not ready until the database has every one of them.
+  const shipped = Promise.resolve().then(() => shippedMigrations(opts.migrationsDir ?? findMigrationsDir(__dirname)));
+  shipped.catch(() => undefined);
 
   const shutdown = new AbortController();
   const serveApi = config.RUN_MODE !== 'worker';
@@ -141,11 +195,27 @@ export async function createApp(config: Config, opts: AppOptions) {
     observeIntake: (status, seconds) => metrics.intakeDuration.observe({ status: String(status) }, seconds),
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     ready: async () => {
-      const [pg, redis] = await Promise.all([
-        store.ping().then(() => 'ok', (e: Error) => `unavailable: ${e.message.split('\n')[0]}`),
-        producer.ping().then(() => 'ok', (e: Error) => `unavailable: ${e.message}`),
+      const [postgres, redis] = await Promise.all([
+        store.ping().then(() => 'ok', (e: unknown) => `unavailable: ${describeDatabaseError(e)}`),
+        producer.ping().then(() => 'ok', (e: Error) => `unavailable: ${e.message || e.name || 'no answer'}`),
       ]);
-      return { postgres: pg, redis };
+      const migrations =
+        postgres !== 'ok'
+          ? 'unknown: PostgreSQL is unavailable'
+          : await shipped.then(
+              async (names) => {
+                const state = await store.migrationState(names);
+                return state.ok ? 'ok' : `${state.code}: ${state.reason}`;
+              },
+              (e: Error) => `unknown: cannot list the migrations this build ships (${e.message})`,
+            ).catch((e: unknown) => `unknown: ${describeDatabaseError(e)}`);
+      const chat = Object.fromEntries(
+        modules.map((m) => {
+          const h = m.health();
+          return [m.channel.kind, h.ok ? 'ok' : `unavailable: ${h.reason}`];
+        }),
+      );
+      return { postgres, redis, migrations, ...chat };
     },
   });
   if (serveApi) for (const m of modules) await m.registerRoutes?.(server);
@@ -154,7 +224,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   let directoryTimer: NodeJS.Timeout | undefined;
 
   return {
-    config, db: store.db, store, server, queues, services: { intake, decisions, queries, audit, apiKeys, deliveries, directory, policies }, reconcile, channels, policy, evidence,
+    config, db: store.db, store, server, queues, tracing, services: { intake, decisions, queries, audit, apiKeys, deliveries, directory, policies }, reconcile, channels, policy, evidence,
 
     /** Connects, bootstraps keys, reconciles, starts workers and listens. Resolves with the bound address. */
     async start(): Promise<string> {
@@ -176,6 +246,7 @@ export async function createApp(config: Config, opts: AppOptions) {
           connection: workerConnection, prefix: config.REDIS_PREFIX, concurrency: config.WORKER_CONCURRENCY, backoffMs: config.DELIVERY_BACKOFF_MS,
           lockMs: config.WORKER_LOCK_MS, stalledCheckMs: config.WORKER_STALLED_CHECK_MS,
           queues, deliveries, decisions, reconcile, log: log.child({ component: 'worker' }),
+          onDelivery: (kind, channel, outcome) => (kind === 'callback' ? metrics.callbacks.inc({ outcome }) : metrics.deliveries.inc({ kind, channel, outcome })),
         });
         await queues.timers.upsertJobScheduler('reconcile', { every: config.RECONCILE_INTERVAL_MS }, { name: 'reconcile' });
         await reconcile().catch((err) => log.error({ err }, 'start-up reconciliation failed'));
@@ -211,6 +282,7 @@ export async function createApp(config: Config, opts: AppOptions) {
       const closing = (what: string) => (err: unknown) => log.warn({ err, what }, 'could not close cleanly during shutdown');
       for (const c of channels.values()) await c.close?.().catch(closing(`${c.kind} channel`));
       await Promise.all([producer.quit().catch(closing('redis producer')), subscriber.quit().catch(closing('redis subscriber')), workerConnection?.quit().catch(closing('redis worker'))]);
+      await tracing.shutdown().catch(closing('tracing'));
       await store.close();
     },
   };

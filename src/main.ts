@@ -1,13 +1,11 @@
 /** Process entry: load .env, parse config, build the app, and handle signals. */
-import { existsSync } from 'node:fs';
 import { createApp } from './app';
-import { ConfigError, loadConfig } from './config/config';
+import { ConfigError, loadConfig, loadDotEnv } from './config/config';
 import { PolicyFileError } from './config/load-policy';
 import { createLogger } from './observability/logger';
 
 async function main(): Promise<void> {
-  // Values already in the environment win over .env (Node's loader does not overwrite them).
-  if (existsSync('.env')) process.loadEnvFile('.env');
+  loadDotEnv();
   let config;
   try {
     config = loadConfig();

@@ -4,8 +4,9 @@
  * {@link ChatChannel} the delivery worker uses. Built from its own configuration slice and the core ports it declared
  * in slack-platform.ts.
  */
-import { App } from '@slack/bolt';
+import { App, SocketModeReceiver } from '@slack/bolt';
 import { WebClient, type WebClientOptions } from '@slack/web-api';
+import { createChannelHealthTracker } from '../../src/channels/channel-health';
 import type { ChannelModule, ChannelModuleDeps } from '../../src/channels/channel-module';
 import { createBoltLogger } from './bolt-logger';
 import type { SlackConfig } from './slack-config';
@@ -13,6 +14,7 @@ import type { SlackPort } from './slack-platform';
 import { createSlackReceiver } from './slack-receiver';
 import { createSlackOutbound } from './slack-outbound';
 import { createSlackDirectory } from './slack-directory';
+import { toChannelError } from './slack-errors';
 import { registerSlackInbound } from './slack-inbound';
 import { createSlackWorkspace } from './slack-workspace';
 import { createWorkLimiter } from './work-limiter';
@@ -46,14 +48,28 @@ export function createSlackModule(deps: SlackModuleDeps): ChannelModule {
     logger,
   });
   const web = new WebClient(token, clientOptions());
+  // Over HTTP there is no connection of ours to lose; Socket Mode is down from start() until it connects.
+  const health = createChannelHealthTracker();
   const directory = createSlackDirectory({ web, log, cacheSize: c.SLACK_USER_CACHE_SIZE, cacheMs: c.SLACK_USER_CACHE_MS });
-  const workspace = createSlackWorkspace({ web, teamId: c.SLACK_TEAM_ID, log });
+  const workspace = createSlackWorkspace({
+    web, teamId: c.SLACK_TEAM_ID, log,
+    onLearn: (outcome) => health.observe(outcome.ok ? outcome : { ok: false, error: toChannelError(outcome.error, 'auth.test') }),
+  });
 
   const receiver = socketMode ? undefined : createSlackReceiver({ signingSecret: c.SLACK_SIGNING_SECRET as string, log });
+  // Built here rather than by Bolt so its client's connection state can be followed (readiness).
+  const socket = socketMode ? new SocketModeReceiver({ appToken: c.SLACK_APP_TOKEN as string, logger, installerOptions: { clientOptions: clientOptions() } }) : undefined;
+  if (socket) {
+    socket.client.on('connected', () => health.connection({ up: true }));
+    // 'close' comes at once when the websocket drops; the client announces 'reconnecting' only after its backoff.
+    for (const state of ['close', 'disconnected', 'reconnecting'] as const) {
+      socket.client.on(state, () => health.connection({ up: false, reason: `Slack Socket Mode connection lost (${state})` }));
+    }
+  }
   const bolt = new App({
     // A fixed authorization: Bolt then never calls auth.test, neither at start nor per event.
     authorize: async () => ({ botToken: token, botId: c.SLACK_BOT_ID, botUserId: c.SLACK_BOT_USER_ID }),
-    ...(receiver ? { receiver } : { socketMode: true, appToken: c.SLACK_APP_TOKEN }),
+    ...(receiver ? { receiver } : { socketMode: true, receiver: socket }),
     clientOptions: clientOptions(),
     logger,
     // Conversation state is unused; the default in-memory store would only grow.
@@ -85,6 +101,8 @@ export function createSlackModule(deps: SlackModuleDeps): ChannelModule {
 
   let stopped = false;
   let retryTimer: NodeJS.Timeout | undefined;
+  /** Whether this node takes Slack interactions (RUN_MODE=all|api): only then must it know its workspace to be ready. */
+  let inbound = false;
   /**
    * Opens the Socket Mode connection. A Slack outage or a bad app token must not keep the API from starting, so a
    * failure is logged and retried in the background (1 s, 2 s, … up to a minute) until it works or the module stops.
@@ -98,6 +116,7 @@ export function createSlackModule(deps: SlackModuleDeps): ChannelModule {
     } catch (err) {
       if (stopped) return;
       const delay = Math.min(60_000, 1_000 * 2 ** attempt);
+      health.connection({ up: false, reason: `Slack Socket Mode cannot connect: ${toChannelError(err, 'apps.connections.open').message}` });
       log.error({ err, retryInMs: delay }, 'Slack Socket Mode connection failed; Slack interactions are unavailable until it connects');
       retryTimer = setTimeout(() => void connect(attempt + 1), delay);
       retryTimer.unref();
@@ -105,16 +124,25 @@ export function createSlackModule(deps: SlackModuleDeps): ChannelModule {
   }
 
   return {
-    channel: createSlackOutbound({ web, directory, botId: c.SLACK_BOT_ID }),
+    channel: health.watch(createSlackOutbound({ web, directory, botId: c.SLACK_BOT_ID })),
+    health: () => {
+      const h = health.health();
+      // Until auth.test names the workspace, every interaction is refused (slack-workspace.ts).
+      if (h.ok && inbound && !workspace.teamId()) return { ok: false, reason: 'Slack workspace not known yet (auth.test has not answered): interactions are refused' };
+      return h;
+    },
     // Inbound traffic needs to know its workspace first; the outbound channel (workers) never asks.
     registerRoutes: receiver
       ? async (app) => {
+          inbound = true;
           await workspace.learn();
           await receiver.register(app);
         }
       : undefined,
     start: socketMode
       ? async () => {
+          inbound = true;
+          health.connection({ up: false, reason: 'Slack Socket Mode is not connected yet' });
           await workspace.learn();
           await connect(0);
         }

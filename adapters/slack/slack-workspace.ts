@@ -19,7 +19,13 @@ export interface SlackWorkspace {
   stop(): void;
 }
 
-export function createSlackWorkspace(deps: { web: Pick<WebClient, 'auth'>; teamId?: string; log: Pick<pino.Logger, 'info' | 'error'> }): SlackWorkspace {
+export function createSlackWorkspace(deps: {
+  web: Pick<WebClient, 'auth'>;
+  teamId?: string;
+  log: Pick<pino.Logger, 'info' | 'error'>;
+  /** Each auth.test outcome (a rejected bot token shows here first): the module's readiness follows it. */
+  onLearn?: (outcome: { ok: true } | { ok: false; error: unknown }) => void;
+}): SlackWorkspace {
   let teamId = deps.teamId;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -30,9 +36,11 @@ export function createSlackWorkspace(deps: { web: Pick<WebClient, 'auth'>; teamI
       const res = await deps.web.auth.test();
       if (!res.team_id) throw new Error('auth.test named no team');
       teamId = res.team_id;
+      deps.onLearn?.({ ok: true });
       deps.log.info({ teamId }, 'Slack workspace learned from auth.test');
     } catch (err) {
       if (stopped) return;
+      deps.onLearn?.({ ok: false, error: err });
       const delay = Math.min(60_000, 1_000 * 2 ** n);
       deps.log.error({ err, retryInMs: delay }, 'could not learn the Slack workspace (auth.test); Slack interactions are refused until it is known');
       timer = setTimeout(() => void attempt(n + 1), delay);

@@ -5,6 +5,7 @@
  * the core ports it declared in teams-platform.ts.
  */
 import { CloudAdapter, ConfigurationBotFrameworkAuthentication, type ConfigurationBotFrameworkAuthenticationOptions } from 'botbuilder';
+import { createChannelHealthTracker } from '../../src/channels/channel-health';
 import type { ChannelModule, ChannelModuleDeps } from '../../src/channels/channel-module';
 import { ConfigError } from '../../src/config/config-error';
 import type { ApprovalView } from '../../src/domain/approval-view';
@@ -88,6 +89,9 @@ export function createTeamsModule(deps: TeamsModuleDeps, options: TeamsModuleOpt
     log,
   });
 
+  // No long-lived connection: the channel is healthy until the platform rejects its credentials (no Bot Framework
+  // token, or a 401 from the connector), and again once a call succeeds.
+  const health = createChannelHealthTracker();
   const channel = createTeamsOutbound({
     adapter,
     appId,
@@ -101,7 +105,8 @@ export function createTeamsModule(deps: TeamsModuleDeps, options: TeamsModuleOpt
   const receiver = createTeamsReceiver({ adapter, bot, log });
 
   return {
-    channel,
+    channel: health.watch(channel),
     registerRoutes: (app) => receiver.register(app),
+    health: () => health.health(),
   };
 }

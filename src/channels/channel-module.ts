@@ -5,12 +5,14 @@
  * {@link ChatChannel} to the delivery worker.
  *
  * The rest of src/channels is the kit both adapters render with, so they say the same things: status words, card
- * facts, the pending list, text limits, audit-line wording, audit access, failure classification and chat replies.
+ * facts, the pending list, text limits, audit-line wording, audit access, failure classification, chat replies and
+ * channel health.
  */
 import type { FastifyInstance } from 'fastify';
 import type pino from 'pino';
 import type { ConfigOf, ConfigShape, RawEnv } from '../config/config-shape';
 import type { ChannelKind, ChatChannel } from '../ports/chat-channel';
+import type { ChannelHealth } from './channel-health';
 import type { AuditService } from '../services/audit-service';
 import type { ChatCommandService } from '../services/chat-command-service';
 import type { DecisionService } from '../services/decision-service';
@@ -59,6 +61,11 @@ export interface ChannelModule {
   /** Long-lived inbound connections (Slack Socket Mode), started in RUN_MODE=all|api. */
   start?(): Promise<void>;
   stop?(): Promise<void>;
+  /**
+   * Whether the channel can work now (readiness): not while its connection is down or the platform rejects its
+   * credentials. Kept with the kit's tracker (channel-health.ts) so every adapter judges alike; never does I/O.
+   */
+  health(): ChannelHealth;
 }
 
 /** A platform's part of the one configuration schema: its keys, its rules, when it is on, and its audit-access key. */

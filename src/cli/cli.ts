@@ -11,10 +11,9 @@
  *   npm run cli -- evidence export --since 30d [--until <ISO>] [--out pack.zip]
  *   npm run cli -- verify … | verify grant … | verify pack <pack.zip> --jwks jwks.json   (offline)
  */
-import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { loadConfig } from '../config/config';
+import { loadConfig, loadDotEnv } from '../config/config';
 import { loadPolicyFile } from '../config/load-policy';
 import { AppError } from '../domain/app-error';
 import { formatIdentity } from '../domain/people';
@@ -228,6 +227,6 @@ async function peopleCommand(
 }
 
 if (require.main === module) {
-  if (existsSync('.env')) process.loadEnvFile('.env');
+  loadDotEnv();
   void runCli(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -2,26 +2,14 @@
  * `npm run db:migrate` (and the first step of `npm start`): connects as the owner (MIGRATION_DATABASE_URL, default
  * DATABASE_URL), creates the database if it does not exist yet, applies prisma/migrations with the offline runner
  * (src/store/migrate.ts), then creates or re-grants the runtime role DATABASE_URL connects as, when that is another
- * role. Works from src/ under tsx and from dist/src/ after `tsc`, and needs no network access.
+ * role. Reads `.env` like the service. Works from src/ under tsx and from dist/src/ after `tsc`, and needs no network access.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import pino from 'pino';
-import { ConfigError, loadDatabaseUrls } from '../config/config';
-import { applyMigrations, credentialsOf, databaseNameOf, ensureDatabaseExists, MigrationError, redactUrl } from '../store/migrate';
+import { ConfigError, loadDatabaseUrls, loadDotEnv } from '../config/config';
+import { applyMigrations, credentialsOf, databaseNameOf, ensureDatabaseExists, findMigrationsDir, MigrationError, redactUrl } from '../store/migrate';
 import type { RuntimeRole } from '../store/runtime-role';
 
-/**
- * The nearest ancestor of `startDir` holding `prisma/migrations`: the repo root whether this file runs from src/cli or
- * dist/src/cli.
- */
-export function findMigrationsDir(startDir: string): string {
-  for (let dir = path.resolve(startDir); ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'prisma', 'migrations');
-    if (existsSync(candidate)) return candidate;
-    if (path.dirname(dir) === dir) throw new Error(`no prisma/migrations directory above ${startDir}`);
-  }
-}
+export { findMigrationsDir };
 
 /**
  * The runtime role DATABASE_URL names, when it is not the migration role; undefined when both URLs use one role (the
@@ -41,6 +29,8 @@ async function main(): Promise<void> {
   const logger = pino({ name: 'db-migrate' });
   let database = '(unparsed)';
   try {
+    // The same .env the service reads: otherwise the service would start on a database this never migrated.
+    loadDotEnv();
     const urls = loadDatabaseUrls();
     const databaseUrl = urls.migrationDatabaseUrl;
     database = redactUrl(databaseUrl);

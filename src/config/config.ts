@@ -5,6 +5,7 @@
  * keys, tokens and signing secrets have no defaults, and features that need them stay off until they are set.
  * `.env.example` lists every key.
  */
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { platforms } from '../platforms';
 import { ConfigError } from './config-error';
@@ -85,6 +86,10 @@ const coreShape = {
     CHECKPOINT_DIR: optionalString,
     /** Webhook sink: each checkpoint is POSTed here, signed (Ed25519 over the body). */
     CHECKPOINT_WEBHOOK_URL: z.string().url().optional(),
+    // --- tracing (src/observability/tracing.ts)
+    /** OTLP/HTTP collector base URL: spans go to <url>/v1/traces. Unset: no spans are recorded. */
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().refine((u) => /^https?:\/\//i.test(u), { message: 'must be an http(s) URL' }).optional(),
+    OTEL_SERVICE_NAME: z.string().trim().min(1).max(200).default('countersign'),
 };
 
 type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
@@ -116,6 +121,15 @@ function coreProblems(env: RawEnv): string[] {
 export type Config = z.output<typeof configSchema>;
 
 export { ConfigError };
+
+/**
+ * Loads `file` (default `.env` in the working directory) into process.env when it exists, as every entry point does
+ * (service, CLI, `npm run db:migrate`), so they all see one configuration. Values already in the environment win
+ * (Node's loader does not overwrite them).
+ */
+export function loadDotEnv(file = '.env'): void {
+  if (existsSync(file)) process.loadEnvFile(file);
+}
 
 /** Empty strings mean "unset" (a blank line in .env), so defaults still apply. */
 function withoutBlanks(env: NodeJS.ProcessEnv): RawEnv {

@@ -79,6 +79,8 @@ export function createCallbackChannel(deps: {
   timeoutMs: number;
   hosts: CallbackHostPolicy;
   clock?: () => Date;
+  /** Trace context headers (W3C `traceparent`) of the span the callback is sent in, so the receiver may continue the trace. */
+  traceHeaders?: () => Record<string, string>;
 }): CallbackChannel {
   const clock = deps.clock ?? (() => new Date());
   return {
@@ -92,6 +94,7 @@ export function createCallbackChannel(deps: {
         'content-type': 'application/json',
         'countersign-jws': await deps.signer.signDetached(body),
         'countersign-request-id': detail.id,
+        ...deps.traceHeaders?.(),
       };
       if (deps.secret) headers['countersign-signature'] = signCallback(deps.secret, body, Math.floor(clock().getTime() / 1000));
       let answer: PostAnswer;

@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   validation_failed: 'invalid',
   invalid_json: 'invalid',
   invalid_cursor: 'invalid',
+  invalid_url: 'invalid',
   bad_request: 'invalid',
   unidentified: 'invalid',
   unidentified_sender: 'invalid',

@@ -154,7 +154,7 @@ export function createCheckpointPublisher(deps: {
           const where = sink.name === 'webhook' && deps.webhookUrl ? { host: hostOf(deps.webhookUrl) } : {};
           // The first failures and then one in ten: a sink down for hours must not flood the log.
           if (st.failures <= 3 || st.failures % 10 === 0) {
-            deps.log.warn({ sink: sink.name, ...where, treeSize: c.treeSize, failures: st.failures, err: { message: (err as Error).message } }, 'could not publish a checkpoint; will retry');
+            deps.log.warn({ sink: sink.name, ...where, treeSize: c.treeSize, failures: st.failures, err }, 'could not publish a checkpoint; will retry');
           }
           return;
         }
@@ -179,7 +179,7 @@ export function createCheckpointPublisher(deps: {
         return queued;
       }
       running = Promise.all(
-        deps.sinks.map((s) => publishSink(s).catch((err) => deps.log.error({ sink: s.name, err: { message: (err as Error).message } }, 'checkpoint publication failed'))),
+        deps.sinks.map((s) => publishSink(s).catch((err) => deps.log.error({ sink: s.name, err }, 'checkpoint publication failed'))),
       ).then(
         () => {
           running = null;

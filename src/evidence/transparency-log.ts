@@ -240,7 +240,8 @@ export function createTransparencyLog(deps: {
     },
 
     async listCheckpoints({ limit, cursor }) {
-      if (cursor !== undefined && !/^\d+$/.test(cursor)) throw new AppError('invalid_cursor', 'Invalid field `cursor`: not a cursor this API returned.', { field: 'cursor' });
+      // A tree size: a safe integer (a longer one would overflow the bigint comparison and is no cursor of ours).
+      if (cursor !== undefined && !/^\d{1,15}$/.test(cursor)) throw new AppError('invalid_cursor', 'Invalid field `cursor`: not a cursor this API returned.', { field: 'cursor' });
       const rows = await store.listCheckpoints({ limit: limit + 1, beforeSize: cursor === undefined ? undefined : Number(cursor) });
       const items = rows.slice(0, limit).map(view);
       return { items, nextCursor: rows.length > limit ? String(items[items.length - 1].treeSize) : null };

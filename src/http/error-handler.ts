@@ -44,6 +44,8 @@ export function toHttpError(err: unknown, req?: FastifyRequest): HttpError {
   }
   if (err instanceof ZodError) return fromAppError(validationError(err.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }))));
   switch (fe?.code) {
+    case 'FST_ERR_BAD_URL':
+      return fromAppError(new AppError('invalid_url', 'The URL path is not valid percent-encoded UTF-8.'));
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return fromAppError(new AppError('payload_too_large', 'The request body is larger than this server accepts.'));
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -73,7 +75,7 @@ export function errorBody(e: Pick<HttpError, 'code' | 'message' | 'details'>): {
 export function errorHandler(err: unknown, req: FastifyRequest, reply: FastifyReply): void {
   const e = toHttpError(err, req);
   if (e.status >= 500 && e.code !== 'service_unavailable') req.log.error({ err }, 'request failed');
-  else if (e.status >= 500) req.log.warn({ err: { message: (err as Error)?.message } }, e.message);
+  else if (e.status >= 500) req.log.warn({ err }, e.message);
   else req.log.info({ code: e.code, status: e.status }, e.message);
   if (e.status === 503) reply.header('retry-after', '2');
   const retryAfter = e.details?.retryAfterSeconds;

@@ -2,7 +2,7 @@
  * Who is calling: the API key behind `Authorization: Bearer …`, typed on every request by declaration merging, and
  * the scope each route requires (declared in the contract, checked here before the body is even read).
  */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../domain/app-error';
 import { requireScope, type ApiKeyService, type ApiPrincipal, type Scope } from '../services/api-key-service';
 import type { HttpLimits } from './limits';
@@ -24,7 +24,7 @@ declare module 'fastify' {
  * whatever the body holds.
  */
 export function authenticateRequest(apiKeys: Pick<ApiKeyService, 'authenticate' | 'cached'>, throttle?: Pick<HttpLimits, 'refuseThrottled' | 'countFailure'>) {
-  return async (req: FastifyRequest): Promise<void> => {
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const header = req.headers.authorization;
     // A key this node recognised moments ago costs nothing; anything else is first checked against the address's
     // failure count, so guessing keys is throttled before it reaches the database.
@@ -39,6 +39,9 @@ export function authenticateRequest(apiKeys: Pick<ApiKeyService, 'authenticate' 
       }
     }
     req.principal = principal;
+    // Every later line of the request (the completion line included, which Fastify writes with reply.log) names the key.
+    req.log = req.log.child({ apiKey: principal.name });
+    reply.log = req.log;
     const scope = req.routeOptions.config.scope;
     if (scope) requireScope(req.principal, scope);
   };

@@ -3,17 +3,19 @@
  * authentication, the one error mapper, and the operational endpoints. Whatever chat adapters mount shares this
  * server. HTTP statuses exist only in this folder.
  */
-import { randomUUID } from 'node:crypto';
-import Fastify, { LogController, type FastifyBaseLogger } from 'fastify';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type pino from 'pino';
 import type { ApiKeyService } from '../services/api-key-service';
 import type { TransparencyLog } from '../evidence/transparency-log';
 import type { AuditService } from '../services/audit-service';
 import { lazyChildLogger } from '../observability/logger';
+import type { z } from 'zod';
+import { storable } from './contract/common-schemas';
 import { errorHandler } from './error-handler';
 import { registerLimits, type LimitSettings } from './limits';
 import { registerOpenApi } from './openapi';
+import { ProbeQuietLogController, requestIdOf } from './request-log';
 import { authenticateRequest } from './principal';
 import type { Jwks } from '../evidence/grants';
 import type { DirectoryService } from '../services/directory-service';
@@ -49,22 +51,28 @@ export async function buildServer(deps: ServerDeps) {
   const app = Fastify({
     loggerInstance: deps.log as FastifyBaseLogger,
     bodyLimit: deps.bodyLimit,
-    requestIdHeader: 'x-request-id',
-    logController: new LogController({ requestIdLogLabel: 'requestId' }),
-    genReqId: () => randomUUID(),
+    // The id comes from requestIdOf (validated), never straight from the header.
+    requestIdHeader: false,
+    logController: new ProbeQuietLogController({ requestIdLogLabel: 'requestId' }),
+    genReqId: requestIdOf,
     childLoggerFactory: (logger, bindings, opts) => lazyChildLogger(logger as pino.Logger, bindings, opts) as FastifyBaseLogger,
     // Long-polls last up to MAX_WAIT_SECONDS; keep sockets alive a little longer than that.
     keepAliveTimeout: 72_000,
     return503OnClosing: true,
+    // Errors Fastify raises before routing (a path that is not valid UTF-8) answer like every other error.
+    frameworkErrors: (err, req, reply) => errorHandler(err, req, reply),
   }).withTypeProvider<ZodTypeProvider>();
-  app.setValidatorCompiler(validatorCompiler);
+  // Every schema refuses text PostgreSQL cannot store before anything else (common-schemas.ts, storable).
+  app.setValidatorCompiler(({ schema, ...route }) => validatorCompiler({ ...route, schema: storable(schema as z.ZodType) }));
   // Response schemas document the contract and type the handlers; answers are built from typed values, so they are
   // serialised as they are rather than re-validated on every response (which would cost the hot paths CPU).
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
   app.setErrorHandler(errorHandler);
   // While shutting down, every answer (long-polls released by the shutdown above all) closes its connection: a
   // keep-alive socket left open would hold server.close() for the whole keep-alive timeout.
-  app.addHook('onSend', async (_req, reply) => {
+  app.addHook('onSend', async (req, reply) => {
+    // Echoed so a caller can quote it (or find its own id) when asking about a request.
+    void reply.header('x-request-id', req.id);
     if (deps.shutdown.aborted) void reply.header('connection', 'close');
   });
   app.setNotFoundHandler((req, reply) => {
@@ -74,19 +82,20 @@ export async function buildServer(deps: ServerDeps) {
   // Before any route: the document is collected as routes are declared.
   if (!deps.opsOnly) await registerOpenApi(app);
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  const probe = { config: { probe: true } };
+  app.get('/healthz', probe, async () => ({ status: 'ok' }));
   // Public by design: whoever executes an approved action verifies its grant (and callbacks their signature) offline.
   app.get('/.well-known/jwks.json', async (_req, reply) => {
     void reply.header('cache-control', 'public, max-age=300');
     return deps.jwks();
   });
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/readyz', probe, async (_req, reply) => {
     const checks = await deps.ready();
     const ok = Object.values(checks).every((v) => v === 'ok');
     void reply.status(ok ? 200 : 503);
     return { status: ok ? 'ready' : 'unavailable', checks };
   });
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', probe, async (_req, reply) => {
     const m = await deps.metrics();
     void reply.header('content-type', m.contentType);
     return m.body;

@@ -13,7 +13,11 @@ import type { Redis } from 'ioredis';
 import type pino from 'pino';
 import type { DecisionService } from '../services/decision-service';
 import { RetryableDeliveryError, type DeliveryService } from '../deliveries/delivery-service';
+import { parseTarget } from '../ports/chat-channel';
 import { changeJobs, DELIVERY_QUEUE, TIMER_QUEUE, type Queues } from './queues';
+
+/** What a delivery job delivers, as metrics label it. */
+export type DeliveryMetricKind = 'card' | 'card_update' | 'notify' | 'callback';
 
 export interface Workers {
   close(): Promise<void>;
@@ -41,23 +45,41 @@ export function startWorkers(deps: {
   decisions: Pick<DecisionService, 'expireIfDue'>;
   reconcile: () => Promise<unknown>;
   log: pino.Logger;
+  /**
+   * Each delivery attempt's outcome (metrics): what the delivery service answered (`delivered`, `skipped`, `failed`,
+   * `already_done`), `retry` when it will be tried again, `error` for anything else thrown.
+   */
+  onDelivery?: (kind: DeliveryMetricKind, channel: string, outcome: string) => void;
 }): Workers {
   const settings = { backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) => backoffDelay(attemptsMade, deps.backoffMs, err) };
+
+  /** Runs one delivery, reporting its outcome. */
+  async function measured(kind: DeliveryMetricKind, channel: string, run: () => Promise<string>): Promise<string> {
+    try {
+      const outcome = await run();
+      deps.onDelivery?.(kind, channel, outcome);
+      return outcome;
+    } catch (err) {
+      deps.onDelivery?.(kind, channel, err instanceof RetryableDeliveryError ? 'retry' : 'error');
+      throw err;
+    }
+  }
 
   const delivery = new Worker(
     DELIVERY_QUEUE,
     async (job: Job) => {
       const { requestId } = job.data as { requestId: string; target?: string };
       const log = deps.log.child({ requestId, job: job.name, jobId: job.id });
+      const channel = typeof job.data.target === 'string' ? parseTarget(job.data.target).kind || 'unknown' : 'requester';
       switch (job.name) {
         case 'card.post':
-          return deps.deliveries.postCard(requestId, job.data.target);
+          return measured('card', channel, () => deps.deliveries.postCard(requestId, job.data.target));
         case 'card.update':
-          return deps.deliveries.updateCard(requestId, job.data.target);
+          return measured('card_update', channel, () => deps.deliveries.updateCard(requestId, job.data.target));
         case 'notify':
-          return deps.deliveries.notifyRequester(requestId);
+          return measured('notify', channel, () => deps.deliveries.notifyRequester(requestId));
         case 'callback':
-          return deps.deliveries.sendCallback(requestId);
+          return measured('callback', 'callback', () => deps.deliveries.sendCallback(requestId));
         case 'request.changed': {
           const plan = await deps.deliveries.plan(requestId);
           await Promise.all(changeJobs(requestId, plan).map((o) => deps.queues.addDelivery(o.job, o.jobId)));
@@ -86,7 +108,7 @@ export function startWorkers(deps: {
     w.on('error', (err) => deps.log.error({ err, worker: w.name }, 'worker error'));
     w.on('failed', (job, err) => {
       const final = job && job.attemptsMade >= (job.opts.attempts ?? 1);
-      deps.log[final ? 'error' : 'warn']({ err: { message: err.message }, job: job?.name, jobId: job?.id, attemptsMade: job?.attemptsMade }, final ? 'job ran out of attempts; the reconciler will re-drive what it owes' : 'job failed; will retry');
+      deps.log[final ? 'error' : 'warn']({ err, job: job?.name, jobId: job?.id, attemptsMade: job?.attemptsMade }, final ? 'job ran out of attempts; the reconciler will re-drive what it owes' : 'job failed; will retry');
     });
   }
 

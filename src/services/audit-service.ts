@@ -4,6 +4,7 @@
  * management). Proving the trail (checkpoints, proofs, verification) is the transparency log's (src/evidence).
  */
 import { AppError } from '../domain/app-error';
+import { isSeqText } from '../domain/ids';
 import type { AuditEventInput } from '../domain/audit-event';
 import type { AuditEventRow, AuditStore } from '../store/audit-store';
 
@@ -71,7 +72,7 @@ export function createAuditService(deps: { audit: AuditStore }): AuditService {
     append: (events) => store.append(events),
 
     async search(filter, page) {
-      if (page.cursor !== undefined && !/^\d+$/.test(page.cursor)) {
+      if (page.cursor !== undefined && !isSeqText(page.cursor)) {
         throw new AppError('invalid_cursor', 'Invalid field `cursor`: not a cursor this API returned.', { field: 'cursor' });
       }
       const rows = await store.select({

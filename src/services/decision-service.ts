@@ -44,7 +44,8 @@ export interface DecisionService {
 /** What a locked change produced: the answer, and the new state version when anything a card shows changed. */
 interface Applied<T> {
   answer: T;
-  changed?: { status: RequestStatus; version: string };
+  /** The new state, and when the request was submitted (time to decision). */
+  changed?: { status: RequestStatus; version: string; submittedAt: Date };
 }
 
 /**
@@ -94,7 +95,7 @@ async function applyVote(tx: RequestTransaction, attempt: VoteAttempt, approver:
     if (expired) {
       events.push(expired);
       status = 'expired';
-      changed = { status, version: stateVersion(status, request.votes.length) };
+      changed = { status, version: stateVersion(status, request.votes.length), submittedAt: request.createdAt };
     }
     await tx.appendAudit(events);
     return { answer: { outcome: 'refused', requestId, status, refusal: evaluation.refusal, message: evaluation.message }, changed };
@@ -119,7 +120,7 @@ async function applyVote(tx: RequestTransaction, attempt: VoteAttempt, approver:
   await tx.appendAudit(events);
   return {
     answer: { outcome: 'accepted', requestId, status: evaluation.status, approvals: evaluation.approvals, approvalsRequired: request.approvalsRequired },
-    changed: { status: evaluation.status, version: stateVersion(evaluation.status, request.votes.length + 1) },
+    changed: { status: evaluation.status, version: stateVersion(evaluation.status, request.votes.length + 1), submittedAt: request.createdAt },
   };
 }
 
@@ -130,7 +131,7 @@ async function applyCancel(tx: RequestTransaction, apiKeyId: string, actor: Audi
   if (verdict === 'final') throw new AppError('already_decided', `This request is already ${request.status}; it can no longer be cancelled.`, { status: request.status });
   await tx.transition('cancelled', now, actor.key, reason ?? null);
   await tx.appendAudit([{ type: 'request.cancelled', requestId: request.id, actor, channel: 'api', at: now, data: { reason: reason ?? null } }]);
-  return { answer: { status: 'cancelled' }, changed: { status: 'cancelled', version: stateVersion('cancelled', request.votes.length) } };
+  return { answer: { status: 'cancelled' }, changed: { status: 'cancelled', version: stateVersion('cancelled', request.votes.length), submittedAt: request.createdAt } };
 }
 
 async function applyExpiryIfDue(tx: RequestTransaction, now: Date): Promise<Applied<boolean>> {
@@ -138,7 +139,7 @@ async function applyExpiryIfDue(tx: RequestTransaction, now: Date): Promise<Appl
   const event = await expire(tx, now, 'timer');
   if (!event) return { answer: false };
   await tx.appendAudit([event]);
-  return { answer: true, changed: { status: 'expired', version: stateVersion('expired', tx.request.votes.length) } };
+  return { answer: true, changed: { status: 'expired', version: stateVersion('expired', tx.request.votes.length), submittedAt: tx.request.createdAt } };
 }
 
 async function applyOutcomeReport(tx: RequestTransaction, apiKeyId: string, actor: AuditActor, report: { status: string; detail?: string }, now: Date): Promise<Applied<void>> {
@@ -160,7 +161,8 @@ export function createDecisionService(deps: {
   pending: Pick<PendingCounter, 'release'>;
   clock?: () => Date;
   onVote?: (channel: string, result: string) => void;
-  onDecision?: (status: string) => void;
+  /** A request reached a final state through people or time: its status and how long it had waited. */
+  onDecision?: (status: string, waitedSeconds: number) => void;
   log?: pino.Logger;
 }): DecisionService {
   const clock = deps.clock ?? (() => new Date());
@@ -170,7 +172,7 @@ export function createDecisionService(deps: {
     if (!changed) return;
     const warn = (what: string) => (err: unknown) => (log ?? deps.log)?.warn({ err, requestId }, what);
     if (isFinal(changed.status)) {
-      deps.onDecision?.(changed.status);
+      deps.onDecision?.(changed.status, Math.max(0, (clock().getTime() - changed.submittedAt.getTime()) / 1000));
       // A request leaves pending exactly once (the transition is guarded), so its slot is given back exactly once.
       await deps.pending.release(apiKeyId).catch(warn('could not release the key\'s pending slot; the reconciler resyncs it'));
     }

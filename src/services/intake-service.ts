@@ -54,7 +54,20 @@ export interface IntakeResult {
 }
 
 export interface IntakeService {
-  submit(principal: ApiPrincipal, input: SubmitRequestInput, opts: { idempotencyKey?: string; log?: Pick<pino.BaseLogger, 'warn'> }): Promise<IntakeResult>;
+  submit(
+    principal: ApiPrincipal,
+    input: SubmitRequestInput,
+    opts: {
+      idempotencyKey?: string;
+      log?: Pick<pino.BaseLogger, 'warn'>;
+      /**
+       * A W3C traceparent stored with the request so its later spans continue the agent's trace. The route passes the
+       * agent's header; the composition root's tracing replaces it with the intake span's own (or drops it when tracing
+       * is off), so what is stored is always a context this service produced.
+       */
+      traceParent?: string;
+    },
+  ): Promise<IntakeResult>;
 }
 
 export interface RequestLinks {
@@ -147,7 +160,7 @@ export function createIntakeService(deps: {
   }
 
   return {
-    async submit(principal, input, { idempotencyKey, log }) {
+    async submit(principal, input, { idempotencyKey, log, traceParent }) {
       if (input.callbackUrl) {
         const checked = deps.callbackHosts.check(input.callbackUrl, principal.callbackHosts);
         if ('problem' in checked) throw new AppError('callback_host_refused', `Invalid field \`callbackUrl\`: ${checked.problem}.`, { field: 'callbackUrl' });
@@ -222,7 +235,7 @@ export function createIntakeService(deps: {
       };
       const inserted = await deps.requests.insert(
         {
-          id, status, action: input.action, resource: input.resource, requester, onBehalfOf,
+          id, traceParent: traceParent ?? null, status, action: input.action, resource: input.resource, requester, onBehalfOf,
           justification: input.justification ?? null, context, risk: input.risk ?? null, environment: environment ?? null,
           callbackUrl: input.callbackUrl ?? null, traceId: input.traceId ?? null, parentRequestId: input.parentRequestId ?? null,
           apiKeyId: principal.id, apiKeyName: principal.name, keyOwner: principal.owner,

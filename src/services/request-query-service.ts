@@ -1,6 +1,6 @@
 /** Reading requests: one request with its votes and deliveries, filtered lists, the long-poll wait, and card views. */
 import { AppError, requestNotFound } from '../domain/app-error';
-import { isUuid } from '../domain/ids';
+import { isUuid, LAST_TIME_MS } from '../domain/ids';
 import { buildApprovalView, type ApprovalView } from '../domain/approval-view';
 import type { StoredContext } from '../domain/context-values';
 import type { PersonIdentity, RequesterIdentity } from '../domain/identity';
@@ -80,7 +80,8 @@ function encodeCursor(r: Pick<RequestRecord, 'createdAt' | 'id'>): string {
 function decodeCursor(cursor: string): { createdAt: Date; id: string } {
   const [ms, id] = Buffer.from(cursor, 'base64url').toString().split('|');
   const time = Number(ms);
-  if (!ms || !id || !isUuid(id) || !Number.isSafeInteger(time)) {
+  // Only times a stored row can have: a digit string within what PostgreSQL and ISO 8601 hold.
+  if (!ms || !/^\d{1,15}$/.test(ms) || time > LAST_TIME_MS || !id || !isUuid(id)) {
     throw new AppError('invalid_cursor', 'Invalid field `cursor`: not a cursor this API returned.', { field: 'cursor' });
   }
   return { createdAt: new Date(time), id };

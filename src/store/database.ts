@@ -59,6 +59,33 @@ export function isDatabaseUnavailable(err: unknown): boolean {
   return false;
 }
 
+/**
+ * One line saying why PostgreSQL could not serve a statement, for readiness and logs: the first non-empty message in
+ * the error's cause chain (or of an AggregateError's parts: a refused connection to every address of `localhost` has
+ * an empty message of its own), with its SQLSTATE or errno. Never empty.
+ */
+export function describeDatabaseError(err: unknown): string {
+  const seen = new Set<unknown>();
+  const queue: unknown[] = [err];
+  let message = '';
+  let code = '';
+  while (queue.length) {
+    const e = queue.shift();
+    if (!e || typeof e !== 'object' || seen.has(e)) continue;
+    seen.add(e);
+    const o = e as { message?: unknown; code?: unknown; cause?: unknown; errors?: unknown; meta?: { driverAdapterError?: unknown } };
+    const text = typeof o.message === 'string' ? o.message.split('\n')[0].trim() : '';
+    // Our own wrapper only repeats its cause's message after a prefix.
+    if (!message && text && !(e instanceof DatabaseUnavailableError)) message = text;
+    if (!code && typeof o.code === 'string' && o.code) code = o.code;
+    if (Array.isArray(o.errors)) queue.push(...o.errors);
+    queue.push(o.meta?.driverAdapterError, o.cause);
+  }
+  const name = (err as Error)?.name && (err as Error).name !== 'Error' ? (err as Error).name : 'database error';
+  if (message && code && !message.includes(code)) return `${message} (${code})`;
+  return message || (code ? `${name} (${code})` : name);
+}
+
 /** SQLSTATE 23505: a unique constraint refused the row (from node-postgres, or Prisma's P2002). */
 export function isUniqueViolation(err: unknown): boolean {
   const code = (err as { code?: unknown })?.code;
@@ -70,7 +97,7 @@ export function isUniqueViolation(err: unknown): boolean {
  * raises while connecting or talking (a connect timeout, "Connection terminated unexpectedly") means we could not
  * talk to the server at all.
  */
-function markUnavailable(err: unknown): unknown {
+export function markUnavailable(err: unknown): unknown {
   if (err instanceof pg.DatabaseError || err instanceof DatabaseUnavailableError) return err;
   if (err instanceof TypeError || err instanceof RangeError) return err; // our own bug, not the server's state
   return new DatabaseUnavailableError(err);

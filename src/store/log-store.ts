@@ -98,6 +98,11 @@ export interface LogStore {
   /** Where an event sits in the log: its leaf, `unsealed` while the sealer has not reached it, null for no such event. */
   leafOf(seq: string): Promise<LeafRow | 'unsealed' | null>;
   storedHashes(ids: readonly NodeId[]): Promise<Map<string, Buffer>>;
+  /**
+   * Seconds since the oldest audit event after the last sealed one was committed (0 when everything is sealed): how far
+   * the transparency log lags the trail. Reads two index ends, so it is cheap enough for every metrics scrape.
+   */
+  sealLagSeconds(): Promise<number>;
   /** Checkpoints above `afterSize` not yet recorded as published to `sink`, oldest first. */
   unpublished(sink: string, afterSize: number, limit: number): Promise<StoredCheckpoint[]>;
   markPublished(treeSize: number, sink: string): Promise<void>;
@@ -300,6 +305,15 @@ export function createLogStore(deps: { pool: SqlPool }): LogStore {
     },
 
     storedHashes: (ids) => readStoredHashes(pool, ids),
+
+    async sealLagSeconds() {
+      const { rows } = await runQuery<{ lag: number | null }>(pool, {
+        name: 'cs_log_seal_lag',
+        text: `SELECT extract(epoch FROM now() - min(e.at))::float8 AS lag FROM audit_event e
+               WHERE e.seq > (SELECT coalesce(max(l.seq), 0) FROM audit_leaf l)`,
+      });
+      return Math.max(0, rows[0].lag ?? 0);
+    },
 
     async unpublished(sink, afterSize, limit) {
       const { rows } = await runQuery<CheckpointRow>(pool, {

@@ -4,6 +4,7 @@
  * runs any migration, which air-gapped installs cannot do; this needs only the `pg` driver.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
@@ -271,6 +272,55 @@ export async function applyMigrations(opts: {
     if (locked) await client.query('SELECT pg_advisory_unlock($1)', [PRISMA_MIGRATE_LOCK_KEY]).catch(() => undefined);
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * The nearest ancestor of `startDir` holding `prisma/migrations`: the repo root whether the code runs from src/ or
+ * dist/src/ (the container image ships prisma/ next to dist/).
+ */
+export function findMigrationsDir(startDir: string): string {
+  for (let dir = path.resolve(startDir); ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'prisma', 'migrations');
+    if (existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) throw new Error(`no prisma/migrations directory above ${startDir}`);
+  }
+}
+
+/** The names of the migrations under `migrationsDir` (one subdirectory each), in the order they are applied. */
+export async function shippedMigrations(migrationsDir: string): Promise<string[]> {
+  const entries = await readdir(migrationsDir, { withFileTypes: true });
+  return entries.filter((e) => e.isDirectory()).map((e) => e.name).sort((a, b) => a.localeCompare(b));
+}
+
+/** Whether a database's schema is the one this build expects; `reason` says what to do when it is not. */
+export type MigrationState = { ok: true } | { ok: false; code: 'migrations_missing' | 'migrations_behind' | 'migration_failed' | 'ledger_unreadable'; reason: string };
+
+/**
+ * Compares the database's migration ledger with the migrations this build ships, for readiness: a service whose
+ * tables are missing or older than its code answers every call with an error, so it must not be taken for ready.
+ * Read-only (the runtime role is granted SELECT on the ledger by `npm run db:migrate`). A database error other than
+ * a missing or unreadable ledger is thrown, so the caller reports PostgreSQL itself.
+ */
+export async function migrationState(sql: Pick<pg.ClientBase, 'query'>, shipped: readonly string[]): Promise<MigrationState> {
+  let rows: Pick<LedgerRow, 'migration_name' | 'finished_at' | 'rolled_back_at'>[];
+  try {
+    ({ rows } = await sql.query<LedgerRow>('SELECT migration_name, finished_at, rolled_back_at FROM "_prisma_migrations"'));
+  } catch (error) {
+    const code = (error as pg.DatabaseError).code;
+    // 42P01 undefined_table: never migrated. 42501 insufficient_privilege: migrated by an older release's runner.
+    if (code === '42P01') return { ok: false, code: 'migrations_missing', reason: 'the database has no tables yet (no migration ledger): run `npm run db:migrate`' };
+    if (code === '42501') return { ok: false, code: 'ledger_unreadable', reason: 'cannot read the migration ledger (permission denied): run `npm run db:migrate`, which grants the runtime role SELECT on it' };
+    throw error;
+  }
+  const failed = rows.find((r) => r.finished_at === null && r.rolled_back_at === null);
+  if (failed) return { ok: false, code: 'migration_failed', reason: `migration ${failed.migration_name} failed and is unresolved (see \`npm run db:migrate\`)` };
+  const applied = new Set(rows.filter((r) => r.finished_at !== null && r.rolled_back_at === null).map((r) => r.migration_name));
+  const missing = shipped.filter((name) => !applied.has(name));
+  if (missing.length === shipped.length && shipped.length > 0) {
+    return { ok: false, code: 'migrations_missing', reason: `no migration of this build is applied (${shipped.length} pending): run \`npm run db:migrate\`` };
+  }
+  if (missing.length) return { ok: false, code: 'migrations_behind', reason: `${missing.length} migration(s) not applied: ${missing.join(', ')}; run \`npm run db:migrate\`` };
+  return { ok: true };
 }
 
 /** `url` with its database name replaced by `database`, keeping host, credentials and options. */

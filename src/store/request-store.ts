@@ -24,6 +24,8 @@ export const STATE_VERSION_SQL = `(r.status::text || ':' || (SELECT count(*) FRO
 /** Everything intake writes for a new request. */
 export interface NewRequest {
   id: string;
+  /** The intake span's W3C traceparent, when tracing saw one (later spans of the request continue it). */
+  traceParent?: string | null;
   status: RequestStatus;
   action: string;
   resource: string;
@@ -102,6 +104,8 @@ export interface LockedRequest {
   approvalsRequired: number;
   outcomeReport: unknown;
   policyOutcome: PolicyDecision['outcome'];
+  /** When it was submitted (time to decision is measured from here). */
+  createdAt: Date;
   /** Votes read AFTER the lock was taken, oldest first. */
   votes: CountedVote[];
 }
@@ -173,6 +177,10 @@ export interface RequestStore {
    * @returns false when the grant was already used (nothing written).
    */
   recordGrantUse(use: { requestId: string; at: Date; keyId: string; keyName: string }, events: AuditEventInput[]): Promise<boolean>;
+  /** The W3C traceparent stored with a request at intake (null without one, or for no such request). */
+  traceParentOf(id: string): Promise<string | null>;
+  /** How many requests are pending, across every key (metrics). */
+  countPending(): Promise<number>;
   /** How many pending requests each API key has (keys with none are absent). */
   pendingCountsByKey(): Promise<Map<string, number>>;
   /** Ids of pending requests at or past their expiry, oldest expiry first. */
@@ -197,10 +205,10 @@ const INSERT_SQL = `WITH ins AS (
     on_behalf_of, justification, context, risk, environment, callback_url, trace_id, parent_request_id, api_key_id,
     api_key_name, key_owner, idempotency_key, body_hash, policy_rule, policy_outcome, policy_hash, requirement,
     approvals_required, expires_at, created_at, decided_at, decided_by, decision_reason, requester_person,
-    on_behalf_of_person, key_owner_person, pinned_fields, action_hash, grant_ttl_seconds)
+    on_behalf_of_person, key_owner_person, pinned_fields, action_hash, grant_ttl_seconds, trace_parent)
   VALUES ($1::uuid, $2::"RequestStatus", $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12::"Risk", $13, $14,
     $15, $16::uuid, $17::uuid, $18, $19, $20, $21, $22, $23::"PolicyOutcome", $24, $25::jsonb, $26, $27::timestamptz,
-    $28::timestamptz, $29::timestamptz, $30, $31, $33, $34, $35, $36::text[], $37, $38)
+    $28::timestamptz, $29::timestamptz, $30, $31, $33, $34, $35, $36::text[], $37, $38, $39)
   ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
   RETURNING id
 ), ev AS (
@@ -222,7 +230,7 @@ SELECT (SELECT request_id FROM ins) AS id, (SELECT count(*)::int FROM ev) AS eve
 // Two statements on purpose: under READ COMMITTED a sub-select in the locking statement would read the votes as of
 // the statement's snapshot, taken BEFORE it waited for the lock, and miss the vote that the previous holder committed.
 const LOCK_SQL = `SELECT id, status, requester, on_behalf_of, key_owner, requester_person, on_behalf_of_person, key_owner_person,
-    api_key_id, expires_at, requirement, approvals_required, outcome_report, policy_outcome
+    api_key_id, expires_at, requirement, approvals_required, outcome_report, policy_outcome, created_at
   FROM approval_request WHERE id = $1::uuid FOR UPDATE`;
 const VOTES_SQL = `SELECT person_key, approver, channel, decision, reason, created_at, attested_by FROM vote WHERE request_id = $1::uuid ORDER BY created_at`;
 const VOTE_INSERT_SQL = `INSERT INTO vote (id, request_id, person_key, approver, channel, decision, reason, created_at, attested_by)
@@ -245,6 +253,7 @@ interface LockedRow {
   approvals_required: number;
   outcome_report: unknown;
   policy_outcome: PolicyDecision['outcome'];
+  created_at: Date;
 }
 interface VoteRow {
   person_key: string;
@@ -353,6 +362,7 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
           r.apiKeyId, r.apiKeyName, r.keyOwner, r.idempotencyKey, r.bodyHash, r.policyRule, r.policyOutcome, r.policyHash,
           json(r.requirement), r.approvalsRequired, r.expiresAt, r.createdAt, r.decidedAt, r.decidedBy, r.decisionReason,
           auditRowsParam(events), r.requesterPerson, r.onBehalfOfPerson, r.keyOwnerPerson, r.pinnedFields, r.actionHash, r.grantTtlSeconds,
+          r.traceParent ?? null,
         ],
       });
       return Boolean(rows[0]?.id);
@@ -366,6 +376,16 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
       );
       const row = rows[0];
       return row ? { id: row.id, bodyHash: row.body_hash, policyOutcome: row.policy_outcome, policyRule: row.policy_rule, expiresAt: new Date(row.expires_at) } : null;
+    },
+
+    async traceParentOf(id) {
+      const { rows } = await runQuery<{ trace_parent: string | null }>(pool, { name: 'cs_trace_parent', text: 'SELECT trace_parent FROM approval_request WHERE id = $1::uuid', values: [id] });
+      return rows[0]?.trace_parent ?? null;
+    },
+
+    async countPending() {
+      const { rows } = await runQuery<{ n: number }>(pool, { name: 'cs_count_pending', text: `SELECT count(*)::int AS n FROM approval_request WHERE status = 'pending'` });
+      return rows[0].n;
     },
 
     async change(id, fn) {
@@ -389,6 +409,7 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
           approvalsRequired: row.approvals_required,
           outcomeReport: row.outcome_report,
           policyOutcome: row.policy_outcome,
+          createdAt: new Date(row.created_at),
           votes: votes.rows.map((v) => ({ personKey: v.person_key, approver: v.approver, channel: v.channel, decision: v.decision, reason: v.reason, at: new Date(v.created_at), attestedBy: v.attested_by })),
         };
         return fn(transactionOn(tx, request));

@@ -39,6 +39,8 @@ export const RUNTIME_GRANTS: Readonly<Record<string, readonly Privilege[]>> = {
   person: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   person_identity: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   directory_version: ['SELECT', 'UPDATE'],
+  // The migration ledger: readiness compares it with the migrations the service ships; reading is all it may do.
+  _prisma_migrations: ['SELECT'],
 };
 
 export interface RuntimeRole {
@@ -137,7 +139,7 @@ export async function grantRuntimeRole(client: pg.Client, opts: { role: RuntimeR
 
   const { rows: tables } = await client.query<{ relname: string }>(
     `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND c.relname <> '_prisma_migrations' ORDER BY c.relname`,
+     WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY c.relname`,
     [schema],
   );
   const r = quoteIdent(role.name);

@@ -17,7 +17,8 @@
 import type pg from 'pg';
 import { createApiKeyStore, type ApiKeyStore } from './api-key-store';
 import { createAuditStore, type AuditStore } from './audit-store';
-import { createDatabase, runQuery, type Database } from './database';
+import { createDatabase, markUnavailable, runQuery, type Database } from './database';
+import { migrationState, type MigrationState } from './migrate';
 import { createDeliveryStore, type DeliveryStore } from './delivery-store';
 import { createPeopleStore, type PeopleStore } from './people-store';
 import { createLogStore, type LogStore } from './log-store';
@@ -36,6 +37,8 @@ export interface Store {
   teamsConversations: TeamsConversationStore;
   /** One round trip to the server (readiness). */
   ping(): Promise<void>;
+  /** Whether the database has every migration in `shipped` applied (readiness). Throws when PostgreSQL cannot answer. */
+  migrationState(shipped: readonly string[]): Promise<MigrationState>;
   /**
    * Who the service is connected as, and whether that role could rewrite the audit trail (superuser, owner of its
    * tables, or UPDATE/DELETE/TRUNCATE on them): start-up warns when it could.
@@ -61,6 +64,13 @@ export function createStore(opts: { url: string; poolSize: number; onError?: (er
     teamsConversations: createTeamsConversationStore({ db }),
     async ping() {
       await runQuery(pool, 'SELECT 1');
+    },
+    async migrationState(shipped) {
+      try {
+        return await migrationState(pool, shipped);
+      } catch (err) {
+        throw markUnavailable(err);
+      }
     },
     async connectedRole() {
       const { rows } = await runQuery<{ role: string; can_rewrite: boolean }>(

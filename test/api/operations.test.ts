@@ -14,7 +14,7 @@ afterAll(async () => {
 
 it('serves health, readiness and Prometheus metrics without a key', async () => {
   expect((await t.call('GET', '/healthz', { key: '' })).body).toEqual({ status: 'ok' });
-  expect((await t.call('GET', '/readyz', { key: '' })).body).toEqual({ status: 'ready', checks: { postgres: 'ok', redis: 'ok' } });
+  expect((await t.call('GET', '/readyz', { key: '' })).body).toEqual({ status: 'ready', checks: { postgres: 'ok', redis: 'ok', migrations: 'ok' } });
   await t.submit(baseRequest({ action: 'table.read', environment: 'dev' }));
   const metrics = (await t.call('GET', '/metrics', { key: '' })).body as string;
   expect(metrics).toMatch(/countersign_intake_total\{outcome="approve"\} [1-9]/);

@@ -100,6 +100,8 @@ export interface FakeSlackApi {
   messagesIn(channel: string): FakeSlackMessage[];
   /** Socket Mode: the open client connections. */
   socketConnections(): number;
+  /** Socket Mode: drops every client connection, as a network fault would. */
+  dropSocketConnections(): void;
   /** Socket Mode: sends an envelope to every connected client; resolves with the client's ack. */
   sendEnvelope(envelope: { type: string; payload: unknown; accepts_response_payload?: boolean }, timeoutMs?: number): Promise<FakeSocketEnvelopeAck>;
   close(): Promise<void>;
@@ -406,6 +408,9 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
     responseId: (u) => u.slice(u.lastIndexOf('/') + 1),
     messagesIn: (channel) => [...messages.values()].filter((m) => m.channel === channel).sort((a, b) => a.ts.localeCompare(b.ts)),
     socketConnections: () => sockets.size,
+    dropSocketConnections() {
+      for (const ws of sockets) ws.terminate();
+    },
     sendEnvelope(envelope, timeoutMs = 5_000) {
       const envelope_id = `${randomBytes(4).toString('hex')}-${randomBytes(2).toString('hex')}-${randomBytes(6).toString('hex')}`;
       return new Promise<FakeSocketEnvelopeAck>((resolve, reject) => {

@@ -48,6 +48,7 @@ function setup(over: Partial<MemoryRequest> = {}) {
     keyOwnerPerson: 'owner@example.com',
     apiKeyId: 'key-1',
     expiresAt: new Date(now.getTime() + 60_000),
+    createdAt: new Date(now.getTime() - 30_000),
     requirement: { approvers: ['g'], members: ['alice@example.com', 'bob@example.com'], approvals: 2, channels: [], reason: 'on-deny' },
     approvalsRequired: 2,
     outcomeReport: null,

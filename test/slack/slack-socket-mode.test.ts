@@ -50,6 +50,17 @@ describe('Socket Mode', () => {
     expect(text((await s.reply(responseUrl)).body.blocks)).toContain('request.submitted');
     expect(s.slack.callsTo('auth.test')).toHaveLength(0);
   });
+
+  it('is ready once connected, and not while the connection is lost', async () => {
+    await s.t.waitFor(async () => (await s.t.call('GET', '/readyz', { key: '' })).status === 200, 5_000, 'ready');
+    expect((await s.t.call('GET', '/readyz', { key: '' })).body.checks.slack).toBe('ok');
+    s.slack.dropSocketConnections();
+    await s.t.waitFor(async () => (await s.t.call('GET', '/readyz', { key: '' })).status === 503, 5_000, 'not ready while disconnected');
+    expect((await s.t.call('GET', '/readyz', { key: '' })).body.checks.slack).toMatch(/^unavailable: Slack Socket Mode connection lost/);
+    // The client reconnects on its own (after its ping timeout), and the node is ready again.
+    await s.t.waitFor(async () => (await s.t.call('GET', '/readyz', { key: '' })).status === 200, 20_000, 'ready after reconnecting');
+    expect(s.slack.socketConnections()).toBe(1);
+  }, 30_000);
 });
 
 describe('Socket Mode when Slack is not reachable at start-up', () => {
@@ -63,9 +74,15 @@ describe('Socket Mode when Slack is not reachable at start-up', () => {
       env: { SLACK_APP_TOKEN: 'xapp-1-fake-app-token', SLACK_SIGNING_SECRET: '' },
       prepare: (slack) => slack.fail('apps.connections.open', { error: 'invalid_auth' }),
     });
-    // The API works while Slack is away.
-    expect((await down.t.call('GET', '/readyz', { key: '' })).status).toBe(200);
+    // The API works while Slack is away, but the node does not claim to be ready, and says why.
+    expect((await down.t.call('GET', '/healthz', { key: '' })).status).toBe(200);
+    expect((await down.t.call('GET', '/v1/requests', { key: down.t.keys.admin })).status).toBe(200);
+    const notReady = await down.t.call('GET', '/readyz', { key: '' });
+    expect(notReady.status).toBe(503);
+    expect(notReady.body.checks).toMatchObject({ postgres: 'ok', redis: 'ok', migrations: 'ok', slack: 'unavailable: Slack Socket Mode cannot connect: Slack apps.connections.open: invalid_auth' });
     await down.t.waitFor(async () => down.slack.socketConnections() === 1, 10_000, 'Socket Mode connection after a retry');
     expect(down.slack.callsTo('apps.connections.open').map((c) => c.response.ok)).toEqual([false, true]);
+    await down.t.waitFor(async () => (await down.t.call('GET', '/readyz', { key: '' })).status === 200, 5_000, 'ready once connected');
+    expect((await down.t.call('GET', '/readyz', { key: '' })).body.checks.slack).toBe('ok');
   });
 });

@@ -97,15 +97,19 @@ describe('without SLACK_TEAM_ID', () => {
   });
 
   it('refuses interactions while it cannot tell its workspace, and serves them once auth.test answers', async () => {
-    const s = await startSlackTestApp({ env: { SLACK_TEAM_ID: '' }, prepare: (slack) => slack.fail('auth.test', { error: 'internal_error' }) });
+    const s = await startSlackTestApp({ env: { SLACK_TEAM_ID: '' }, prepare: (slack) => slack.fail('auth.test', { error: 'internal_error', times: 2 }) });
     try {
       const id = await s.submit(baseRequest({ action: 'deploy.unknown-workspace' }));
       await s.card(id);
       const early = await s.click(id, 'alice');
       expect((await s.reply(early.responseUrl)).body.text).toBe(':warning: Countersign cannot tell yet which Slack workspace it serves, so nothing was recorded. Please try again in a moment.');
       expect(await s.t.db.vote.count({ where: { requestId: id } })).toBe(0);
-      // The background retry (after a second) learns it.
-      await s.t.waitFor(async () => s.slack.callsTo('auth.test').some((c) => c.response.ok), 5_000, 'auth.test answered');
+      const notReady = await s.t.call('GET', '/readyz', { key: '' });
+      expect(notReady.status).toBe(503);
+      expect(notReady.body.checks.slack).toBe('unavailable: Slack workspace not known yet (auth.test has not answered): interactions are refused');
+      // The background retries (after one, then two more seconds; two failures leave a busy machine time to click first) learn it.
+      await s.t.waitFor(async () => s.slack.callsTo('auth.test').some((c) => c.response.ok), 10_000, 'auth.test answered');
+      expect((await s.t.call('GET', '/readyz', { key: '' })).body.checks.slack).toBe('ok');
       const later = await s.click(id, 'alice');
       expect((await s.reply(later.responseUrl)).body.text).toContain('now approved');
     } finally {

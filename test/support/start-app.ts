@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { createLogger } from '../../src/observability/logger';
-import { createApp, type App } from '../../src/app';
+import type pino from 'pino';
+import { createApp, type App, type AppOptions } from '../../src/app';
 import type { AnyChatPlatform } from '../../src/channels/channel-module';
 import { loadConfig, type Config } from '../../src/config/config';
 import { createTestDatabase, type TestDatabase } from './test-database';
@@ -101,7 +102,18 @@ export function baseRequest(overrides: Record<string, unknown> = {}): Record<str
 }
 
 export async function startTestApp(
-  opts: { env?: Record<string, string>; policyYaml?: string; platforms?: readonly AnyChatPlatform[]; database?: TestDatabase; redisPrefix?: string; keepDatabase?: boolean } = {},
+  opts: {
+    env?: Record<string, string>;
+    policyYaml?: string;
+    platforms?: readonly AnyChatPlatform[];
+    database?: TestDatabase;
+    redisPrefix?: string;
+    keepDatabase?: boolean;
+    /** The app's logger (default: one at LOG_LEVEL on stdout), e.g. to read what it logs. */
+    log?: pino.Logger;
+    /** Further composition-root options (e.g. a span exporter). */
+    appOptions?: Partial<AppOptions>;
+  } = {},
 ): Promise<TestApp> {
   const database = opts.database ?? (await createTestDatabase());
   const dir = mkdtempSync(path.join(tmpdir(), 'cs-policy-'));
@@ -132,8 +144,8 @@ export async function startTestApp(
     WORKER_CONCURRENCY: '5',
     ...opts.env,
   });
-  const log = createLogger(config.LOG_LEVEL);
-  const app = await createApp(config, { log, platforms: opts.platforms });
+  const log = opts.log ?? createLogger(config.LOG_LEVEL);
+  const app = await createApp(config, { ...opts.appOptions, log, platforms: opts.platforms });
   let address: string;
   try {
     address = await app.start();

@@ -6,6 +6,7 @@ export type CountersignErrorCode =
   | 'validation_failed'
   | 'invalid_json'
   | 'invalid_cursor'
+  | 'invalid_url'
   | 'callbacks_disabled'
   | 'bad_request'
   | 'pinned_field'

@@ -3,7 +3,7 @@
  * inclusion and consistency proofs, verification).
  */
 import { z } from 'zod';
-import { authErrors, errorEnvelope } from './common-schemas';
+import { authErrors, errorEnvelope, isSeqText, queryDate } from './common-schemas';
 
 /** `GET /v1/audit` query. `action`/`resource` take `*` and `?` globs; `format=ndjson` streams the whole selection. */
 export const auditQuery = z
@@ -14,8 +14,8 @@ export const auditQuery = z
     action: z.string().min(1).optional(),
     resource: z.string().min(1).optional(),
     type: z.string().min(1).optional(),
-    since: z.coerce.date().optional(),
-    until: z.coerce.date().optional(),
+    since: queryDate.optional(),
+    until: queryDate.optional(),
     limit: z.coerce.number().int().min(1).max(1000).default(100),
     cursor: z.string().min(1).optional(),
     format: z.enum(['json', 'ndjson']).optional(),
@@ -99,7 +99,7 @@ const size = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 export const proofQuery = z
   .object({
-    event: z.string().regex(/^\d{1,19}$/, 'must be an audit event seq'),
+    event: z.string().refine(isSeqText, 'must be an audit event seq'),
     treeSize: size.optional(),
   })
   .strict();
@@ -133,8 +133,8 @@ export const consistencyProofAnswer = z
 /** `GET /v1/evidence` query: the window of the pack. */
 export const evidenceQuery = z
   .object({
-    since: z.coerce.date().describe('Start of the window (inclusive), ISO 8601.'),
-    until: z.coerce.date().optional().describe('End of the window (exclusive); default: now.'),
+    since: queryDate.describe('Start of the window (inclusive), ISO 8601.'),
+    until: queryDate.optional().describe('End of the window (exclusive); default: now.'),
   })
   .strict();
 

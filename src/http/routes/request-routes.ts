@@ -40,7 +40,9 @@ export function registerRequestRoutes(instance: FastifyInstance, deps: RequestRo
     onRequest: async (req) => deps.limits.intake(req),
     handler: async (req, reply) => {
       const started = process.hrtime.bigint();
-      const { answer, replayed } = await deps.intake.submit(req.principal, req.body, { idempotencyKey: req.headers['idempotency-key'], log: req.log });
+      // W3C trace context: the agent's trace continues through this request (a malformed header starts a new trace).
+      const traceParent = typeof req.headers.traceparent === 'string' ? req.headers.traceparent : undefined;
+      const { answer, replayed } = await deps.intake.submit(req.principal, req.body, { idempotencyKey: req.headers['idempotency-key'], log: req.log, traceParent });
       req.log = req.log.child({ approvalId: answer.id });
       if (replayed) void reply.header('idempotent-replayed', 'true');
       void reply.header('location', answer.links.self).status(202);

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "approval_request" ADD COLUMN     "trace_parent" TEXT;
