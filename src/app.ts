@@ -39,6 +39,7 @@ import { createAuditService } from './services/audit-service';
 import { createChatCommandService } from './services/chat-command-service';
 import { createDecisionService } from './services/decision-service';
 import { createIntakeService } from './services/intake-service';
+import { createStandingApprovalService } from './services/standing-approval-service';
 import { createRequestQueryService } from './services/request-query-service';
 import { platforms } from './platforms';
 import { createStore } from './store/store';
@@ -110,7 +111,7 @@ export async function createApp(config: Config, opts: AppOptions) {
     vote: (id, input, voteLog) => inRequestSpan('countersign.vote', id, SpanKind.SERVER, { 'countersign.channel': input.channel }, () => decisionService.vote(id, input, voteLog)),
   };
   const intakeService = createIntakeService({
-    requests: store.requests, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, pending: limits.pending, clock,
+    requests: store.requests, budgets: store.budgets, standing: store.standingApprovals, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, pending: limits.pending, clock,
     config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, baseUrl, maxPendingPerKey: config.MAX_PENDING_PER_KEY },
     onSubmitted: (outcome) => {
       metrics.intake.inc({ outcome });
@@ -174,7 +175,7 @@ export async function createApp(config: Config, opts: AppOptions) {
     sendCallback: (id) => inRequestSpan('countersign.callback', id, SpanKind.CLIENT, {}, () => deliveryService.sendCallback(id)),
   };
   const reconcile = createReconciler({
-    requests: store.requests, pending: limits.pending, redrive: queues.redrive, deliveries, decisions, channelCount: channels.size, log,
+    requests: store.requests, pending: limits.pending, redrive: queues.redrive, deliveries, decisions, budgets: store.budgets, clock, channelCount: channels.size, log,
     onRedrive: (kind) => metrics.redrives.inc({ kind }),
   });
 
@@ -188,7 +189,8 @@ export async function createApp(config: Config, opts: AppOptions) {
   const packs = createEvidencePackExporter({ audit, log: evidence.auditLog, requests: store.requests, policies: store.policies, grants: evidence.grants, issuer: baseUrl, clock });
   const server = await buildServer({
     log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, auditLog: evidence.auditLog, packs, directory, intake, decisions, queries,
-    grants: createGrantService({ grants: evidence.grants, requests: store.requests, clock }), jwks: () => evidence.grants.jwks(),
+    grants: createGrantService({ grants: evidence.grants, requests: store.requests, clock }),
+    standing: createStandingApprovalService({ standing: store.standingApprovals, decisions, clock }), jwks: () => evidence.grants.jwks(),
     limits: { redis: producer, prefix: config.REDIS_PREFIX, intakePerMinute: config.INTAKE_RATE_LIMIT_PER_MINUTE, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE },
     longPolls: { gate: limits.longPolls, perKey: config.LONG_POLLS_PER_KEY },
     maxWaitSeconds: config.MAX_WAIT_SECONDS, shutdown: shutdown.signal, opsOnly: !serveApi,

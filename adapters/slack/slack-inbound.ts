@@ -12,7 +12,7 @@ import type pino from 'pino';
 import { errorReply, voteReply } from '../../src/channels/chat-reply';
 import { chatActor, chatPresented } from '../../src/channels/chat-identity';
 import { workspaceRefusal } from '../../src/channels/workspace-refusal';
-import type { VoteDecision } from '../../src/domain/approval';
+import type { StandingAsk, VoteDecision } from '../../src/domain/approval';
 import type { AuditService } from '../../src/services/audit-service';
 import { parseChatCommand, type ChatCommandService } from '../../src/services/chat-command-service';
 import type { DecisionService } from '../../src/services/decision-service';
@@ -58,7 +58,7 @@ interface ReplyTarget {
   responseUrl?: string;
 }
 
-const DECISION_ACTION = new RegExp(`^(${ACTIONS.approve}|${ACTIONS.approveWithReason}|${ACTIONS.deny})$`);
+const DECISION_ACTION = new RegExp(`^(${ACTIONS.approve}|${ACTIONS.approveWithReason}|${ACTIONS.deny}|${ACTIONS.approveStanding})$`);
 const PROFILE_LOOKUP_FAILED = ':warning: Countersign could not look up your Slack profile, so nothing was recorded. Please try again.';
 const BUSY = ':hourglass: Countersign is too busy to take this right now, so nothing was recorded. Please try again in a moment.';
 
@@ -120,7 +120,7 @@ export function registerSlackInbound(app: App, deps: SlackInboundDeps): void {
   }
 
   /** Resolves the clicking user, casts the vote through the core and tells the user what happened. */
-  async function castVote(requestId: string, decision: VoteDecision, reason: string | null, target: ReplyTarget): Promise<void> {
+  async function castVote(requestId: string, decision: VoteDecision, reason: string | null, target: ReplyTarget, standing?: StandingAsk): Promise<void> {
     let approver;
     try {
       approver = await deps.directory.person(target.userId);
@@ -130,7 +130,7 @@ export function registerSlackInbound(app: App, deps: SlackInboundDeps): void {
     }
     let text: string;
     try {
-      const result = await deps.decisions.vote(requestId, { presented: chatPresented('slack', approver, deps.workspace.teamId()), approver, channel: 'slack', decision, reason }, deps.log);
+      const result = await deps.decisions.vote(requestId, { presented: chatPresented('slack', approver, deps.workspace.teamId()), approver, channel: 'slack', decision, reason, standing }, deps.log);
       text = voteReply(result).text;
     } catch (err) {
       deps.log.error({ err, requestId }, 'Slack vote failed');
@@ -139,11 +139,19 @@ export function registerSlackInbound(app: App, deps: SlackInboundDeps): void {
     await replyEphemeral(target, renderReply(text));
   }
 
+  /** Approve with a standing approval at the bounds the request's rule allows (the core checks them again). */
+  async function castStanding(requestId: string, target: ReplyTarget): Promise<void> {
+    const bounds = await deps.queries.view(requestId).then((v) => v.standing, () => null);
+    if (!bounds) return replyEphemeral(target, renderReply(':no_entry: This request\'s rule allows no standing approvals; nothing was recorded.'));
+    return castVote(requestId, 'approve', null, target, { forSeconds: bounds.maxForSeconds, uses: bounds.maxUses });
+  }
+
   app.action<BlockAction<ButtonAction>>({ type: 'block_actions', action_id: DECISION_ACTION }, async ({ ack, body, action }) => {
     await ack();
     const requestId = action.value ?? '';
     const target: ReplyTarget = { userId: body.user.id, channelId: body.channel?.id ?? body.container?.channel_id, responseUrl: body.response_url };
     if (action.action_id === ACTIONS.approve) return later(target, () => castVote(requestId, 'approve', null, target));
+    if (action.action_id === ACTIONS.approveStanding) return later(target, () => castStanding(requestId, target));
 
     // Deny, or Approve on a rule that always wants a reason: ask for it first. trigger_id lives 3 seconds.
     const decision: VoteDecision = action.action_id === ACTIONS.deny ? 'deny' : 'approve';

@@ -19,6 +19,7 @@ import { STATUS_WORDS, VOTE_WORDS } from '../../src/channels/status-words';
 import { clip, prefixWithin, TEXT_LIMITS } from '../../src/channels/text-limits';
 import { reasonRequired, type VoteDecision } from '../../src/domain/approval';
 import { summarizeStatus, type ApprovalView } from '../../src/domain/approval-view';
+import { standingButtonLabel } from '../../src/channels/status-words';
 import type { AuditRecord } from '../../src/services/audit-service';
 import type { ChatCommandResult } from '../../src/services/chat-command-service';
 
@@ -31,6 +32,8 @@ export const ACTIONS = {
   /** Approve on a rule with `reason: always`: the click opens the reason modal instead of voting at once. */
   approveWithReason: 'countersign_approve_reason',
   deny: 'countersign_deny',
+  /** Approve and grant a standing approval at the rule's bounds (offered only where the rule allows one). */
+  approveStanding: 'countersign_approve_standing',
 } as const;
 
 /** The reason modal and its single input. */
@@ -294,7 +297,11 @@ function contextLines(view: ApprovalView): string[] {
 const justificationLines = (view: ApprovalView): string[] => (view.justification ? [`*${CLAIM_HEADINGS.justification}*`, ...mrkdwnQuote(view.justification)] : []);
 
 /** The Approve/Deny buttons for a pending request (also used by the `pending` command). */
-export function decisionButtons(view: Pick<ApprovalView, 'id' | 'reasonMode'>): KnownBlock {
+export function decisionButtons(view: Pick<ApprovalView, 'id' | 'reasonMode'> & Partial<Pick<ApprovalView, 'standing'>>): KnownBlock {
+  // Offered only where one click may decide without a reason (a rule that wants a reason always goes through the modal).
+  const standing = view.standing && view.reasonMode !== 'always'
+    ? [{ type: 'button' as const, action_id: ACTIONS.approveStanding, text: { type: 'plain_text' as const, text: standingButtonLabel(view.standing), emoji: true }, value: view.id }]
+    : [];
   return {
     type: 'actions',
     block_id: `countersign_decide:${view.id}`,
@@ -313,6 +320,7 @@ export function decisionButtons(view: Pick<ApprovalView, 'id' | 'reasonMode'>): 
         style: 'danger',
         value: view.id,
       },
+      ...standing,
     ],
   };
 }

@@ -224,7 +224,7 @@ export function createTeamsInbound(deps: TeamsInboundDeps): TeamsActivityHandler
         return cardInvokeResponse(renderNoticeCard(errorReply(new AppError('bad_request', 'This card action does not name a request.'))));
       }
       if (action.verb === VERBS.refresh) return cardInvokeResponse(await currentCard(requestId));
-      if (action.verb !== VERBS.approve && action.verb !== VERBS.deny) {
+      if (action.verb !== VERBS.approve && action.verb !== VERBS.deny && action.verb !== VERBS.approveStanding) {
         return cardInvokeResponse(await currentCard(requestId, errorReply(new AppError('bad_request', `Unknown card action "${String(action.verb)}".`))));
       }
 
@@ -233,7 +233,11 @@ export function createTeamsInbound(deps: TeamsInboundDeps): TeamsActivityHandler
         const approver = await deps.members.resolve(context);
         const reason = reasonFromAction(data, requestId);
         const presented = chatPresented('teams', approver, tenantOf(context.activity)?.toLowerCase());
-        const result = await deps.decisions.vote(requestId, { presented, approver, channel: 'teams', decision: action.verb, reason }, log);
+        // The standing approval is asked at the bounds the request's rule allows; the core checks them again.
+        const bounds = action.verb === VERBS.approveStanding ? (await deps.queries.view(requestId)).standing : null;
+        const standing = bounds ? { forSeconds: bounds.maxForSeconds, uses: bounds.maxUses } : undefined;
+        const decision = action.verb === VERBS.deny ? 'deny' : 'approve';
+        const result = await deps.decisions.vote(requestId, { presented, approver, channel: 'teams', decision, reason, standing }, log);
         notice = voteReply(result);
         log.info({ requestId, outcome: result.outcome, status: result.status, refusal: result.outcome === 'refused' ? result.refusal : undefined }, 'Teams vote');
       } catch (err) {

@@ -19,7 +19,7 @@ import { ALL_EVENTS, eventsNote, fitView, FULL_TEXT, pendingNote, renderWithin, 
 import { cardFacts, claimsLine, CLAIM_HEADINGS, SOURCE_MARK, type CardFact } from '../../src/channels/card-facts';
 import { pendingList, type PendingEntry } from '../../src/channels/pending-list';
 import { plainText, type ChatReply } from '../../src/channels/chat-reply';
-import { notificationHeading, STATUS_WORDS, VOTE_WORDS } from '../../src/channels/status-words';
+import { notificationHeading, standingButtonLabel, STATUS_WORDS, VOTE_WORDS } from '../../src/channels/status-words';
 import { clip, TEXT_LIMITS } from '../../src/channels/text-limits';
 import { summarizeStatus, type ApprovalView } from '../../src/domain/approval-view';
 import type { AuditRecord } from '../../src/services/audit-service';
@@ -39,7 +39,7 @@ export const CARD_VERSION = '1.5';
 export const TEAMS_MESSAGE_BYTES = 80_000;
 
 /** Verbs of our `Action.Execute` actions; `refresh` is what Teams sends for the card's `refresh` clause. */
-export const VERBS = { approve: 'approve', deny: 'deny', refresh: 'refresh' } as const;
+export const VERBS = { approve: 'approve', deny: 'deny', approveStanding: 'approve_standing', refresh: 'refresh' } as const;
 export type Verb = (typeof VERBS)[keyof typeof VERBS];
 
 /** Id of the reason input; Teams merges input values into `action.data` under this key. */
@@ -256,11 +256,13 @@ function reasonInput(id: string, mode: ApprovalView['reasonMode'], enforce: bool
 }
 
 /** Approve and Deny for one request; the typed reason travels with the click (`associatedInputs: auto`). */
-function decisionActions(requestId: string): CardElement[] {
+function decisionActions(requestId: string, standing?: ApprovalView['standing']): CardElement[] {
   const data = { requestId };
   return [
     { type: 'Action.Execute', title: VOTE_WORDS.approve.button, verb: VERBS.approve, data, style: 'positive', associatedInputs: 'auto' },
     { type: 'Action.Execute', title: VOTE_WORDS.deny.button, verb: VERBS.deny, data, style: 'destructive', associatedInputs: 'auto' },
+    // Approve and grant a standing approval at the rule's bounds, where the rule allows one.
+    ...(standing ? [{ type: 'Action.Execute', title: standingButtonLabel(standing), verb: VERBS.approveStanding, data, associatedInputs: 'auto' }] : []),
   ];
 }
 
@@ -302,7 +304,7 @@ function approvalCard(fitted: FittedView, opts: ApprovalCardOptions): AdaptiveCa
 
   body.push(reasonInput(REASON_INPUT_ID, view.reasonMode, view.reasonMode === 'always'));
   const data = { requestId: view.id };
-  card.actions = decisionActions(view.id);
+  card.actions = decisionActions(view.id, view.standing);
   const refreshUserIds = opts.refreshUserIds ?? [];
   card.refresh = {
     action: { type: 'Action.Execute', title: 'Refresh', verb: VERBS.refresh, data },
@@ -384,7 +386,7 @@ function pendingItem({ view, facts: entryFacts }: PendingEntry): CardElement {
       text(`**${cardLine(v.action)}** on ${cardLine(v.resource)}`),
       factSet(entryFacts.map((f) => ({ ...f, value: clip(f.value, ENTRY_BUDGET.fact) }))),
       reasonInput(pendingReasonInputId(v.id), v.reasonMode, false),
-      { type: 'ActionSet', actions: decisionActions(v.id) },
+      { type: 'ActionSet', actions: decisionActions(v.id, v.standing) },
     ],
   };
 }

@@ -50,6 +50,16 @@ export function auditLine(e: Pick<AuditRecord, 'type' | 'actor' | 'data'>): Audi
       return { actor, mark: REFUSED_MARK, detail: `tried to ${str(d.attempted ?? 'act')} · refusal: ${str(d.refusal ?? 'refused')}` };
     case 'policy.matched':
       return { actor, mark: null, detail: `rule ${str(d.rule)} → ${str(d.outcome)}` };
+    case 'policy.budget_exhausted':
+      return { actor, mark: null, detail: `budget exhausted: rule ${str(d.rule)} approves at most ${str(d.count)} per ${str(d.per)} → ${str(d.escalatedTo)}` };
+    case 'request.stage_advanced':
+      return { actor, mark: null, detail: `stage ${str(d.stage)} of ${str(d.of)} asked: ${str(Array.isArray(d.approvers) ? d.approvers.join(', ') : d.approvers)}` };
+    case 'standing_approval.granted':
+      return { actor, mark: null, detail: `granted standing approval ${str(d.standingApprovalId)}: ${str(d.uses)} uses until ${str(d.expiresAt)}` };
+    case 'standing_approval.used':
+      return { actor, mark: null, detail: `approved by standing approval ${str(d.standingApprovalId)} of ${str(d.grantedBy)} · uses left: ${str(d.usesLeft)}` };
+    case 'standing_approval.revoked':
+      return { actor, mark: null, detail: `revoked standing approval ${str(d.standingApprovalId)}${quoted(d.reason)}` };
     default:
       return { actor, mark: null, detail: plainFacts(d) };
   }

@@ -6,6 +6,7 @@
  * text, see agent-text.ts) and format times for the viewer's time zone.
  */
 import type { ApprovalView, RequestClaim } from '../domain/approval-view';
+import { formatDuration } from '../domain/duration';
 import type { ReasonMode } from '../domain/policy';
 
 /** Where a fact's value comes from: the agent's word, the API key's pin, or Countersign itself (null). */
@@ -70,6 +71,27 @@ export function reasonRule(mode: ReasonMode): string | null {
   return mode === 'always' ? 'required for every decision' : mode === 'on-deny' ? 'required to deny' : null;
 }
 
+/** Why a routine request waits for people: its rule's budget was spent in this window. */
+export function budgetLine(view: Pick<ApprovalView, 'budgetExhausted'>): string | null {
+  const b = view.budgetExhausted;
+  if (!b) return null;
+  return `Budget exhausted: rule ${b.rule} approves at most ${b.count} per ${formatDuration(b.perSeconds)}${b.then ? `; escalated to ${b.then}` : ''}`;
+}
+
+/** Which stage of an ordered approval is being asked ("2 of 2: security"), or null for a single stage. */
+export function stageLine(view: Pick<ApprovalView, 'stage' | 'status'>): string | null {
+  const s = view.stage;
+  if (!s || s.total < 2 || view.status !== 'pending' || s.index > s.total) return null;
+  return `${s.index} of ${s.total}${s.name ? ` (${s.name})` : ''}: ${s.approvers.join(', ')}; later stages are asked once this one approves`;
+}
+
+/** What a request with per-group quorums or stages still needs from whom ("1 from security, 1 from data-owners"). */
+export function neededLine(view: Pick<ApprovalView, 'stage' | 'status'>): string | null {
+  const s = view.stage;
+  if (!s || view.status !== 'pending' || s.missing.length === 0) return null;
+  return s.missing.map((q) => `${q.count} from ${q.group ?? s.approvers.join(' or ')}`).join(', ');
+}
+
 /** Every fact of a request, as its approval card and its audit trail show them. Absent facts are left out. */
 export function cardFacts(view: ApprovalView): CardFact[] {
   const facts: CardFact[] = [];
@@ -83,8 +105,11 @@ export function cardFacts(view: ApprovalView): CardFact[] {
   add('Requested by', view.requesterLabel);
   add('On behalf of', view.onBehalfOfLabel);
   add('Matched rule', view.rule);
+  add('Budget', budgetLine(view));
   add('Approvals', `${view.approvals} of ${view.approvalsRequired} needed`);
   add('Approver groups', view.approverGroups.join(', '));
+  add('Stage', stageLine(view));
+  add('Still needed', neededLine(view));
   add('Reason', reasonRule(view.reasonMode));
   add('Submitted', view.createdAt, 'time');
   add('Expires', view.expiresAt, 'time');

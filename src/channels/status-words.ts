@@ -5,6 +5,7 @@
  */
 import type { VoteDecision } from '../domain/approval';
 import type { RequestStatus } from '../domain/request-lifecycle';
+import { formatDuration } from '../domain/duration';
 
 export interface ChatMark {
   emoji: string;
@@ -24,6 +25,11 @@ export const VOTE_WORDS: Record<VoteDecision, ChatMark & { verb: string; button:
   approve: { verb: 'approved', button: 'Approve', emoji: ':white_check_mark:', symbol: '✅' },
   deny: { verb: 'denied', button: 'Deny', emoji: ':x:', symbol: '❌' },
 };
+
+/** The button that approves and grants a standing approval at the rule's bounds ("Approve + next 15m / 20 uses"). */
+export function standingButtonLabel(bounds: { maxForSeconds: number; maxUses: number }): string {
+  return `Approve + next ${formatDuration(bounds.maxForSeconds)} / ${bounds.maxUses} uses`;
+}
 
 /** A refused vote attempt, in audit lines. */
 export const REFUSED_MARK: ChatMark = { emoji: ':no_entry:', symbol: '⛔' };

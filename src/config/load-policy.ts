@@ -1,7 +1,7 @@
 /** Reading the policy file: YAML or JSON text to a validated, compiled {@link Policy}, every problem listed at once. */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
-import { compilePolicy, type Policy } from '../domain/policy';
+import { checkPolicy, compilePolicy, type Policy, type PolicyCheck } from '../domain/policy';
 
 export class PolicyFileError extends Error {
   constructor(readonly file: string, readonly problems: string[]) {
@@ -31,4 +31,18 @@ export function parsePolicyText(text: string, file = '(inline)'): Policy {
   const result = compilePolicy(doc, text);
   if (!result.ok) throw new PolicyFileError(file, result.problems.map((p) => `${p.path}: ${p.message}`));
   return result.policy;
+}
+
+/**
+ * Checks policy text without throwing: the compiled policy when it is valid, and every problem (with its path) found.
+ * What `cli policy check` and a live reload call.
+ */
+export function checkPolicyText(text: string): PolicyCheck {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: true });
+  } catch (err) {
+    return { problems: [{ path: '(root)', message: `not valid YAML/JSON: ${(err as Error).message}` }] };
+  }
+  return checkPolicy(doc, text);
 }

@@ -105,7 +105,8 @@ export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryServic
     const final = isFinal(r.status);
     return {
       cardTargets: r.postedCardTargets,
-      notify: final && r.policyOutcome === 'require' && deps.channels.size > 0,
+      // People decided it (a standing approval decides at intake, like a routine rule: nobody is notified).
+      notify: final && r.policyOutcome === 'require' && !r.byStandingApproval && deps.channels.size > 0,
       callback: final && Boolean(r.callbackUrl),
       version: stateVersion(r.status, r.voteCount),
     };

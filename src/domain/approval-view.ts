@@ -2,9 +2,9 @@
  * The channel-neutral picture of a request that every chat card shows. Slack and Teams render this same object, so
  * both show the same facts and neither can drift from the core's state.
  */
-import type { CountedVote } from './approval';
+import { stageProgress, type CountedVote } from './approval';
 import { displayName, type PersonIdentity, type RequesterIdentity } from './identity';
-import type { ReasonMode, Risk } from './policy';
+import type { BudgetExhaustion, Quorum, ReasonMode, Requirement, Risk } from './policy';
 import { countApprovals, isFinal, stateVersion, type RequestStatus } from './request-lifecycle';
 import { isMasked, renderContextValue, type StoredContext } from './context-values';
 
@@ -36,6 +36,15 @@ export interface ApprovalView {
   approvals: number;
   approverGroups: string[];
   reasonMode: ReasonMode;
+  /** Set when a routine rule's budget was spent, which is why people decide this request. */
+  budgetExhausted: BudgetExhaustion | null;
+  /**
+   * For per-group quorums and ordered stages: the stage being asked (1-based; `total` + 1 once all approved) and what it
+   * still needs by group (null group: any of the stage's groups). Null for a plain rule.
+   */
+  stage: { index: number; total: number; name: string | null; approvers: string[]; missing: Quorum[] } | null;
+  /** The standing approval an approver may give with their approval (the rule's bounds), or null when none. */
+  standing: { maxForSeconds: number; maxUses: number } | null;
   votes: ApprovalViewVote[];
   createdAt: string;
   expiresAt: string;
@@ -69,7 +78,7 @@ export interface ApprovalViewSource {
   context: StoredContext;
   policyRule: string;
   approvalsRequired: number;
-  requirement: { approvers: string[]; reason: ReasonMode } | null;
+  requirement: (Pick<Requirement, 'approvers' | 'reason'> & Partial<Requirement>) | null;
   createdAt: Date;
   expiresAt: Date;
   decidedAt: Date | null;
@@ -112,6 +121,13 @@ function claimsOf(src: ApprovalViewSource): RequestClaim[] {
   return REQUEST_CLAIMS.filter((c) => present[c]);
 }
 
+function stageOf(requirement: ApprovalViewSource['requirement'], votes: CountedVote[]): ApprovalView['stage'] {
+  if (!requirement?.stages?.length) return null;
+  const progress = stageProgress(requirement as Requirement, votes);
+  const stage = progress.stages[Math.min(progress.current, progress.stages.length - 1)];
+  return { index: progress.current + 1, total: progress.stages.length, name: stage.name ?? null, approvers: stage.approvers, missing: progress.missing };
+}
+
 /** `src.status` should be the request's effective status (see effectiveStatus), so cards and the API agree. */
 export function buildApprovalView(src: ApprovalViewSource, votes: CountedVote[]): ApprovalView {
   const sorted = [...votes].sort((a, b) => a.at.getTime() - b.at.getTime());
@@ -135,6 +151,9 @@ export function buildApprovalView(src: ApprovalViewSource, votes: CountedVote[])
     approvals: countApprovals(votes),
     approverGroups: src.requirement?.approvers ?? [],
     reasonMode: src.requirement?.reason ?? 'none',
+    budgetExhausted: src.requirement?.budgetExhausted ?? null,
+    stage: stageOf(src.requirement, sorted),
+    standing: src.requirement?.standing && !src.requirement.alwaysAsk ? src.requirement.standing : null,
     votes: sorted.map((v) => ({
       who: displayName(v.approver),
       personKey: v.personKey,

@@ -3,7 +3,7 @@
  * under a row lock, ask {@link evaluateVote} what happens, and persist exactly that.
  */
 import type { PersonIdentity } from './identity';
-import type { ReasonMode, Requirement } from './policy';
+import type { Quorum, ReasonMode, Requirement, RequirementStage } from './policy';
 import { countApprovals, isFinal, isOverdue, type RequestStatus } from './request-lifecycle';
 
 /**
@@ -76,6 +76,14 @@ export interface VoteAttempt {
   channel: VoteChannel;
   decision: VoteDecision;
   reason?: string | null;
+  /** Asked with an approval: also approve the same action on this resource by this requester, for a while / n uses. */
+  standing?: StandingAsk | null;
+}
+
+/** A standing approval as an approver asks for it. */
+export interface StandingAsk {
+  forSeconds: number;
+  uses: number;
 }
 
 export const REFUSALS = [
@@ -88,6 +96,7 @@ export const REFUSALS = [
   'not_eligible',
   'already_voted',
   'reason_required',
+  'standing_not_allowed',
 ] as const;
 export type Refusal = (typeof REFUSALS)[number];
 
@@ -104,6 +113,12 @@ export type VoteEvaluation =
       vote: CountedVote;
       status: RequestStatus;
       approvals: number;
+      /** The stage being asked after this vote (0-based; equals the number of stages once all approved). */
+      stage: number;
+      /** True when this vote completed a stage and a later one is now asked (its approvers get their cards). */
+      stageAdvanced: boolean;
+      /** The standing approval this vote grants, within the rule's bounds. */
+      standing?: StandingAsk;
     };
 
 const FINAL_WORDS: Record<RequestStatus, string> = {
@@ -131,6 +146,82 @@ export function selfApprovalRole(subject: ApprovalSubject, voter: Voter): string
 
 export function isEligibleApprover(requirement: Requirement | null, voter: Voter): boolean {
   return Boolean(requirement?.members.includes(voter.personId));
+}
+
+/**
+ * The stages a requirement asks, in order. A plain requirement (no `stages`) is one stage: `approvals` distinct people
+ * from any of its groups' members.
+ */
+export function requirementStages(requirement: Requirement): RequirementStage[] {
+  if (requirement.stages?.length) return requirement.stages;
+  return [{ approvers: requirement.approvers, quorum: [{ group: null, count: requirement.approvals }], members: requirement.members, groupMembers: {}, channels: requirement.channels }];
+}
+
+/** Whether `person` can fill a quorum slot of the stage. */
+function fills(stage: RequirementStage, q: Quorum, person: string): boolean {
+  return q.group === null ? stage.members.includes(person) : Boolean(stage.groupMembers[q.group]?.includes(person));
+}
+
+/**
+ * Assigns approvers to a stage's quorum slots, each person to at most one slot (so a person in two groups counts
+ * toward one of them only), maximising the slots filled, and returns what stays unfilled by group. A maximum bipartite
+ * matching (Kuhn's augmenting paths): hand-written because the graph is tiny (at most a few dozen people and slots)
+ * and no library here offers it.
+ */
+export function assignQuorum(stage: RequirementStage, people: readonly string[]): { filled: number; missing: Quorum[] } {
+  const slots: Quorum[] = stage.quorum.flatMap((q) => Array.from({ length: q.count }, () => q));
+  const slotOwner: (number | undefined)[] = new Array(slots.length).fill(undefined);
+  const tryAssign = (p: number, seen: boolean[]): boolean => {
+    for (let s = 0; s < slots.length; s++) {
+      if (seen[s] || !fills(stage, slots[s], people[p])) continue;
+      seen[s] = true;
+      const owner = slotOwner[s];
+      if (owner === undefined || tryAssign(owner, seen)) {
+        slotOwner[s] = p;
+        return true;
+      }
+    }
+    return false;
+  };
+  let filled = 0;
+  people.forEach((_, p) => {
+    if (tryAssign(p, new Array(slots.length).fill(false))) filled++;
+  });
+  const missing: Quorum[] = [];
+  stage.quorum.forEach((q) => {
+    const open = slots.filter((slot, s) => slot === q && slotOwner[s] === undefined).length;
+    if (open > 0) missing.push({ group: q.group, count: open });
+  });
+  return { filled, missing };
+}
+
+/** Where a staged approval stands. */
+export interface StageProgress {
+  /** The stage being asked (0-based); equals `stages.length` once every stage approved. */
+  current: number;
+  stages: RequirementStage[];
+  /** Person ids counted toward each stage, in order. */
+  counted: string[][];
+  /** What the current stage still needs, by group (null: any of its groups); empty once all stages approved. */
+  missing: Quorum[];
+}
+
+/**
+ * Replays the approvals in the order they were cast: each counts toward the stage being asked when it was cast, and a
+ * stage whose quorum is met hands over to the next. So a person counts once overall, in the stage they approved in.
+ */
+export function stageProgress(requirement: Requirement, votes: readonly Pick<CountedVote, 'personKey' | 'decision'>[]): StageProgress {
+  const stages = requirementStages(requirement);
+  const counted: string[][] = stages.map(() => []);
+  let current = 0;
+  for (const v of votes) {
+    if (v.decision !== 'approve' || current >= stages.length) continue;
+    counted[current].push(v.personKey);
+    const total = stages[current].quorum.reduce((sum, q) => sum + q.count, 0);
+    if (assignQuorum(stages[current], counted[current]).filled >= total) current++;
+  }
+  const missing = current < stages.length ? assignQuorum(stages[current], counted[current]).missing : [];
+  return { current, stages, counted, missing };
 }
 
 export function reasonRequired(mode: ReasonMode | undefined, decision: VoteDecision): boolean {
@@ -178,15 +269,33 @@ export function evaluateVote(
     const groups = subject.requirement?.approvers.join(', ') || 'none';
     return { outcome: 'refused', refusal: 'not_eligible', message: `You are not an approver for this request (approver groups: ${groups}).` };
   }
+  const requirement = subject.requirement!;
+  const before = stageProgress(requirement, votes);
+  const stage = before.stages[before.current];
+  // Every stage already met while still pending cannot arise from the votes alone; refuse rather than guess.
+  if (!stage) return { outcome: 'refused', refusal: 'not_eligible', message: 'Every approval this request needs is already recorded.' };
+  const staged = before.stages.length > 1;
+  if (staged && !stage.members.includes(voter.personId)) {
+    return { outcome: 'refused', refusal: 'not_eligible', message: `Stage ${before.current + 1} of ${before.stages.length} is being asked now (approver groups: ${stage.approvers.join(', ')}); you are not an approver for it.` };
+  }
   const mine = votes.find((v) => v.personKey === voter.personId);
   if (mine) {
     const when = mine.channel === attempt.channel ? '' : ` (via ${mine.channel})`;
     return { outcome: 'refused', refusal: 'already_voted', message: `You already voted to ${mine.decision} this request${when}; each person counts once.` };
   }
+  // With per-group quorums, an approval that fills no open slot (your group is complete) would count for nothing; it
+  // is refused rather than recorded, so the trail never shows an approval that did not matter.
+  if (attempt.decision === 'approve' && assignQuorum(stage, [...before.counted[before.current], voter.personId]).filled === assignQuorum(stage, before.counted[before.current]).filled) {
+    const needed = before.missing.map((q) => `${q.count} from ${q.group ?? stage.approvers.join(' or ')}`).join(', ');
+    return { outcome: 'refused', refusal: 'not_eligible', message: `Your approval would not count: still needed ${needed}.` };
+  }
   const reason = attempt.reason?.trim() || null;
   if (!reason && reasonRequired(subject.requirement?.reason, attempt.decision)) {
     return { outcome: 'refused', refusal: 'reason_required', message: `A reason is required to ${attempt.decision} this request.` };
   }
+
+  const standingRefusal = attempt.standing ? checkStanding(requirement, attempt.decision, attempt.standing) : undefined;
+  if (standingRefusal) return { outcome: 'refused', refusal: 'standing_not_allowed', message: standingRefusal };
 
   const vote: CountedVote = {
     personKey: voter.personId,
@@ -194,14 +303,45 @@ export function evaluateVote(
     channel: attempt.channel,
     decision: attempt.decision,
     reason,
-    at: now,
+    at: voteTime(votes, now),
     attestedBy: voter.viaKey?.attested ? voter.viaKey.name : null,
   };
   const all = [...votes, vote];
   const approvals = countApprovals(all);
-  const required = subject.requirement?.approvals ?? 1;
-  const status: RequestStatus = attempt.decision === 'deny' ? 'denied' : approvals >= required ? 'approved' : 'pending';
-  return { outcome: 'accepted', vote, status, approvals };
+  const after = stageProgress(requirement, all);
+  const complete = after.current >= after.stages.length;
+  const status: RequestStatus = attempt.decision === 'deny' ? 'denied' : complete ? 'approved' : 'pending';
+  return {
+    outcome: 'accepted', vote, status, approvals, stage: after.current, stageAdvanced: status === 'pending' && after.current > before.current,
+    ...(attempt.standing ? { standing: attempt.standing } : {}),
+  };
+}
+
+/**
+ * When a vote is recorded: now, but always after the votes already recorded. Stages are replayed in vote order, and
+ * votes are ordered by their time; a vote whose clock read came before the previous holder of the row lock committed
+ * (or a node whose clock lags) must still sort after it, or a replay could count it toward a different stage than the
+ * one it was evaluated in.
+ */
+export function voteTime(votes: readonly Pick<CountedVote, 'at'>[], now: Date): Date {
+  const last = votes.reduce((max, v) => Math.max(max, v.at.getTime()), Number.NEGATIVE_INFINITY);
+  return last >= now.getTime() ? new Date(last + 1) : now;
+}
+
+/**
+ * Why a standing approval may not be given with this vote, or undefined when it may. Only an approval, only on a rule
+ * that allows them (never an `alwaysAsk` one), only where one approval decides (a standing approval stands in for the
+ * whole decision, so it must never stand in for a quorum of several people), and within the rule's bounds.
+ */
+export function checkStanding(requirement: Requirement, decision: VoteDecision, ask: StandingAsk): string | undefined {
+  if (decision !== 'approve') return 'A standing approval comes with an approval, not a denial.';
+  if (requirement.alwaysAsk) return 'This rule always asks: every request is decided on its own, never by a standing approval.';
+  const bounds = requirement.standing;
+  if (!bounds) return 'This rule allows no standing approvals.';
+  if (requirement.approvals !== 1 || (requirement.stages?.length ?? 0) > 0) return 'Standing approvals are only for rules that one approval decides.';
+  if (ask.forSeconds > bounds.maxForSeconds) return `A standing approval under this rule lasts at most ${bounds.maxForSeconds} seconds.`;
+  if (ask.uses > bounds.maxUses) return `A standing approval under this rule covers at most ${bounds.maxUses} uses.`;
+  return undefined;
 }
 
 /** Cancellation is the submitter's; it only applies to a pending request. */

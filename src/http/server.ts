@@ -26,6 +26,8 @@ import { registerAuditRoutes } from './routes/audit-routes';
 import { registerGrantRoutes } from './routes/grant-routes';
 import { registerPeopleRoutes } from './routes/people-routes';
 import { registerRequestRoutes, type RequestRouteDeps } from './routes/request-routes';
+import { registerStandingApprovalRoutes } from './routes/standing-approval-routes';
+import type { StandingApprovalService } from '../services/standing-approval-service';
 
 export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   log: pino.Logger;
@@ -36,6 +38,7 @@ export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   audit: AuditService;
   directory: DirectoryService;
   grants: GrantService;
+  standing: StandingApprovalService;
   /** The public keys that verify grants and signed callbacks. */
   jwks: () => Jwks;
   /** The transparency log: checkpoints, proofs, verification. */
@@ -110,6 +113,7 @@ export async function buildServer(deps: ServerDeps) {
       registerAuditRoutes(v1, { audit: deps.audit, log: deps.auditLog, packs: deps.packs });
       registerPeopleRoutes(v1, { directory: deps.directory });
       registerGrantRoutes(v1, { grants: deps.grants });
+      registerStandingApprovalRoutes(v1, { standing: deps.standing });
       // Countersign as an MCP server (Streamable HTTP), authenticated like the API it calls.
       registerMcpRoute(v1, { shutdown: deps.shutdown, maxWaitSeconds: Math.min(50, deps.maxWaitSeconds) });
     });

@@ -15,6 +15,7 @@ import type { DeliveryService } from '../deliveries/delivery-service';
 import type { DeliveryRedrive, RedriveKind } from '../ports/job-queue';
 import type { PendingCounter } from '../ports/limits';
 import type { DecisionService } from '../services/decision-service';
+import type { BudgetStore } from '../store/budget-store';
 import type { RequestStore } from '../store/request-store';
 
 export interface ReconcileReport {
@@ -25,6 +26,8 @@ export interface ReconcileReport {
   changed: number;
   /** Debts that had no live job and were enqueued again. */
   redriven: number;
+  /** Budget counters of closed windows deleted. */
+  pruned: number;
 }
 
 /** Rows examined per pass for each kind of debt; a backlog larger than this is worked off over several passes. */
@@ -36,6 +39,9 @@ export function createReconciler(deps: {
   redrive: DeliveryRedrive;
   deliveries: Pick<DeliveryService, 'unpaid'>;
   decisions: Pick<DecisionService, 'expireIfDue'>;
+  /** Budget counters: those of windows already closed are of no further use. */
+  budgets: Pick<BudgetStore, 'prune'>;
+  clock?: () => Date;
   /** How many chat platforms are configured: each owes the requester one notification row. */
   channelCount: number;
   /** Called once per debt enqueued again (the metric `countersign_reconciler_redrives_total`). */
@@ -64,9 +70,11 @@ export function createReconciler(deps: {
     // The per-key pending counters follow PostgreSQL (a node that died between intake and release leaves them high).
     await deps.pending.resync(await deps.requests.pendingCountsByKey());
 
-    const report = { expired, opened: pending.length, changed: owed.length, redriven };
+    const pruned = await deps.budgets.prune((deps.clock ?? (() => new Date()))());
+
+    const report = { expired, opened: pending.length, changed: owed.length, redriven, pruned };
     if (redriven) deps.log.warn(report, 'reconciler re-drove deliveries whose jobs had failed or were lost');
-    else if (expired || pending.length || owed.length) deps.log.info(report, 'reconciled queues with Postgres');
+    else if (expired || pending.length || owed.length || pruned) deps.log.info(report, 'reconciled queues with Postgres');
     return report;
   };
 }

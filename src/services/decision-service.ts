@@ -4,9 +4,10 @@
  * the pure domain what happens, and writes the result with its audit events; notifications to cards, long-pollers and
  * callbacks happen after commit.
  */
+import { randomUUID } from 'node:crypto';
 import type pino from 'pino';
 import { AppError } from '../domain/app-error';
-import { canCancel, evaluateVote, type ApprovalSubject, type Refusal, type RequestParties, type VoteAttempt, type VoteChannel, type VoteDecision, type Voter } from '../domain/approval';
+import { canCancel, evaluateVote, requirementStages, type ApprovalSubject, type Refusal, type RequestParties, type VoteAttempt, type VoteChannel, type VoteDecision, type Voter, type StandingAsk } from '../domain/approval';
 import { personActor, SYSTEM_ACTOR, type AuditActor, type AuditEventInput } from '../domain/audit-event';
 import { displayName, identitiesOf, type PersonIdentity } from '../domain/identity';
 import type { Directory, PresentedIdentity } from '../domain/people';
@@ -17,7 +18,11 @@ import type { LockedRequest, RequestStore, RequestTransaction } from '../store/r
 import type { DirectoryService } from './directory-service';
 
 export type VoteResult =
-  | { outcome: 'accepted'; requestId: string; status: RequestStatus; approvals: number; approvalsRequired: number }
+  | {
+      outcome: 'accepted'; requestId: string; status: RequestStatus; approvals: number; approvalsRequired: number;
+      /** The standing approval this vote granted, when it asked for one. */
+      standingApproval?: { id: string; expiresAt: string; uses: number };
+    }
   | { outcome: 'refused'; requestId: string; status: RequestStatus; refusal: Refusal; message: string };
 
 /** A vote as a channel hands it over: who presented themselves, and what they decided. */
@@ -31,6 +36,8 @@ export interface VoteInput {
   reason?: string | null;
   /** The API key that carried the vote: a `decide` key votes as its owner, an `attest` key for the person it names. */
   viaKey?: { id: string; name: string; owner: string | null; attest: boolean };
+  /** Also approve the same action on this resource by this requester, for a while / n uses (within the rule's bounds). */
+  standing?: StandingAsk | null;
 }
 
 export interface DecisionService {
@@ -39,6 +46,12 @@ export interface DecisionService {
   /** Expires the request if it is pending and due; returns whether it did. Safe to call any number of times. */
   expireIfDue(requestId: string): Promise<boolean>;
   reportOutcome(requestId: string, apiKeyId: string, actor: AuditActor, report: { status: string; detail?: string }): Promise<void>;
+  /**
+   * Who an approver acting outside a vote is (revoking a standing approval), by the same rules as a vote: a `decide` key
+   * acts as its owner only, an `attest` key for the person it names, a chat user as the directory identifies them.
+   * @throws AppError `unidentified` or `approver_mismatch` when nobody (or somebody else than allowed) is named.
+   */
+  identifyApprover(input: Pick<VoteInput, 'presented' | 'approver' | 'channel' | 'viaKey'>): Promise<Voter>;
 }
 
 /** What a locked change produced: the answer, and the new state version when anything a card shows changed. */
@@ -46,6 +59,8 @@ interface Applied<T> {
   answer: T;
   /** The new state, and when the request was submitted (time to decision). */
   changed?: { status: RequestStatus; version: string; submittedAt: Date };
+  /** Cards owed to a stage that is now asked: its channels, and the request's expiry (for the timer job). */
+  ask?: { targets: string[]; expiresAt: Date };
 }
 
 /**
@@ -110,6 +125,35 @@ async function applyVote(tx: RequestTransaction, attempt: VoteAttempt, approver:
     },
   }];
   await tx.insertVote(v);
+  let standingApproval: { id: string; expiresAt: string; uses: number } | undefined;
+  if (evaluation.standing && voter) {
+    // Created with the vote that approves the request (checkStanding allows them only where one approval decides).
+    const standing = { id: randomUUID(), expiresAt: new Date(now.getTime() + evaluation.standing.forSeconds * 1000), uses: evaluation.standing.uses };
+    await tx.createStandingApproval({
+      id: standing.id, requestId, rule: request.policyRule, action: request.action, resource: request.resource, environment: request.environment,
+      requesterId: request.requesterId, requesterType: request.requesterType, grantedBy: voter.personId, grantedByLabel: displayName(v.approver),
+      approvers: request.requirement?.members ?? [], maxUses: standing.uses, createdAt: now, expiresAt: standing.expiresAt,
+    });
+    events.push({
+      type: 'standing_approval.granted', requestId, actor, channel: v.channel, at: now,
+      data: {
+        standingApprovalId: standing.id, grantedBy: voter.personId, rule: request.policyRule, action: request.action, resource: request.resource,
+        environment: request.environment, requester: { id: request.requesterId, type: request.requesterType }, uses: standing.uses,
+        forSeconds: evaluation.standing.forSeconds, expiresAt: standing.expiresAt.toISOString(),
+      },
+    });
+    standingApproval = { id: standing.id, expiresAt: standing.expiresAt.toISOString(), uses: standing.uses };
+  }
+  let ask: Applied<VoteResult>['ask'];
+  if (evaluation.stageAdvanced) {
+    const stage = requirementStages(request.requirement!)[evaluation.stage];
+    await tx.setStage(evaluation.stage);
+    events.push({
+      type: 'request.stage_advanced', requestId, actor, channel: v.channel, at: now,
+      data: { stage: evaluation.stage + 1, of: requirementStages(request.requirement!).length, name: stage.name ?? null, approvers: stage.approvers, channels: stage.channels },
+    });
+    ask = { targets: stage.channels, expiresAt: request.expiresAt };
+  }
   if (evaluation.status !== 'pending') {
     const by = evaluation.status === 'denied'
       ? displayName(v.approver)
@@ -119,8 +163,9 @@ async function applyVote(tx: RequestTransaction, attempt: VoteAttempt, approver:
   }
   await tx.appendAudit(events);
   return {
-    answer: { outcome: 'accepted', requestId, status: evaluation.status, approvals: evaluation.approvals, approvalsRequired: request.approvalsRequired },
+    answer: { outcome: 'accepted', requestId, status: evaluation.status, approvals: evaluation.approvals, approvalsRequired: request.approvalsRequired, ...(standingApproval ? { standingApproval } : {}) },
     changed: { status: evaluation.status, version: stateVersion(evaluation.status, request.votes.length + 1), submittedAt: request.createdAt },
+    ask,
   };
 }
 
@@ -155,7 +200,8 @@ async function applyOutcomeReport(tx: RequestTransaction, apiKeyId: string, acto
 export function createDecisionService(deps: {
   requests: Pick<RequestStore, 'change'>;
   directory: Pick<DirectoryService, 'current' | 'identify' | 'personIdOf'>;
-  jobs: Pick<JobQueue, 'requestChanged'>;
+  /** `requestOpened` posts the cards of a stage that is now asked. */
+  jobs: Pick<JobQueue, 'requestChanged' | 'requestOpened'>;
   events: Pick<RequestEvents, 'publishChanged'>;
   /** Gets a key's pending slot back when its request leaves pending. */
   pending: Pick<PendingCounter, 'release'>;
@@ -168,9 +214,12 @@ export function createDecisionService(deps: {
   const clock = deps.clock ?? (() => new Date());
 
   /** After the commit: card updates, callbacks and long-poll wake-ups. Failures are logged; the reconciler catches up. */
-  async function afterChange(requestId: string, apiKeyId: string, changed: Applied<unknown>['changed'], log?: Pick<pino.BaseLogger, 'warn'>): Promise<void> {
+  async function afterChange(requestId: string, apiKeyId: string, changed: Applied<unknown>['changed'], log?: Pick<pino.BaseLogger, 'warn'>, ask?: Applied<unknown>['ask']): Promise<void> {
     if (!changed) return;
     const warn = (what: string) => (err: unknown) => (log ?? deps.log)?.warn({ err, requestId }, what);
+    if (ask && ask.targets.length) {
+      await deps.jobs.requestOpened({ id: requestId, targets: ask.targets, expiresAt: ask.expiresAt }).catch(warn('could not enqueue the next stage\'s cards; the reconciler will'));
+    }
     if (isFinal(changed.status)) {
       deps.onDecision?.(changed.status, Math.max(0, (clock().getTime() - changed.submittedAt.getTime()) / 1000));
       // A request leaves pending exactly once (the transition is guarded), so its slot is given back exactly once.
@@ -185,8 +234,8 @@ export function createDecisionService(deps: {
   /** Runs one locked change, then its after-commit work; returns the change's answer. */
   async function run<T>(requestId: string, apply: (tx: RequestTransaction, now: Date) => Promise<Applied<T>>, log?: Pick<pino.BaseLogger, 'warn'>): Promise<T> {
     const now = clock();
-    const { answer, changed, apiKeyId } = await deps.requests.change(requestId, async (tx) => ({ ...(await apply(tx, now)), apiKeyId: tx.request.apiKeyId }));
-    await afterChange(requestId, apiKeyId, changed, log);
+    const { answer, changed, ask, apiKeyId } = await deps.requests.change(requestId, async (tx) => ({ ...(await apply(tx, now)), apiKeyId: tx.request.apiKeyId }));
+    await afterChange(requestId, apiKeyId, changed, log, ask);
     return answer;
   }
 
@@ -222,12 +271,20 @@ export function createDecisionService(deps: {
   return {
     async vote(requestId, input, log) {
       const { voter, claimedPersonId } = await identifyVoter(input);
-      const attempt: VoteAttempt = { voter, claimedPersonId, channel: input.channel, decision: input.decision, reason: input.reason };
+      const attempt: VoteAttempt = { voter, claimedPersonId, channel: input.channel, decision: input.decision, reason: input.reason, standing: input.standing ?? null };
       const directory = deps.directory.current();
       const approver = voter?.approver ?? input.approver;
       const result = await run(requestId, (tx, now) => applyVote(tx, attempt, approver, partiesOf(tx.request, directory, deps.directory.personIdOf(tx.request.keyOwner)), now), log);
       deps.onVote?.(input.channel, result.outcome === 'accepted' ? input.decision : result.refusal);
       return result;
+    },
+    async identifyApprover(input) {
+      const { voter, claimedPersonId } = await identifyVoter({ ...input, decision: 'approve' });
+      if (!voter) throw new AppError('unidentified', 'The approver could not be identified.');
+      if (voter.viaKey && !voter.viaKey.attested && claimedPersonId && claimedPersonId !== voter.personId) {
+        throw new AppError('approver_mismatch', `This API key acts only as its owner (${voter.personId}); naming another approver needs a key with the \`attest\` scope.`);
+      }
+      return voter;
     },
     cancel: (requestId, apiKeyId, actor, reason) => run(requestId, (tx, now) => applyCancel(tx, apiKeyId, actor, reason, now)),
     expireIfDue: (requestId) => run(requestId, (tx, now) => applyExpiryIfDue(tx, now)),

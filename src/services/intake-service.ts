@@ -10,13 +10,17 @@ import { POLICY_ACTOR, type AuditEventInput } from '../domain/audit-event';
 import { protectContext, type ContextValue } from '../domain/context-values';
 import { identitiesOf, identityKeys, normalizeEmail, type PersonIdentity, type RequesterIdentity } from '../domain/identity';
 import type { Directory } from '../domain/people';
-import type { Policy, RequesterType, Risk } from '../domain/policy';
+import { budgetWindow, resolveRequirement, type BudgetExhaustion, type Policy, type PolicyDecision, type RequesterType, type Risk } from '../domain/policy';
+import { formatDuration } from '../domain/duration';
 import { grantActionHash, type GrantSubject } from '../domain/grant';
+import { requirementStages } from '../domain/approval';
 import { policyDecisionReason, stateVersion, statusAfterPolicy } from '../domain/request-lifecycle';
 import type { JobQueue } from '../ports/job-queue';
 import type { PendingCounter } from '../ports/limits';
 import type { CallbackHostPolicy } from '../deliveries/callback-guard';
 import type { RequestStore } from '../store/request-store';
+import type { BudgetCounter, BudgetStore } from '../store/budget-store';
+import type { StandingApprovalStore } from '../store/standing-approval-store';
 import type { ApiPrincipal } from './api-key-service';
 
 /**
@@ -44,6 +48,8 @@ export interface IntakeAnswer {
   expiresAt: string;
   rule: string;
   reason?: string;
+  /** Set when the rule's budget was spent, so the request waits for people instead of being approved by policy. */
+  budgetExhausted?: boolean;
   links: RequestLinks;
 }
 
@@ -128,6 +134,10 @@ function personIdOf(directory: Directory, person: PersonIdentity | null | undefi
 
 export function createIntakeService(deps: {
   requests: Pick<RequestStore, 'insert' | 'findByIdempotencyKey'>;
+  /** Budget counters of routine rules; only rules that set a budget touch them. */
+  budgets: Pick<BudgetStore, 'draw' | 'giveBack'>;
+  /** Standing approvals; only rules that allow them touch them. */
+  standing: Pick<StandingApprovalStore, 'draw' | 'giveBack'>;
   policy: () => Policy;
   directory: () => Directory;
   /** Where callbacks may go; checked before anything is stored. */
@@ -141,6 +151,32 @@ export function createIntakeService(deps: {
 }): IntakeService {
   const clock = deps.clock ?? (() => new Date());
 
+  /**
+   * Draws on the matched rule's budget when it has one. Windows are fixed and aligned to the budget's period (see
+   * budgetWindow): simple, exact, and shared by every node through one counter row; a burst straddling a window edge can
+   * get up to twice the count across the two windows, which the README states.
+   */
+  async function drawBudget(matched: PolicyDecision, now: Date): Promise<{ decision: PolicyDecision; drawn?: { counter: BudgetCounter; used: number }; exhausted?: BudgetExhaustion }> {
+    const budget = matched.budget;
+    if (!budget) return { decision: matched };
+    const window = budgetWindow(now, budget.perSeconds);
+    const counter: BudgetCounter = { rule: matched.rule, key: budget.key, windowStart: window.start, windowEnd: window.end };
+    const used = await deps.budgets.draw(counter, budget.count);
+    if (used !== null) return { decision: matched, drawn: { counter, used } };
+    return {
+      decision: budget.exhausted,
+      exhausted: { rule: matched.rule, count: budget.count, perSeconds: budget.perSeconds, windowStart: window.start.toISOString(), windowEnd: window.end.toISOString(), then: budget.thenRule ?? null },
+    };
+  }
+
+  async function giveBack(counter: BudgetCounter | undefined, log?: Pick<pino.BaseLogger, 'warn'>): Promise<void> {
+    if (counter) await deps.budgets.giveBack(counter).catch((err: unknown) => log?.warn({ err }, 'could not give back a budget unit; the budget is one short until its window closes'));
+  }
+
+  async function giveBackStanding(id: string | undefined, log?: Pick<pino.BaseLogger, 'warn'>): Promise<void> {
+    if (id) await deps.standing.giveBack(id).catch((err: unknown) => log?.warn({ err, standingApprovalId: id }, 'could not give back a standing approval use'));
+  }
+
   async function replay(principal: ApiPrincipal, idempotencyKey: string, bodyHash: string): Promise<IntakeResult> {
     const original = await deps.requests.findByIdempotencyKey(principal.id, idempotencyKey);
     if (!original) throw new Error('idempotent insert conflicted but no row was found');
@@ -151,9 +187,10 @@ export function createIntakeService(deps: {
       replayed: true,
       answer: {
         id: original.id,
-        status: statusAfterPolicy(original.policyOutcome),
+        status: original.standingApproval ? 'approved' : statusAfterPolicy(original.policyOutcome),
         expiresAt: original.expiresAt.toISOString(),
         rule: original.policyRule,
+        ...(original.budgetExhausted ? { budgetExhausted: true } : {}),
         links: requestLinks(deps.config.baseUrl, original.id),
       },
     };
@@ -179,20 +216,34 @@ export function createIntakeService(deps: {
       const bodyHash = createHash('sha256').update(canonicalJson(input)).digest('hex');
       const requester: RequesterIdentity = { ...pinnedView.requester, email: normalizeEmail(pinnedView.requester.email) };
       const environment = pinnedView.environment;
-      const decision = policy.evaluate({ action: input.action, resource: input.resource, environment, risk: input.risk, requester: { id: requester.id, type: requester.type, email: requester.email } });
+      const matched = policy.evaluate({ action: input.action, resource: input.resource, environment, risk: input.risk, requester: { id: requester.id, type: requester.type, email: requester.email } });
+      // A routine rule with a budget draws one unit; a spent budget turns the request over to its `then` outcome.
+      // A rule without one costs nothing here (no query).
+      const { decision, drawn, exhausted } = await drawBudget(matched, now);
       const expiresAt = new Date(now.getTime() + requestTtlSeconds(input.expiresInSeconds, decision.ttlSeconds, deps.config) * 1000);
-      const status = statusAfterPolicy(decision.outcome);
       const context = protectContext(id, input.context, policy.isSensitiveKey);
       const onBehalfOf = input.onBehalfOf ? { ...input.onBehalfOf, email: normalizeEmail(input.onBehalfOf.email) } : null;
-      const decidedReason = policyDecisionReason(decision);
+
       // Groups are snapshotted as person ids, so a later policy or directory change never moves a pending request.
-      const requirement = decision.requirement ? { ...decision.requirement, members: directory.members(decision.requirement.approvers.flatMap((g) => policy.groups[g] ?? [])) } : null;
+      const resolved = decision.requirement ? resolveRequirement(decision.requirement, policy.groups, (refs) => directory.members(refs)) : null;
+      const requirement = resolved && exhausted ? { ...resolved, budgetExhausted: exhausted } : resolved;
       const people = {
         requester: personIdOf(directory, requester),
         onBehalfOf: personIdOf(directory, onBehalfOf),
         keyOwner: principal.owner ? (directory.resolveRef(principal.owner)?.id ?? principal.owner) : null,
       };
       const asserted = ASSERTED_FIELDS.filter((f) => !pinnedView.pinned.includes(f));
+      // A rule that allows standing approvals looks for one covering this request (same rule, action, resource,
+      // environment and requester; granted by none of its parties); a rule that allows none costs no query.
+      const standing = requirement?.standing && !requirement.alwaysAsk
+        ? await deps.standing.draw({
+          rule: decision.rule, action: input.action, resource: input.resource, environment: environment ?? null, requesterId: requester.id, requesterType: requester.type,
+          parties: [people.requester, people.onBehalfOf, people.keyOwner].filter((p): p is string => Boolean(p)), bounds: requirement.standing, now,
+        })
+        : null;
+      const status = standing ? 'approved' : statusAfterPolicy(decision.outcome);
+      const decidedReason = standing ? `Approved by standing approval ${standing.id} of ${standing.grantedByLabel}` : policyDecisionReason(decision);
+      const decidedBy = status === 'pending' ? null : standing ? standing.grantedByLabel : 'policy';
 
       const requesterActor = { key: `${requester.type}:${requester.id}`, ids: identityKeys(requester), label: requester.name };
       const events: AuditEventInput[] = [
@@ -216,10 +267,25 @@ export function createIntakeService(deps: {
           actor: POLICY_ACTOR,
           channel: 'api',
           at: now,
-          data: { rule: decision.rule, outcome: decision.outcome, policyHash: policy.hash, requirement, ...(decision.assumedRisk ? { assumedRisk: decision.assumedRisk } : {}) },
+          data: {
+            rule: decision.rule, outcome: decision.outcome, policyHash: policy.hash, requirement, ...(decision.assumedRisk ? { assumedRisk: decision.assumedRisk } : {}),
+            ...(drawn ? { budget: { used: drawn.used, count: matched.budget!.count, per: formatDuration(matched.budget!.perSeconds), windowStart: drawn.counter.windowStart.toISOString(), windowEnd: drawn.counter.windowEnd.toISOString() } } : {}),
+          },
         },
       ];
-      if (status !== 'pending') {
+      if (exhausted) {
+        events.push({
+          type: 'policy.budget_exhausted', requestId: id, actor: POLICY_ACTOR, channel: 'api', at: now,
+          data: { ...exhausted, per: formatDuration(exhausted.perSeconds), by: matched.budget!.by, escalatedTo: exhausted.then ?? 'inline require outcome' },
+        });
+      }
+      if (standing) {
+        events.push({
+          type: 'standing_approval.used', requestId: id, actor: POLICY_ACTOR, channel: 'api', at: now,
+          data: { standingApprovalId: standing.id, grantedBy: standing.grantedBy, usesLeft: standing.usesLeft, expiresAt: standing.expiresAt.toISOString() },
+        });
+        events.push({ type: 'request.decided', requestId: id, actor: POLICY_ACTOR, channel: 'api', at: now, data: { status, by: 'standing-approval', standingApprovalId: standing.id, grantedBy: standing.grantedBy, rule: decision.rule, reason: decidedReason } });
+      } else if (status !== 'pending') {
         events.push({ type: 'request.decided', requestId: id, actor: POLICY_ACTOR, channel: 'api', at: now, data: { status, by: 'policy', rule: decision.rule, reason: decidedReason } });
       }
 
@@ -244,15 +310,20 @@ export function createIntakeService(deps: {
           actionHash: grantActionHash(input as unknown as GrantSubject), grantTtlSeconds: decision.grantTtlSeconds ?? null,
           idempotencyKey: idempotencyKey ?? null, bodyHash, policyRule: decision.rule, policyOutcome: decision.outcome, policyHash: policy.hash,
           requirement, approvalsRequired: requirement?.approvals ?? 0, expiresAt, createdAt: now,
-          decidedAt: status === 'pending' ? null : now, decidedBy: status === 'pending' ? null : 'policy', decisionReason: decidedReason,
+          decidedAt: status === 'pending' ? null : now, decidedBy, decisionReason: decidedReason, standingApprovalId: standing?.id ?? null,
         },
         events,
       ).catch(async (err: unknown) => {
         await release();
+        await giveBack(drawn?.counter, log);
+        await giveBackStanding(standing?.id, log);
         throw err;
       });
       if (!inserted) {
         await release();
+        // The original submission already drew its unit (or use): this replay gives back the one it just took.
+        await giveBack(drawn?.counter, log);
+        await giveBackStanding(standing?.id, log);
         return replay(principal, idempotencyKey!, bodyHash);
       }
       deps.onSubmitted?.(decision.outcome);
@@ -260,7 +331,8 @@ export function createIntakeService(deps: {
       // After the commit: scheduling failures are logged, not surfaced; the reconciler re-derives the jobs from Postgres.
       try {
         if (status === 'pending') {
-          await deps.jobs.requestOpened({ id, targets: requirement?.channels ?? [], expiresAt });
+          // A staged requirement asks its first stage only; later stages get their cards as earlier ones approve.
+          await deps.jobs.requestOpened({ id, targets: requirement ? requirementStages(requirement)[0].channels : [], expiresAt });
         } else if (input.callbackUrl) {
           await deps.jobs.requestChanged(id, stateVersion(status, 0));
         }
@@ -270,6 +342,7 @@ export function createIntakeService(deps: {
 
       const answer: IntakeAnswer = { id, status, expiresAt: expiresAt.toISOString(), rule: decision.rule, links: requestLinks(deps.config.baseUrl, id) };
       if (decidedReason && status === 'denied') answer.reason = decidedReason;
+      if (exhausted) answer.budgetExhausted = true;
       return { answer, replayed: false };
     },
   };

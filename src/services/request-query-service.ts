@@ -2,6 +2,7 @@
 import { AppError, requestNotFound } from '../domain/app-error';
 import { isUuid, LAST_TIME_MS } from '../domain/ids';
 import { buildApprovalView, type ApprovalView } from '../domain/approval-view';
+import { stageProgress } from '../domain/approval';
 import type { StoredContext } from '../domain/context-values';
 import type { PersonIdentity, RequesterIdentity } from '../domain/identity';
 import type { Requirement, Risk } from '../domain/policy';
@@ -39,6 +40,8 @@ export interface RequestDetail {
   decidedAt: string | null;
   decidedBy: string | null;
   decisionReason: string | null;
+  /** The standing approval that approved it at once, when one did. */
+  standingApprovalId: string | null;
   outcomeReport: unknown;
   /** The approval grant (compact JWS) of an approved request; null otherwise. */
   grant: string | null;
@@ -85,6 +88,12 @@ function decodeCursor(cursor: string): { createdAt: Date; id: string } {
     throw new AppError('invalid_cursor', 'Invalid field `cursor`: not a cursor this API returned.', { field: 'cursor' });
   }
   return { createdAt: new Date(time), id };
+}
+
+/** The members of the stage a staged requirement is asking now. */
+function askedNow(requirement: Requirement, votes: RequestRecord['votes']): string[] {
+  const progress = stageProgress(requirement, votes);
+  return progress.stages[progress.current]?.members ?? [];
 }
 
 /** How many pending requests the chat `pending` command examines before filtering by membership. */
@@ -158,6 +167,7 @@ export function createRequestQueryService(deps: {
       decidedAt: r.decidedAt?.toISOString() ?? null,
       decidedBy: r.decidedBy,
       decisionReason: r.decisionReason,
+      standingApprovalId: r.standingApprovalId ?? null,
       outcomeReport: r.outcomeReport,
       grant: null,
       grantUse: r.grantUse ? { usedAt: r.grantUse.usedAt.toISOString(), key: r.grantUse.keyName } : null,
@@ -228,6 +238,8 @@ export function createRequestQueryService(deps: {
       const rows = await deps.requests.pendingForMembers(identityKeys, clock(), PENDING_SCAN);
       return rows
         .filter((r) => !r.votes.some((v) => mine.has(v.personKey)))
+        // A staged request waits only on the stage being asked: a later stage's approvers are not asked yet.
+        .filter((r) => !r.requirement?.stages?.length || askedNow(r.requirement, r.votes).some((m) => mine.has(m)))
         .slice(0, limit)
         .map(toView);
     },

@@ -12,6 +12,7 @@ import type { PolicyDecision, Requirement, Risk } from '../domain/policy';
 import { requestNotFound } from '../domain/app-error';
 import type { RequestStatus } from '../domain/request-lifecycle';
 import { appendAuditEvents, auditInsertSql, auditRowsParam } from './audit-store';
+import { insertStandingApproval, type NewStandingApproval } from './standing-approval-store';
 import { runQuery, withTransaction, type Database, type Sql, type SqlPool } from './database';
 
 /**
@@ -63,6 +64,8 @@ export interface NewRequest {
   decidedAt: Date | null;
   decidedBy: string | null;
   decisionReason: string | null;
+  /** The standing approval that approved it at once, when one did. */
+  standingApprovalId?: string | null;
 }
 
 export interface VoteRecord extends CountedVote {
@@ -92,6 +95,13 @@ export interface RequestRecord extends Omit<NewRequest, 'idempotencyKey' | 'body
 export interface LockedRequest {
   id: string;
   status: RequestStatus;
+  /** What a standing approval given on this request covers. */
+  action: string;
+  resource: string;
+  environment: string | null;
+  requesterId: string;
+  requesterType: string;
+  policyRule: string;
   requester: PersonIdentity;
   onBehalfOf: PersonIdentity | null;
   keyOwner: string | null;
@@ -118,6 +128,10 @@ export interface RequestTransaction {
   transition(to: RequestStatus, at: Date, decidedBy: string | null, reason: string | null): Promise<boolean>;
   /** Records the requester's outcome report once (a second call changes nothing). */
   setOutcomeReport(report: Record<string, unknown>): Promise<void>;
+  /** Records a standing approval granted with this transaction's vote. */
+  createStandingApproval(standing: NewStandingApproval): Promise<void>;
+  /** Records the stage a staged requirement now asks (the reconciler reads it to know which stages are owed cards). */
+  setStage(stage: number): Promise<void>;
   appendAudit(events: AuditEventInput[]): Promise<void>;
 }
 
@@ -141,6 +155,10 @@ export interface IdempotentOriginal {
   policyOutcome: PolicyDecision['outcome'];
   policyRule: string;
   expiresAt: Date;
+  /** Set when a standing approval approved it at once. */
+  standingApproval: string | null;
+  /** Whether its rule's budget was spent, so it went to people. */
+  budgetExhausted: boolean;
 }
 
 /** What a change owes, read in one statement for the delivery planner. */
@@ -151,6 +169,8 @@ export interface ChangeSummary {
   voteCount: number;
   /** Targets of the cards that were posted (delivered). */
   postedCardTargets: string[];
+  /** Approved at once by a standing approval: like a routine approval, nobody is notified. */
+  byStandingApproval: boolean;
 }
 
 /** Port of the requests aggregate. Services receive it (or a `Pick<>` of it), never the database client. */
@@ -205,10 +225,10 @@ const INSERT_SQL = `WITH ins AS (
     on_behalf_of, justification, context, risk, environment, callback_url, trace_id, parent_request_id, api_key_id,
     api_key_name, key_owner, idempotency_key, body_hash, policy_rule, policy_outcome, policy_hash, requirement,
     approvals_required, expires_at, created_at, decided_at, decided_by, decision_reason, requester_person,
-    on_behalf_of_person, key_owner_person, pinned_fields, action_hash, grant_ttl_seconds, trace_parent)
+    on_behalf_of_person, key_owner_person, pinned_fields, action_hash, grant_ttl_seconds, trace_parent, standing_approval_id)
   VALUES ($1::uuid, $2::"RequestStatus", $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12::"Risk", $13, $14,
     $15, $16::uuid, $17::uuid, $18, $19, $20, $21, $22, $23::"PolicyOutcome", $24, $25::jsonb, $26, $27::timestamptz,
-    $28::timestamptz, $29::timestamptz, $30, $31, $33, $34, $35, $36::text[], $37, $38, $39)
+    $28::timestamptz, $29::timestamptz, $30, $31, $33, $34, $35, $36::text[], $37, $38, $39, $40::uuid)
   ON CONFLICT (api_key_id, idempotency_key) DO NOTHING
   RETURNING id
 ), ev AS (
@@ -216,6 +236,15 @@ const INSERT_SQL = `WITH ins AS (
   RETURNING 1
 )
 SELECT (SELECT id FROM ins) AS id, (SELECT count(*)::int FROM ev) AS events`;
+
+/**
+ * The card targets a pending request is owed so far (`r` is the request): its channels, or for a staged requirement the
+ * channels of the stages asked up to its current one (stage n+1's approvers get cards only once stage n approved).
+ */
+const ASKED_CHANNELS_SQL = `SELECT jsonb_array_elements_text(COALESCE(r.requirement->'channels', '[]'::jsonb)) WHERE NOT (r.requirement ? 'stages')
+  UNION SELECT jsonb_array_elements_text(s.stage->'channels')
+    FROM jsonb_array_elements(CASE WHEN r.requirement ? 'stages' THEN r.requirement->'stages' ELSE '[]'::jsonb END) WITH ORDINALITY AS s(stage, n)
+    WHERE s.n <= r.stage + 1`;
 
 const GRANT_USE_SQL = `WITH ins AS (
   INSERT INTO grant_use (request_id, used_at, key_id, key_name) VALUES ($1::uuid, $2::timestamptz, $3::uuid, $4)
@@ -229,7 +258,7 @@ SELECT (SELECT request_id FROM ins) AS id, (SELECT count(*)::int FROM ev) AS eve
 
 // Two statements on purpose: under READ COMMITTED a sub-select in the locking statement would read the votes as of
 // the statement's snapshot, taken BEFORE it waited for the lock, and miss the vote that the previous holder committed.
-const LOCK_SQL = `SELECT id, status, requester, on_behalf_of, key_owner, requester_person, on_behalf_of_person, key_owner_person,
+const LOCK_SQL = `SELECT id, status, action, resource, environment, requester_id, requester_type, policy_rule, requester, on_behalf_of, key_owner, requester_person, on_behalf_of_person, key_owner_person,
     api_key_id, expires_at, requirement, approvals_required, outcome_report, policy_outcome, created_at
   FROM approval_request WHERE id = $1::uuid FOR UPDATE`;
 const VOTES_SQL = `SELECT person_key, approver, channel, decision, reason, created_at, attested_by FROM vote WHERE request_id = $1::uuid ORDER BY created_at`;
@@ -241,6 +270,12 @@ const TRANSITION_SQL = `UPDATE approval_request SET status = $2::"RequestStatus"
 interface LockedRow {
   id: string;
   status: RequestStatus;
+  action: string;
+  resource: string;
+  environment: string | null;
+  requester_id: string;
+  requester_type: string;
+  policy_rule: string;
   requester: PersonIdentity;
   on_behalf_of: PersonIdentity | null;
   key_owner: string | null;
@@ -308,6 +343,7 @@ function toRecord(row: PrismaRow): RequestRecord {
     decidedAt: row.decidedAt,
     decidedBy: row.decidedBy,
     decisionReason: row.decisionReason,
+    standingApprovalId: row.standingApprovalId ?? null,
     outcomeReport: row.outcomeReport ?? null,
     votes: row.votes.map((v) => ({
       personKey: v.personKey,
@@ -345,6 +381,10 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
       async setOutcomeReport(report) {
         await runQuery(tx, { name: 'cs_outcome_report', text: 'UPDATE approval_request SET outcome_report = $2::jsonb WHERE id = $1::uuid AND outcome_report IS NULL', values: [request.id, JSON.stringify(report)] });
       },
+      createStandingApproval: (standing) => insertStandingApproval(tx, standing),
+      async setStage(stage) {
+        await runQuery(tx, { name: 'cs_set_stage', text: 'UPDATE approval_request SET stage = $2 WHERE id = $1::uuid AND status = \'pending\'', values: [request.id, stage] });
+      },
       appendAudit: (events) => appendAuditEvents(tx, events),
     };
   }
@@ -362,20 +402,21 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
           r.apiKeyId, r.apiKeyName, r.keyOwner, r.idempotencyKey, r.bodyHash, r.policyRule, r.policyOutcome, r.policyHash,
           json(r.requirement), r.approvalsRequired, r.expiresAt, r.createdAt, r.decidedAt, r.decidedBy, r.decisionReason,
           auditRowsParam(events), r.requesterPerson, r.onBehalfOfPerson, r.keyOwnerPerson, r.pinnedFields, r.actionHash, r.grantTtlSeconds,
-          r.traceParent ?? null,
+          r.traceParent ?? null, r.standingApprovalId ?? null,
         ],
       });
       return Boolean(rows[0]?.id);
     },
 
     async findByIdempotencyKey(apiKeyId, idempotencyKey) {
-      const { rows } = await runQuery<{ id: string; body_hash: string; policy_outcome: PolicyDecision['outcome']; policy_rule: string; expires_at: Date }>(
+      const { rows } = await runQuery<{ id: string; body_hash: string; policy_outcome: PolicyDecision['outcome']; policy_rule: string; expires_at: Date; standing_approval_id: string | null; budget_exhausted: boolean }>(
         pool,
-        'SELECT id, body_hash, policy_outcome, policy_rule, expires_at FROM approval_request WHERE api_key_id = $1::uuid AND idempotency_key = $2',
+        `SELECT id, body_hash, policy_outcome, policy_rule, expires_at, standing_approval_id, COALESCE(requirement ? 'budgetExhausted', false) AS budget_exhausted
+         FROM approval_request WHERE api_key_id = $1::uuid AND idempotency_key = $2`,
         [apiKeyId, idempotencyKey],
       );
       const row = rows[0];
-      return row ? { id: row.id, bodyHash: row.body_hash, policyOutcome: row.policy_outcome, policyRule: row.policy_rule, expiresAt: new Date(row.expires_at) } : null;
+      return row ? { id: row.id, bodyHash: row.body_hash, policyOutcome: row.policy_outcome, policyRule: row.policy_rule, expiresAt: new Date(row.expires_at), standingApproval: row.standing_approval_id, budgetExhausted: row.budget_exhausted } : null;
     },
 
     async traceParentOf(id) {
@@ -397,6 +438,12 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
         const request: LockedRequest = {
           id: row.id,
           status: row.status,
+          action: row.action,
+          resource: row.resource,
+          environment: row.environment,
+          requesterId: row.requester_id,
+          requesterType: row.requester_type,
+          policyRule: row.policy_rule,
           requester: row.requester,
           onBehalfOf: row.on_behalf_of,
           keyOwner: row.key_owner,
@@ -449,14 +496,15 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
     },
 
     async changeSummary(id) {
-      const rows = await db.$queryRawUnsafe<{ status: RequestStatus; policy_outcome: PolicyDecision['outcome']; callback_url: string | null; votes: number; cards: string[] }[]>(
+      const rows = await db.$queryRawUnsafe<{ status: RequestStatus; policy_outcome: PolicyDecision['outcome']; callback_url: string | null; votes: number; cards: string[]; standing: boolean }[]>(
         `SELECT r.status, r.policy_outcome, r.callback_url, (SELECT count(*)::int FROM vote v WHERE v.request_id = r.id) AS votes,
+           r.standing_approval_id IS NOT NULL AS standing,
            COALESCE((SELECT array_agg(d.target) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered'), '{}') AS cards
          FROM approval_request r WHERE r.id = $1::uuid`,
         id,
       );
       const r = rows[0];
-      return r ? { status: r.status, policyOutcome: r.policy_outcome, callbackUrl: r.callback_url, voteCount: r.votes, postedCardTargets: r.cards } : null;
+      return r ? { status: r.status, policyOutcome: r.policy_outcome, callbackUrl: r.callback_url, voteCount: r.votes, postedCardTargets: r.cards, byStandingApproval: r.standing } : null;
     },
 
     async recordGrantUse(use, events) {
@@ -486,9 +534,12 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
     async awaitingCards(limit) {
       const rows = await db.$queryRawUnsafe<{ id: string; expires_at: Date; open: boolean; targets: string[] }[]>(
         `SELECT r.id, r.expires_at, r.status = 'pending' AS open,
-           COALESCE(ARRAY(SELECT t FROM jsonb_array_elements_text(COALESCE(r.requirement->'channels', '[]'::jsonb)) t
-             WHERE NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.target = t AND d.status <> 'pending')
-               AND (r.status = 'pending' OR EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.target = t))), '{}') AS targets
+           COALESCE(ARRAY(
+             SELECT t FROM (${ASKED_CHANNELS_SQL}) asked(t)
+               WHERE r.status = 'pending'
+                 AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.target = t AND d.status <> 'pending')
+             UNION
+             SELECT d.target FROM delivery d WHERE r.status <> 'pending' AND d.request_id = r.id AND d.kind = 'card' AND d.status = 'pending'), '{}') AS targets
          FROM approval_request r
          WHERE (r.status = 'pending' AND r.expires_at > now())
             OR (r.status <> 'pending' AND r.decided_at > now() - interval '7 days'
@@ -508,7 +559,7 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
          FROM approval_request r
          WHERE (r.status <> 'pending' AND r.decided_at > now() - interval '7 days' AND (
            (r.callback_url IS NOT NULL AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'callback' AND d.status <> 'pending'))
-           OR (r.policy_outcome = 'require' AND $1::int > 0 AND (SELECT count(*) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'notify' AND d.status <> 'pending') < $1::int)
+           OR (r.policy_outcome = 'require' AND r.standing_approval_id IS NULL AND $1::int > 0 AND (SELECT count(*) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'notify' AND d.status <> 'pending') < $1::int)
            OR ${staleCard}))
            OR (r.status = 'pending' AND r.expires_at > now() AND ${staleCard})
          ORDER BY r.decided_at NULLS LAST, r.created_at LIMIT $2`,

@@ -41,6 +41,10 @@ export const RUNTIME_GRANTS: Readonly<Record<string, readonly Privilege[]>> = {
   directory_version: ['SELECT', 'UPDATE'],
   // The migration ledger: readiness compares it with the migrations the service ships; reading is all it may do.
   _prisma_migrations: ['SELECT'],
+  // Budget counters: drawn and given back by intake; counters of closed windows are pruned.
+  policy_budget: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  // Standing approvals: created by a vote, drawn on by intake, revoked by approvers; never deleted (the trail's evidence).
+  standing_approval: ['SELECT', 'INSERT', 'UPDATE'],
 };
 
 export interface RuntimeRole {

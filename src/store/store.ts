@@ -9,6 +9,8 @@
  *   api-key-store   API keys (digests only)
  *   people-store    the people directory: people, their identities, its version
  *   policy-store    every policy text that was in force, and when
+ *   budget-store    routine-rule budget counters (one guarded upsert per request)
+ *   standing-approval-store  standing approvals: created with a vote, drawn on by intake, revoked by approvers
  *   teams-conversation-store  where the Teams adapter may speak
  *
  * Prisma keeps the schema, the migrations and the ordinary typed reads and writes; the measured hot paths (intake
@@ -17,6 +19,8 @@
 import type pg from 'pg';
 import { createApiKeyStore, type ApiKeyStore } from './api-key-store';
 import { createAuditStore, type AuditStore } from './audit-store';
+import { createBudgetStore, type BudgetStore } from './budget-store';
+import { createStandingApprovalStore, type StandingApprovalStore } from './standing-approval-store';
 import { createDatabase, markUnavailable, runQuery, type Database } from './database';
 import { migrationState, type MigrationState } from './migrate';
 import { createDeliveryStore, type DeliveryStore } from './delivery-store';
@@ -34,6 +38,8 @@ export interface Store {
   apiKeys: ApiKeyStore;
   people: PeopleStore;
   policies: PolicyStore;
+  budgets: BudgetStore;
+  standingApprovals: StandingApprovalStore;
   teamsConversations: TeamsConversationStore;
   /** One round trip to the server (readiness). */
   ping(): Promise<void>;
@@ -61,6 +67,8 @@ export function createStore(opts: { url: string; poolSize: number; onError?: (er
     apiKeys: createApiKeyStore({ db }),
     people: createPeopleStore({ db }),
     policies: createPolicyStore({ pool }),
+    budgets: createBudgetStore({ pool }),
+    standingApprovals: createStandingApprovalStore({ pool }),
     teamsConversations: createTeamsConversationStore({ db }),
     async ping() {
       await runQuery(pool, 'SELECT 1');

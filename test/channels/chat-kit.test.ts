@@ -118,6 +118,14 @@ describe('claims', () => {
     const line = auditLine({ type: 'request.submitted', actor: { key: 'agent:etl', ids: [] }, data: { action: 'a', resource: 'r', asserted: ['resource', 'risk'], pinned: ['environment'] } });
     expect(line.detail).toBe('submitted a on r · asserted by the agent, not verified: resource, risk · pinned by its API key: environment');
   });
+
+  it('say in the trail why a budget escalated, which stage is asked, and what standing approvals did', () => {
+    const line = (type: string, data: Record<string, unknown>) => auditLine({ type, actor: { key: 'policy', ids: [] }, data }).detail;
+    expect(line('policy.budget_exhausted', { rule: 'reads', count: 20, per: '1h', escalatedTo: 'reads-past-budget' })).toBe('budget exhausted: rule reads approves at most 20 per 1h → reads-past-budget');
+    expect(line('request.stage_advanced', { stage: 2, of: 2, approvers: ['security'] })).toBe('stage 2 of 2 asked: security');
+    expect(line('standing_approval.used', { standingApprovalId: 's1', grantedBy: 'alice', usesLeft: 3 })).toBe('approved by standing approval s1 of alice · uses left: 3');
+    expect(line('standing_approval.revoked', { standingApprovalId: 's1', reason: 'incident' })).toBe('revoked standing approval s1 — “incident”');
+  });
 });
 
 describe('refusing other workspaces', () => {

@@ -1,4 +1,4 @@
-import { evaluateVote, type ApprovalSubject, type CountedVote, type Voter } from '../../src/domain/approval';
+import { assignQuorum, evaluateVote, requirementStages, stageProgress, type ApprovalSubject, type CountedVote, type Voter } from '../../src/domain/approval';
 
 const now = new Date('2026-11-21T12:00:00Z');
 const subject = (over: Partial<ApprovalSubject> = {}): ApprovalSubject => ({
@@ -75,5 +75,51 @@ describe('evaluateVote', () => {
   it('refuses self-approval before it says the person is unknown', () => {
     const res = evaluateVote(subject({ parties: { requester: [], onBehalfOf: ['frank@example.com'], keyOwner: [] } }), [], { voter: as('frank@example.com', { known: false }), channel: 'api', decision: 'approve' }, now);
     expect(res).toMatchObject({ refusal: 'self_approval' });
+  });
+});
+
+describe('per-group quorums and stages', () => {
+  const stage = (quorum: { group: string | null; count: number }[], groupMembers: Record<string, string[]>) => ({
+    approvers: Object.keys(groupMembers), quorum, members: [...new Set(Object.values(groupMembers).flat())], groupMembers, channels: [],
+  });
+
+  it('re-assigns a person in two groups so that both groups are filled (augmenting path)', () => {
+    // x is in both groups, y only in `a`: x first takes `a`, then y's arrival moves x to `b`.
+    const s = stage([{ group: 'a', count: 1 }, { group: 'b', count: 1 }], { a: ['x', 'y'], b: ['x'] });
+    expect(assignQuorum(s, ['x'])).toEqual({ filled: 1, missing: [{ group: 'b', count: 1 }] });
+    expect(assignQuorum(s, ['x', 'y'])).toEqual({ filled: 2, missing: [] });
+    // Two people who can only fill `a` never fill `b`.
+    expect(assignQuorum(s, ['y', 'z']).missing).toEqual([{ group: 'b', count: 1 }]);
+  });
+
+  it('counts each approval toward the stage asked when it was cast', () => {
+    const requirement = {
+      approvers: ['a', 'b'], members: ['x', 'y', 'z'], approvals: 2, channels: [], reason: 'none' as const,
+      stages: [stage([{ group: null, count: 1 }], { a: ['x', 'y'] }), stage([{ group: null, count: 1 }], { b: ['x', 'z'] })],
+    };
+    expect(stageProgress(requirement, [])).toMatchObject({ current: 0, missing: [{ group: null, count: 1 }] });
+    expect(stageProgress(requirement, [vote('x')])).toMatchObject({ current: 1, counted: [['x'], []] });
+    expect(stageProgress(requirement, [vote('x'), vote('z')])).toMatchObject({ current: 2, missing: [] });
+    const s2 = subject({ requirement });
+    // y is only in stage 1, which is done; x already counted in stage 1.
+    expect(evaluateVote(s2, [vote('x')], { voter: as('y'), channel: 'api', decision: 'approve' }, now)).toMatchObject({ refusal: 'not_eligible' });
+    expect(evaluateVote(s2, [vote('x')], { voter: as('x'), channel: 'api', decision: 'approve' }, now)).toMatchObject({ refusal: 'already_voted' });
+    expect(evaluateVote(s2, [], { voter: as('x'), channel: 'api', decision: 'approve' }, now)).toMatchObject({ status: 'pending', stage: 1, stageAdvanced: true });
+    expect(evaluateVote(s2, [vote('x')], { voter: as('z'), channel: 'api', decision: 'approve' }, now)).toMatchObject({ status: 'approved', stage: 2, stageAdvanced: false });
+  });
+
+  it('keeps a plain rule as it was: any n distinct members', () => {
+    const plain = subject().requirement!;
+    expect(requirementStages(plain)).toEqual([{ approvers: ['g'], quorum: [{ group: null, count: 2 }], members: plain.members, groupMembers: {}, channels: [] }]);
+  });
+});
+
+describe('vote time', () => {
+  it('records a vote after every vote already recorded, even when its clock read was earlier', () => {
+    const later = new Date(now.getTime() + 5);
+    const res = evaluateVote(subject(), [{ ...vote('alice'), at: later }], { voter: as('carol'), channel: 'api', decision: 'approve' }, now);
+    expect(res.outcome === 'accepted' && res.vote.at.getTime()).toBe(later.getTime() + 1);
+    const plain = evaluateVote(subject(), [vote('alice')], { voter: as('carol'), channel: 'api', decision: 'approve' }, later);
+    expect(plain.outcome === 'accepted' && plain.vote.at).toEqual(later);
   });
 });

@@ -1,5 +1,8 @@
 import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { parsePolicyText, PolicyFileError } from '../../src/config/load-policy';
+import { formatDuration, parseDuration } from '../../src/domain/duration';
+import { checkPolicy } from '../../src/domain/policy';
 
 const minimal = (extra = '') => `
 version: 1
@@ -78,5 +81,184 @@ describe('policy', () => {
 
   it('refuses invalid YAML with a clear message', () => {
     expect(() => parsePolicyText('version: 1\ngroups: [')).toThrow(/not valid YAML/);
+  });
+});
+
+describe('durations', () => {
+  it('reads 30s, 15m, 1h, 2d and sums, and refuses anything else', () => {
+    expect(['30s', '15m', '1h', '2d', '1h30m'].map(parseDuration)).toEqual([30, 900, 3600, 172800, 5400]);
+    expect(['15', '15min', '1.5h', '', '0m', '-1h', 'h'].map(parseDuration)).toEqual(Array(7).fill(undefined));
+    expect([900, 5400, 172800, 45].map(formatDuration)).toEqual(['15m', '1h30m', '2d', '45s']);
+  });
+});
+
+describe('policy format: budgets, quorums, stages, standing approvals, reminders', () => {
+  const base = `
+version: 1
+people:
+  - { id: alice, identities: [alice@example.com] }
+groups:
+  security: [dave@example.com, erin@example.com]
+  data-owners: [alice, alice@example.com, bob@example.com]
+  oncall: [carol@example.com]
+`;
+  const check = (text: string) => checkPolicy(parseYaml(text), text);
+
+  it('parses every new key and snapshots it on the decision', () => {
+    const text = `${base}
+rules:
+  - name: routine-reads
+    match: { action: "*.read" }
+    outcome: approve
+    budget: { count: 20, per: 1h, by: [requester, action], then: sensitive }
+  - name: inline-budget
+    match: { action: "*.list" }
+    outcome: approve
+    budget: { count: 5, per: 10m, then: { approvers: [oncall], remind: [5m], standing: { maxFor: 15m, maxUses: 20 } } }
+  - name: sensitive
+    match: { action: "dataset.export" }
+    outcome: require
+    approvers: [security, data-owners]
+    approvals: { security: 1, data-owners: 1 }
+    remind: [15m, 1h]
+    escalate: { after: 2h, to: [oncall] }
+    warnBeforeExpiry: 10m
+    ttlSeconds: 86400
+  - name: staged
+    match: { action: "iam.*" }
+    outcome: require
+    alwaysAsk: true
+    stages:
+      - { approvers: [data-owners], approvals: 1 }
+      - { approvals: { security: 2 }, channels: ["slack:CSEC"] }
+default:
+  outcome: deny
+`;
+    const { policy, problems } = check(text);
+    expect(problems).toEqual([]);
+    const agent = { id: 'bot-1', type: 'agent' as const };
+    const reads = policy!.evaluate({ action: 'table.read', resource: 'r1', requester: agent });
+    expect(reads).toMatchObject({ rule: 'routine-reads', outcome: 'approve', budget: { count: 20, perSeconds: 3600, by: ['requester', 'action'], thenRule: 'sensitive' } });
+    expect(reads.budget!.exhausted).toMatchObject({ rule: 'routine-reads', outcome: 'require', requirement: { approvers: ['security', 'data-owners'], approvals: 2 } });
+    // The key is per the `by` fields: another resource shares it, another requester does not.
+    expect(policy!.evaluate({ action: 'table.read', resource: 'r2', requester: agent }).budget!.key).toBe(reads.budget!.key);
+    expect(policy!.evaluate({ action: 'table.read', resource: 'r1', requester: { id: 'bot-2', type: 'agent' } }).budget!.key).not.toBe(reads.budget!.key);
+    const inline = policy!.evaluate({ action: 'table.list', resource: 'r', requester: agent }).budget!;
+    expect(inline.thenRule).toBeUndefined();
+    expect(inline.exhausted.requirement).toMatchObject({ approvers: ['oncall'], approvals: 1, remindSeconds: [300], standing: { maxForSeconds: 900, maxUses: 20 } });
+
+    const sensitive = policy!.evaluate({ action: 'dataset.export', resource: 'r', requester: agent }).requirement!;
+    expect(sensitive).toMatchObject({
+      approvals: 2,
+      remindSeconds: [900, 3600],
+      escalate: { afterSeconds: 7200, to: ['oncall'], members: ['carol@example.com'] },
+      warnBeforeExpirySeconds: 600,
+      stages: [{ approvers: ['security', 'data-owners'], quorum: [{ group: 'security', count: 1 }, { group: 'data-owners', count: 1 }], groupMembers: { security: ['dave@example.com', 'erin@example.com'] } }],
+    });
+    const staged = policy!.evaluate({ action: 'iam.grant', resource: 'r', requester: agent }).requirement!;
+    expect(staged).toMatchObject({ approvers: ['data-owners', 'security'], approvals: 3, alwaysAsk: true });
+    expect(staged.standing).toBeUndefined();
+    expect(staged.stages!.map((s) => [s.quorum, s.channels])).toEqual([[[{ group: null, count: 1 }], []], [[{ group: 'security', count: 2 }], ['slack:CSEC']]]);
+  });
+
+  it('keeps a plain rule\'s snapshot exactly as before (no new fields)', () => {
+    const { policy } = check(`${base}
+rules: []
+default: { outcome: require, approvers: [security], approvals: 2 }
+`);
+    expect(policy!.evaluate({ action: 'a', resource: 'r', requester: { id: 'x', type: 'agent' } }).requirement).toEqual({
+      approvers: ['security'], members: ['dave@example.com', 'erin@example.com'], approvals: 2, channels: [], reason: 'on-deny',
+    });
+  });
+
+  it('lists every semantic problem at once, each with its path', () => {
+    const { policy, problems } = check(`${base}
+rules:
+  - name: budgeted
+    match: { action: "*.read" }
+    outcome: approve
+    budget: { count: 5, per: 1h, then: missing }
+  - name: to-deny
+    match: { action: "*.list" }
+    outcome: approve
+    budget: { count: 5, per: 1h, then: forbidden }
+  - name: forbidden
+    match: { action: "x" }
+    outcome: deny
+  - name: big-quorum
+    match: { action: "y" }
+    outcome: require
+    approvers: [security]
+    approvals: 3
+  - name: big-group-quorum
+    match: { action: "z" }
+    outcome: require
+    approvals: { data-owners: 3, ghosts: 1 }
+    escalate: { after: 2h, to: [nobody] }
+    standing: { maxFor: 15m, maxUses: 2 }
+    alwaysAsk: true
+  - name: staged
+    match: { action: "w" }
+    outcome: require
+    stages: [{ approvers: [phantom] }]
+    standing: { maxFor: 5m, maxUses: 1 }
+  - name: catch-all
+    outcome: require
+    approvers: [oncall]
+  - name: after-catch-all
+    match: { action: "v" }
+    outcome: deny
+  - name: forbidden
+    match: { action: "u" }
+    outcome: deny
+default: { outcome: deny }
+`);
+    expect(policy).toBeUndefined();
+    const text = problems.map((p) => `${p.path}: ${p.message}`);
+    expect(text).toEqual(expect.arrayContaining([
+      'rules.0.budget.then: no rule is named "missing"',
+      'rules.1.budget.then: rule "forbidden" is a deny rule; a budget escalates to a require rule',
+      'rules.3.approvals: needs 3 approvals but security has only 2 people',
+      // alice is listed by id and by email: one person.
+      'rules.4.approvals.data-owners: needs 3 from "data-owners" but it has only 2',
+      'rules.4.approvals.ghosts: unknown approver group "ghosts"',
+      'rules.4.escalate.to.0: unknown escalation group "nobody"',
+      'rules.4.standing: `alwaysAsk` rules never accept standing approvals; drop one of the two',
+      'rules.5.stages.0.approvers.0: unknown approver group "phantom"',
+      'rules.5.standing: standing approvals are only for rules that one approval decides (approvals: 1, no stages)',
+      'rules.7: unreachable: rule "catch-all" (rules.6) matches every request before it',
+      'rules.8: unreachable: rule "catch-all" (rules.6) matches every request before it',
+      'rules.8.name: duplicate rule name "forbidden"',
+    ]));
+  });
+
+  it('refuses bad durations and unknown keys with the field named', () => {
+    const { problems } = check(`${base}
+rules:
+  - name: r
+    match: { action: "x" }
+    outcome: require
+    approvers: [security]
+    remind: [15min]
+    escalate: { after: 2h, to: [oncall], when: later }
+  - name: b
+    match: { action: "y" }
+    outcome: approve
+    budget: { count: 5, per: 1.5h, by: [model], then: r }
+default: { outcome: deny }
+`);
+    const text = problems.map((p) => `${p.path}: ${p.message}`).join('\n');
+    expect(text).toMatch(/rules\.0\.remind\.0: "15min" is not a duration/);
+    expect(text).toMatch(/rules\.0\.escalate: .*when/);
+    expect(text).toMatch(/rules\.1\.budget\.per: "1\.5h" is not a duration/);
+    expect(text).toMatch(/rules\.1\.budget\.by\.0/);
+  });
+
+  it('checks a remind, escalation or expiry warning against the rule\'s TTL', () => {
+    const { problems } = check(`${base}
+rules: []
+default: { outcome: require, approvers: [security], ttlSeconds: 3600, remind: [30m, 2h], escalate: { after: 1h, to: [oncall] }, warnBeforeExpiry: 1h }
+`);
+    expect(problems.map((p) => p.path).sort()).toEqual(['default.escalate.after', 'default.remind.1', 'default.warnBeforeExpiry']);
   });
 });

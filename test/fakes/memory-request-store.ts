@@ -51,6 +51,12 @@ export function createMemoryRequestStore(): Pick<RequestStore, 'change'> & {
           async setOutcomeReport(report) {
             if (!draft.outcomeReport) draft.outcomeReport = report;
           },
+          async createStandingApproval() {
+            // Standing approvals live in PostgreSQL only; the API tests cover them.
+          },
+          async setStage() {
+            // The memory store keeps no card read-out; the stage is derived from the votes.
+          },
           async appendAudit(events) {
             draftAudit.push(...events);
           },

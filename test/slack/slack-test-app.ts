@@ -83,7 +83,7 @@ export interface SlackTestApp {
   /** Waits for the card of a request to be posted; returns the message as the fake holds it (live object). */
   card(requestId: string, channel?: string): Promise<FakeSlackMessage>;
   /** Clicks a card button as `who`; returns the HTTP answer and the response_url used for the ephemeral reply. */
-  click(requestId: string, who: UserName, action?: 'countersign_approve' | 'countersign_deny' | 'countersign_approve_reason', opts?: SlackPostOptions): Promise<{ status: number; ms: number; responseUrl: string; triggerId: string }>;
+  click(requestId: string, who: UserName, action?: 'countersign_approve' | 'countersign_deny' | 'countersign_approve_reason' | 'countersign_approve_standing', opts?: SlackPostOptions): Promise<{ status: number; ms: number; responseUrl: string; triggerId: string }>;
   /** Waits for the ephemeral reply posted to a response_url. */
   reply(responseUrl: string): Promise<{ body: any }>;
   /** Waits for the reason modal opened by a click, and submits it with a reason. */

@@ -108,6 +108,30 @@ describe('Teams approval card', () => {
     });
   });
 
+  it('says why a routine request waits (budget exhausted) and, for stages, which stage is asked and what it still needs', () => {
+    const card = renderApprovalCard(view({
+      requirement: {
+        approvers: ['owners', 'security'], reason: 'none', members: ['alice@example.com', 'dave@example.com'], approvals: 3, channels: [],
+        budgetExhausted: { rule: 'routine-reads', count: 20, perSeconds: 3600, windowStart: created.toISOString(), windowEnd: expires.toISOString(), then: 'reads-past-budget' },
+        stages: [
+          { name: 'owners', approvers: ['owners'], quorum: [{ group: null, count: 1 }], members: ['alice@example.com'], groupMembers: {}, channels: [] },
+          { name: 'security', approvers: ['security'], quorum: [{ group: 'security', count: 2 }], members: ['dave@example.com', 'erin@example.com'], groupMembers: { security: ['dave@example.com', 'erin@example.com'] }, channels: [] },
+        ],
+      },
+    }, [{ personKey: 'alice@example.com', approver: { email: 'alice@example.com' }, channel: 'api', decision: 'approve', reason: null, at: created }]));
+    const all = texts(card);
+    expect(all).toContain('Budget exhausted: rule routine-reads approves at most 20 per 1h; escalated to reads-past-budget');
+    expect(all).toContain('2 of 2 (security): security');
+    expect(all).toContain('2 from security');
+  });
+
+  it('offers the standing-approval action only where the rule allows one', () => {
+    const standing = renderApprovalCard(view({ requirement: { approvers: ['approvers'], reason: 'on-deny', standing: { maxForSeconds: 900, maxUses: 20 } } }));
+    expect(standing.actions).toContainEqual(expect.objectContaining({ type: 'Action.Execute', verb: 'approve_standing', title: 'Approve + next 15m / 20 uses', data: { requestId: ID } }));
+    const always = renderApprovalCard(view({ requirement: { approvers: ['approvers'], reason: 'on-deny', standing: { maxForSeconds: 900, maxUses: 20 }, alwaysAsk: true } }));
+    expect((always.actions as { verb?: string }[]).map((a) => a.verb)).not.toContain('approve_standing');
+  });
+
   it('requires the reason input when the rule demands a reason for every decision', () => {
     const card = renderApprovalCard(view({ requirement: { approvers: ['security'], reason: 'always' } }));
     expect(card.body.find((e) => e.type === 'Input.Text')).toMatchObject({ isRequired: true, label: 'Reason (required)' });

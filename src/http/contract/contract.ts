@@ -7,13 +7,15 @@ import { auditRoutes } from './audit-contract';
 import { grantRoutes } from './grants-contract';
 import { peopleRoutes } from './people-contract';
 import { requestRoutes } from './requests-contract';
+import { standingRoutes } from './standing-approvals-contract';
 
 export * from './audit-contract';
 export * from './common-schemas';
 export * from './grants-contract';
 export * from './people-contract';
 export * from './requests-contract';
+export * from './standing-approvals-contract';
 
 /** Every `/v1` route of the API channel. */
-export const apiRoutes = { ...requestRoutes, ...auditRoutes, ...peopleRoutes, ...grantRoutes } as const;
+export const apiRoutes = { ...requestRoutes, ...auditRoutes, ...peopleRoutes, ...grantRoutes, ...standingRoutes } as const;
 export type ApiRouteName = keyof typeof apiRoutes;

@@ -3,6 +3,7 @@
  * public API. Every field of an intake body is the submitting agent's claim.
  */
 import { z } from 'zod';
+import { standingAsk } from './standing-approvals-contract';
 import { REQUEST_STATUSES } from '../../domain/request-lifecycle';
 import { REASON_MODES, REQUESTER_TYPES, RISKS } from '../../domain/policy';
 import { authErrors, errorEnvelope, identityFields, personOut, requestIdParams } from './common-schemas';
@@ -65,9 +66,35 @@ export const intakeAnswer = z
     expiresAt: z.string(),
     rule: z.string(),
     reason: z.string().optional(),
+    budgetExhausted: z.boolean().optional().describe('True when the matched routine rule’s budget was spent: the request waits for approvers.'),
     links,
   })
   .meta({ id: 'IntakeAnswer' });
+
+const quorumOut = z.object({ group: z.string().nullable().describe('null: any member of the stage’s groups.'), count: z.number() });
+/** What a request must satisfy, as snapshotted at intake (see Requirement in src/domain/policy.ts). */
+const requirementOut = z
+  .object({
+    approvers: z.array(z.string()),
+    members: z.array(z.string()),
+    approvals: z.number().describe('Approvals needed in all (over every stage and group).'),
+    channels: z.array(z.string()),
+    reason: z.enum(REASON_MODES),
+    stages: z
+      .array(z.object({ name: z.string().optional(), approvers: z.array(z.string()), quorum: z.array(quorumOut), members: z.array(z.string()), groupMembers: z.record(z.string(), z.array(z.string())), channels: z.array(z.string()) }))
+      .optional()
+      .describe('Per-group quorums and ordered stages (stage n+1 is asked once stage n approved); absent on a plain rule.'),
+    standing: z.object({ maxForSeconds: z.number(), maxUses: z.number() }).optional().describe('Bounds of the standing approvals an approver may give; absent: none.'),
+    alwaysAsk: z.boolean().optional(),
+    remindSeconds: z.array(z.number()).optional(),
+    escalate: z.object({ afterSeconds: z.number(), to: z.array(z.string()), members: z.array(z.string()), channels: z.array(z.string()) }).optional(),
+    warnBeforeExpirySeconds: z.number().optional(),
+    budgetExhausted: z
+      .object({ rule: z.string(), count: z.number(), perSeconds: z.number(), windowStart: z.string(), windowEnd: z.string(), then: z.string().nullable() })
+      .optional()
+      .describe('The request matched a routine rule whose budget was spent in this window, so people decide.'),
+  })
+  .meta({ id: 'Requirement' });
 
 const storedContextValue = z.union([z.string(), z.number(), z.boolean(), z.object({ sha256: z.string() })]);
 
@@ -96,9 +123,7 @@ export const requestDetail = z
       rule: z.string(),
       outcome: z.string(),
       hash: z.string(),
-      requirement: z
-        .object({ approvers: z.array(z.string()), members: z.array(z.string()), approvals: z.number(), channels: z.array(z.string()), reason: z.enum(REASON_MODES) })
-        .nullable(),
+      requirement: requirementOut.nullable(),
     }),
     approvals: z.object({ required: z.number(), received: z.number() }),
     votes: z.array(
@@ -120,6 +145,7 @@ export const requestDetail = z
     decidedAt: z.string().nullable(),
     decidedBy: z.string().nullable(),
     decisionReason: z.string().nullable(),
+    standingApprovalId: z.string().nullable().describe('The standing approval that approved this request at once, when one did (see /v1/standing-approvals).'),
     outcomeReport: z.unknown(),
     grant: z.string().nullable().describe('Approved requests only: the approval grant, a compact JWS (EdDSA) the executor verifies against /.well-known/jwks.json and uses once (POST /v1/grants/use).'),
     grantUse: z.object({ usedAt: z.string(), key: z.string() }).nullable(),
@@ -159,13 +185,17 @@ export const decisionBody = z
       .optional(),
     decision: z.enum(['approve', 'deny']),
     reason: z.string().trim().min(1).max(2000).optional(),
+    standing: standingAsk.optional(),
   })
   .strict()
   .meta({ id: 'Decision' });
 
 /** An accepted vote (201). Refusals are errors with the refusal as `code`. */
 export const voteAccepted = z
-  .object({ outcome: z.literal('accepted'), requestId: z.string(), status: z.enum(REQUEST_STATUSES), approvals: z.number(), approvalsRequired: z.number() })
+  .object({
+    outcome: z.literal('accepted'), requestId: z.string(), status: z.enum(REQUEST_STATUSES), approvals: z.number(), approvalsRequired: z.number(),
+    standingApproval: z.object({ id: z.string(), expiresAt: z.string(), uses: z.number() }).optional().describe('The standing approval this vote granted, when it asked for one.'),
+  })
   .meta({ id: 'VoteAccepted' });
 
 export const cancelBody = z.object({ reason: z.string().trim().min(1).max(2000).optional() }).strict();

@@ -4,6 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { AppError, requestNotFound } from '../../domain/app-error';
 import type { AuditActor } from '../../domain/audit-event';
 import { identitiesOf } from '../../domain/identity';
+import { parseDuration } from '../../domain/duration';
 import type { ApiPrincipal } from '../../services/api-key-service';
 import type { DecisionService } from '../../services/decision-service';
 import type { IntakeService } from '../../services/intake-service';
@@ -107,14 +108,17 @@ export function registerRequestRoutes(instance: FastifyInstance, deps: RequestRo
     ...fromContract(requestRoutes.decide),
     handler: async (req, reply) => {
       const id = req.params.id.toLowerCase();
-      const { approver, decision, reason } = req.body;
+      const { approver, decision, reason, standing } = req.body;
       const key = req.principal;
       // Everything the body says about the approver is the integration's claim; the directory decides who that is.
       const presented = { asserted: identitiesOf(approver), ...(approver?.name ? { name: approver.name } : {}) };
       // The locked transaction answers 404 for an unknown id before recording anything.
       const result = await deps.decisions.vote(
         id,
-        { presented, approver: approver ?? {}, channel: 'api', decision, reason, viaKey: { id: key.id, name: key.name, owner: key.owner, attest: key.scopes.includes('attest') } },
+        {
+          presented, approver: approver ?? {}, channel: 'api', decision, reason, viaKey: { id: key.id, name: key.name, owner: key.owner, attest: key.scopes.includes('attest') },
+          ...(standing ? { standing: { forSeconds: parseDuration(standing.for)!, uses: standing.uses } } : {}),
+        },
         req.log,
       );
       if (result.outcome === 'refused') throw new AppError(result.refusal, result.message, { requestId: id, status: result.status });

@@ -274,6 +274,19 @@ export interface Decision {
   };
   decision: 'approve' | 'deny';
   reason?: string;
+  /**
+   * Approve this request and, at once, later requests with the same rule, action, resource, environment and requester, within the rule’s bounds. Only for rules that allow standing approvals and that one approval decides.
+   */
+  standing?: {
+    /**
+     * How long it lasts, e.g. `15m` (at most the rule’s `standing.maxFor`).
+     */
+    for: string;
+    /**
+     * How many later requests it may approve (at most the rule’s `standing.maxUses`).
+     */
+    uses: number;
+  };
 }
 export interface DecisionInput {
   approver?: {
@@ -284,6 +297,19 @@ export interface DecisionInput {
   };
   decision: 'approve' | 'deny';
   reason?: string;
+  /**
+   * Approve this request and, at once, later requests with the same rule, action, resource, environment and requester, within the rule’s bounds. Only for rules that allow standing approvals and that one approval decides.
+   */
+  standing?: {
+    /**
+     * How long it lasts, e.g. `15m` (at most the rule’s `standing.maxFor`).
+     */
+    for: string;
+    /**
+     * How many later requests it may approve (at most the rule’s `standing.maxUses`).
+     */
+    uses: number;
+  };
 }
 export interface ErrorEnvelope {
   error: {
@@ -357,6 +383,10 @@ export interface IntakeAnswer {
   expiresAt: string;
   rule: string;
   reason?: string;
+  /**
+   * True when the matched routine rule’s budget was spent: the request waits for approvers.
+   */
+  budgetExhausted?: boolean;
   links: {
     self: string;
     wait: string;
@@ -372,6 +402,10 @@ export interface IntakeAnswerInput {
   expiresAt: string;
   rule: string;
   reason?: string;
+  /**
+   * True when the matched routine rule’s budget was spent: the request waits for approvers.
+   */
+  budgetExhausted?: boolean;
   links: {
     self: string;
     wait: string;
@@ -478,13 +512,7 @@ export interface ApprovalRequest {
     rule: string;
     outcome: string;
     hash: string;
-    requirement: {
-      approvers: string[];
-      members: string[];
-      approvals: number;
-      channels: string[];
-      reason: 'none' | 'on-deny' | 'always';
-    } | null;
+    requirement: Requirement | null;
   };
   approvals: {
     required: number;
@@ -524,6 +552,10 @@ export interface ApprovalRequest {
   decidedAt: string | null;
   decidedBy: string | null;
   decisionReason: string | null;
+  /**
+   * The standing approval that approved this request at once, when one did (see /v1/standing-approvals).
+   */
+  standingApprovalId: string | null;
   outcomeReport: unknown;
   /**
    * Approved requests only: the approval grant, a compact JWS (EdDSA) the executor verifies against /.well-known/jwks.json and uses once (POST /v1/grants/use).
@@ -540,6 +572,62 @@ export interface ApprovalRequest {
     cancel: string;
     outcome: string;
     audit: string;
+  };
+}
+export interface Requirement {
+  approvers: string[];
+  members: string[];
+  /**
+   * Approvals needed in all (over every stage and group).
+   */
+  approvals: number;
+  channels: string[];
+  reason: 'none' | 'on-deny' | 'always';
+  /**
+   * Per-group quorums and ordered stages (stage n+1 is asked once stage n approved); absent on a plain rule.
+   */
+  stages?: {
+    name?: string;
+    approvers: string[];
+    quorum: {
+      /**
+       * null: any member of the stage’s groups.
+       */
+      group: string | null;
+      count: number;
+    }[];
+    members: string[];
+    groupMembers: {
+      [k: string]: string[];
+    };
+    channels: string[];
+  }[];
+  /**
+   * Bounds of the standing approvals an approver may give; absent: none.
+   */
+  standing?: {
+    maxForSeconds: number;
+    maxUses: number;
+  };
+  alwaysAsk?: boolean;
+  remindSeconds?: number[];
+  escalate?: {
+    afterSeconds: number;
+    to: string[];
+    members: string[];
+    channels: string[];
+  };
+  warnBeforeExpirySeconds?: number;
+  /**
+   * The request matched a routine rule whose budget was spent in this window, so people decide.
+   */
+  budgetExhausted?: {
+    rule: string;
+    count: number;
+    perSeconds: number;
+    windowStart: string;
+    windowEnd: string;
+    then: string | null;
   };
 }
 export interface ApprovalRequestInput {
@@ -601,13 +689,7 @@ export interface ApprovalRequestInput {
     rule: string;
     outcome: string;
     hash: string;
-    requirement: {
-      approvers: string[];
-      members: string[];
-      approvals: number;
-      channels: string[];
-      reason: 'none' | 'on-deny' | 'always';
-    } | null;
+    requirement: RequirementInput | null;
   };
   approvals: {
     required: number;
@@ -647,6 +729,10 @@ export interface ApprovalRequestInput {
   decidedAt: string | null;
   decidedBy: string | null;
   decisionReason: string | null;
+  /**
+   * The standing approval that approved this request at once, when one did (see /v1/standing-approvals).
+   */
+  standingApprovalId: string | null;
   outcomeReport: unknown;
   /**
    * Approved requests only: the approval grant, a compact JWS (EdDSA) the executor verifies against /.well-known/jwks.json and uses once (POST /v1/grants/use).
@@ -665,6 +751,62 @@ export interface ApprovalRequestInput {
     audit: string;
   };
 }
+export interface RequirementInput {
+  approvers: string[];
+  members: string[];
+  /**
+   * Approvals needed in all (over every stage and group).
+   */
+  approvals: number;
+  channels: string[];
+  reason: 'none' | 'on-deny' | 'always';
+  /**
+   * Per-group quorums and ordered stages (stage n+1 is asked once stage n approved); absent on a plain rule.
+   */
+  stages?: {
+    name?: string;
+    approvers: string[];
+    quorum: {
+      /**
+       * null: any member of the stage’s groups.
+       */
+      group: string | null;
+      count: number;
+    }[];
+    members: string[];
+    groupMembers: {
+      [k: string]: string[];
+    };
+    channels: string[];
+  }[];
+  /**
+   * Bounds of the standing approvals an approver may give; absent: none.
+   */
+  standing?: {
+    maxForSeconds: number;
+    maxUses: number;
+  };
+  alwaysAsk?: boolean;
+  remindSeconds?: number[];
+  escalate?: {
+    afterSeconds: number;
+    to: string[];
+    members: string[];
+    channels: string[];
+  };
+  warnBeforeExpirySeconds?: number;
+  /**
+   * The request matched a routine rule whose budget was spent in this window, so people decide.
+   */
+  budgetExhausted?: {
+    rule: string;
+    count: number;
+    perSeconds: number;
+    windowStart: string;
+    windowEnd: string;
+    then: string | null;
+  };
+}
 export interface ApprovalRequestPage {
   items: ApprovalRequest[];
   nextCursor: string | null;
@@ -673,6 +815,78 @@ export interface ApprovalRequestPage {
 export interface ApprovalRequestPageInput {
   items: ApprovalRequestInput[];
   nextCursor: string | null;
+  minItems?: 0;
+}
+export interface StandingApproval {
+  id: string;
+  /**
+   * The request whose approval granted it.
+   */
+  requestId: string;
+  rule: string;
+  action: string;
+  resource: string;
+  environment: string | null;
+  requester: {
+    id: string;
+    type: string;
+  };
+  grantedBy: {
+    person: string;
+    label: string;
+  };
+  maxUses: number;
+  usesLeft: number;
+  createdAt: string;
+  expiresAt: string;
+  revokedAt: string | null;
+  /**
+   * Person id of who revoked it.
+   */
+  revokedBy: string | null;
+  /**
+   * Usable now: not revoked, not expired, uses left.
+   */
+  active: boolean;
+}
+export interface StandingApprovalInput {
+  id: string;
+  /**
+   * The request whose approval granted it.
+   */
+  requestId: string;
+  rule: string;
+  action: string;
+  resource: string;
+  environment: string | null;
+  requester: {
+    id: string;
+    type: string;
+  };
+  grantedBy: {
+    person: string;
+    label: string;
+  };
+  maxUses: number;
+  usesLeft: number;
+  createdAt: string;
+  expiresAt: string;
+  revokedAt: string | null;
+  /**
+   * Person id of who revoked it.
+   */
+  revokedBy: string | null;
+  /**
+   * Usable now: not revoked, not expired, uses left.
+   */
+  active: boolean;
+}
+export interface StandingApprovalList {
+  items: StandingApproval[];
+  minItems?: 0;
+}
+export interface StandingApprovalListInput {
+  items: StandingApprovalInput[];
   minItems?: 0;
 }
 export interface SubmitRequest {
@@ -753,6 +967,14 @@ export interface VoteAccepted {
   status: 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
   approvals: number;
   approvalsRequired: number;
+  /**
+   * The standing approval this vote granted, when it asked for one.
+   */
+  standingApproval?: {
+    id: string;
+    expiresAt: string;
+    uses: number;
+  };
 }
 export interface VoteAcceptedInput {
   outcome: 'accepted';
@@ -760,4 +982,12 @@ export interface VoteAcceptedInput {
   status: 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
   approvals: number;
   approvalsRequired: number;
+  /**
+   * The standing approval this vote granted, when it asked for one.
+   */
+  standingApproval?: {
+    id: string;
+    expiresAt: string;
+    uses: number;
+  };
 }
