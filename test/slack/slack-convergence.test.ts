@@ -188,9 +188,11 @@ it('a permanent failure is given up at once, with its reason on the row and in t
 
 it('a notification and a callback that outlast their retry budgets are re-driven until they are delivered, once each', async () => {
   // The requester's DM is throttled, and the agent's callback receiver is down, for more than DELIVERY_ATTEMPTS (4).
-  s.slack.fail('chat.postMessage', { status: 429, retryAfterSeconds: 0, match: { channel: 'D0000FRANK' }, times: 5 });
+  // A requester of its own: DMs of earlier tests' requests (still being retried) must not take the scripted answers.
+  s.slack.addUser({ id: 'U0000GRACE', name: 'grace', realName: 'Grace Requester', email: 'grace@example.com' });
+  s.slack.fail('chat.postMessage', { status: 429, retryAfterSeconds: 0, match: { channel: 'D0000GRACE' }, times: 5 });
   failing = 5;
-  const id = await s.submit(baseRequest({ action: 'deploy.release', callbackUrl: receiverUrl }));
+  const id = await s.submit(baseRequest({ action: 'deploy.release', callbackUrl: receiverUrl, onBehalfOf: { email: 'grace@example.com', name: 'Grace' } }));
   await s.card(id);
   expect((await approve(id)).status).toBe(201);
   await jobFailed(jobIds.notify(id));
@@ -201,7 +203,7 @@ it('a notification and a callback that outlast their retry budgets are re-driven
   const report = await s.t.app.reconcile();
   expect(report.redriven).toBeGreaterThanOrEqual(2);
   await s.t.waitFor(async () => (await rows()).every((r) => r.status === 'delivered'), 15_000, 'notification and callback delivered');
-  const dms = s.slack.messagesIn('D0000FRANK').filter((m) => JSON.stringify(m.history[0].blocks ?? []).includes(id));
+  const dms = s.slack.messagesIn('D0000GRACE').filter((m) => JSON.stringify(m.history[0].blocks ?? []).includes(id));
   expect(dms).toHaveLength(1);
   expect(received.filter((r) => r === id)).toHaveLength(6);
   expect(failing).toBeLessThan(0);
