@@ -11,7 +11,7 @@ module.exports = {
   // ESM-only packages, also when nested: cookie@2 (fastify.inject via light-my-request), content-disposition (the docs
   // page's static files via @fastify/static), jose@6 (grant verification in the client), the Vercel AI SDK
   // and its packages (the recipe's test).
-  transformIgnorePatterns: ['/node_modules/(?!(.*/node_modules/)?(cookie|content-disposition|jose|ai|@ai-sdk|@standard-schema|eventsource-parser|@workflow|@vercel|zod)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(.*/node_modules/)?(cookie|content-disposition|jose|openid-client|oauth4webapi|ai|@ai-sdk|@standard-schema|eventsource-parser|@workflow|@vercel|zod)/)'],
   // Recipes import the client by its package name; tests resolve it to the source (no workspace link needed).
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1', '^@countersign/client$': '<rootDir>/clients/typescript/src/index.ts' },
   globalSetup: '<rootDir>/test/support/global-setup.ts',

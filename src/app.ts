@@ -37,9 +37,16 @@ import { createEvidence } from './evidence/evidence';
 import { createApiKeyService, parseBootstrapKeys } from './services/api-key-service';
 import { createAuditService } from './services/audit-service';
 import { createChatCommandService } from './services/chat-command-service';
+import { createConsoleOidcService } from './services/console-oidc-service';
+import { createConsoleRequestService } from './services/console-request-service';
+import { consoleRequestRoutes } from './http/routes/console-request-routes';
+import { consoleLineageRoutes } from './http/routes/console-lineage-routes';
+import { consoleAuditRoutes } from './http/routes/console-audit-routes';
+import { createConsoleSessionService } from './services/console-session-service';
 import { createDecisionService } from './services/decision-service';
 import { createIntakeService } from './services/intake-service';
 import { createStandingApprovalService } from './services/standing-approval-service';
+import { createLineageService } from './services/lineage-service';
 import { createRequestQueryService } from './services/request-query-service';
 import { platforms } from './platforms';
 import { createStore } from './store/store';
@@ -111,7 +118,7 @@ export async function createApp(config: Config, opts: AppOptions) {
     vote: (id, input, voteLog) => inRequestSpan('countersign.vote', id, SpanKind.SERVER, { 'countersign.channel': input.channel }, () => decisionService.vote(id, input, voteLog)),
   };
   const intakeService = createIntakeService({
-    requests: store.requests, budgets: store.budgets, standing: store.standingApprovals, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, pending: limits.pending, clock,
+    requests: store.requests, budgets: store.budgets, standing: store.standingApprovals, policy, directory: () => directory.current(), callbackHosts, jobs: queues.jobs, events, pending: limits.pending, clock,
     config: { defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, maxTtlSeconds: config.MAX_TTL_SECONDS, baseUrl, maxPendingPerKey: config.MAX_PENDING_PER_KEY },
     onSubmitted: (outcome) => {
       metrics.intake.inc({ outcome });
@@ -186,14 +193,46 @@ export async function createApp(config: Config, opts: AppOptions) {
   const shutdown = new AbortController();
   const serveApi = config.RUN_MODE !== 'worker';
   const runWorkers = config.RUN_MODE !== 'api';
+  const consoleSessions = createConsoleSessionService({
+    store: store.console, directory, audit, policy, baseUrl, clock,
+    config: {
+      sessionTtlSeconds: config.CONSOLE_SESSION_TTL, linkTtlSeconds: config.CONSOLE_LINK_TTL_SECONDS,
+      auditorGroups: (config.CONSOLE_AUDITOR_GROUPS ?? '').split(',').map((g) => g.trim()).filter(Boolean),
+    },
+  });
+  const consoleOidc = config.OIDC_ISSUER && config.OIDC_CLIENT_ID
+    ? createConsoleOidcService({
+      settings: {
+        issuer: config.OIDC_ISSUER, clientId: config.OIDC_CLIENT_ID, clientSecret: config.OIDC_CLIENT_SECRET,
+        redirectUri: `${baseUrl}/console/callback`, stepUpMaxAgeSeconds: config.CONSOLE_STEP_UP_MAX_AGE_SECONDS,
+      },
+      redis: producer, prefix: config.REDIS_PREFIX, clock,
+    })
+    : undefined;
+  const lineage = createLineageService({ requests: store.requests, clock });
   const packs = createEvidencePackExporter({ audit, log: evidence.auditLog, requests: store.requests, policies: store.policies, grants: evidence.grants, issuer: baseUrl, clock });
   const server = await buildServer({
-    log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, audit, auditLog: evidence.auditLog, packs, directory, intake, decisions, queries,
+    log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, lineage, policy, audit, auditLog: evidence.auditLog, packs, directory, intake, decisions, queries,
     grants: createGrantService({ grants: evidence.grants, requests: store.requests, clock }),
     standing: createStandingApprovalService({ standing: store.standingApprovals, decisions, clock }), jwks: () => evidence.grants.jwks(),
     limits: { redis: producer, prefix: config.REDIS_PREFIX, intakePerMinute: config.INTAKE_RATE_LIMIT_PER_MINUTE, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE },
     longPolls: { gate: limits.longPolls, perKey: config.LONG_POLLS_PER_KEY },
     maxWaitSeconds: config.MAX_WAIT_SECONDS, shutdown: shutdown.signal, opsOnly: !serveApi,
+    console: config.CONSOLE_ENABLED
+      ? {
+        routes: { sessions: consoleSessions, oidc: consoleOidc, baseUrl, cookies: { secure: config.CONSOLE_COOKIE_SECURE }, sessionTtlSeconds: config.CONSOLE_SESSION_TTL },
+        modules: [
+          consoleRequestRoutes({
+            requests: createConsoleRequestService({
+              queries, decisions, audit, auditLog: evidence.auditLog, directory, policy, stepUpMaxAgeSeconds: config.CONSOLE_STEP_UP_MAX_AGE_SECONDS, clock,
+            }),
+            sessions: consoleSessions, events, shutdown: shutdown.signal,
+          }),
+          consoleLineageRoutes({ lineage, policy, directory: () => directory.current() }),
+          consoleAuditRoutes({ audit, log: evidence.auditLog, packs }),
+        ],
+      }
+      : undefined,
     observeIntake: (status, seconds) => metrics.intakeDuration.observe({ status: String(status) }, seconds),
     metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
     ready: async () => {
@@ -224,9 +263,10 @@ export async function createApp(config: Config, opts: AppOptions) {
 
   let workers: Workers | undefined;
   let directoryTimer: NodeJS.Timeout | undefined;
+  let consoleTimer: NodeJS.Timeout | undefined;
 
   return {
-    config, db: store.db, store, server, queues, tracing, services: { intake, decisions, queries, audit, apiKeys, deliveries, directory, policies }, reconcile, channels, policy, evidence,
+    config, db: store.db, store, server, queues, tracing, services: { intake, decisions, queries, audit, apiKeys, deliveries, directory, policies, consoleSessions }, reconcile, channels, policy, evidence,
 
     /** Connects, bootstraps keys, reconciles, starts workers and listens. Resolves with the bound address. */
     async start(): Promise<string> {
@@ -240,6 +280,13 @@ export async function createApp(config: Config, opts: AppOptions) {
         directory.refresh().catch((err) => log.warn({ err }, 'could not refresh the people directory; keeping the current one'));
       }, config.DIRECTORY_REFRESH_MS);
       directoryTimer.unref();
+      // Expired console sessions and sign-in links are of no use to anyone; their history is in the audit trail.
+      if (config.CONSOLE_ENABLED && serveApi) {
+        consoleTimer = setInterval(() => {
+          store.console.purgeExpired(new Date(clock().getTime() - 24 * 3600_000)).catch((err) => log.warn({ err }, 'could not purge expired console sessions'));
+        }, 3600_000);
+        consoleTimer.unref();
+      }
       const { revokedNames } = await apiKeys.bootstrap(bootstrapKeys);
       for (const name of revokedNames) log.warn({ apiKey: name }, 'API key from API_KEYS was revoked with the CLI and stays revoked; remove it from API_KEYS');
       if (runWorkers) {
@@ -274,6 +321,7 @@ export async function createApp(config: Config, opts: AppOptions) {
     async stop(): Promise<void> {
       shutdown.abort();
       clearInterval(directoryTimer);
+      clearInterval(consoleTimer);
       await events.close();
       await server.close();
       for (const m of modules) await m.stop?.().catch((err) => log.warn({ err }, 'channel stop failed'));

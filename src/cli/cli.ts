@@ -8,6 +8,7 @@
  *   npm run cli -- people add --id carol [--name "Carol Example"] --identity carol@example.com [--identity slack:U…]…
  *   npm run cli -- people link --person carol --identity teams:<aad object id>
  *   npm run cli -- people unlink --identity slack:U… | people remove --person carol | people list
+ *   npm run cli -- console link --person carol@example.com      (a one-time web console sign-in link)
  *   npm run cli -- evidence export --since 30d [--until <ISO>] [--out pack.zip]
  *   npm run cli -- verify … | verify grant … | verify pack <pack.zip> --jwks jwks.json   (offline)
  */
@@ -20,6 +21,7 @@ import { formatIdentity } from '../domain/people';
 import type { RequesterType } from '../domain/policy';
 import { createApiKeyService, parseScopes, type KeyPins } from '../services/api-key-service';
 import { createAuditService } from '../services/audit-service';
+import { createConsoleSessionService } from '../services/console-session-service';
 import { createDirectoryService } from '../services/directory-service';
 import { createStore } from '../store/store';
 import { runVerifyCommand, VERIFY_USAGE } from './verify-command';
@@ -38,6 +40,8 @@ const USAGE = `Usage:
   npm run cli -- people unlink --identity <identity>
   npm run cli -- people remove --person <person id>
   npm run cli -- people list
+  npm run cli -- console link --person <person id or identity>
+      prints a one-time sign-in link to the web console (single use, valid CONSOLE_LINK_TTL_SECONDS)
 
 Scopes: submit, read, decide, attest, audit, admin (a key never holds submit with decide or attest; submit, decide and
 attest keys need an owner). Identities: email, slack:<user id>, teams:<aad object id>, idp:<issuer>|<subject>.
@@ -47,7 +51,7 @@ ${VERIFY_USAGE}
 ${VERIFY_GRANT_USAGE}
 ${VERIFY_PACK_USAGE}`;
 
-const COMMANDS: Record<string, string[]> = { keys: ['create', 'revoke', 'list'], people: ['add', 'link', 'unlink', 'remove', 'list'] };
+const COMMANDS: Record<string, string[]> = { keys: ['create', 'revoke', 'list'], people: ['add', 'link', 'unlink', 'remove', 'list'], console: ['link'] };
 
 function optionalInt(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
@@ -104,6 +108,21 @@ export async function runCli(argv: string[], out: (s: string) => void = console.
     const policy = loadPolicyFile(config.POLICY_FILE);
     const directory = createDirectoryService({ people: store.people, audit, policy: () => policy, log: pino({ level: 'silent' }) });
     await directory.refresh();
+    if (group === 'console') {
+      if (!values.person) {
+        out('console link needs --person <person id or identity>');
+        return 64;
+      }
+      const baseUrl = (config.PUBLIC_BASE_URL ?? `http://localhost:${config.PORT}`).replace(/\/$/, '');
+      const sessions = createConsoleSessionService({
+        store: store.console, directory, audit, policy: () => policy, baseUrl,
+        config: { sessionTtlSeconds: config.CONSOLE_SESSION_TTL, linkTtlSeconds: config.CONSOLE_LINK_TTL_SECONDS, auditorGroups: [] },
+      });
+      const link = await sessions.createLink(values.person as string, actor);
+      out(`One-time sign-in link for ${link.personId} (single use, valid until ${link.expiresAt.toISOString()}):`);
+      out(link.url);
+      return 0;
+    }
     return await peopleCommand(command!, values, { directory, actor, out });
   } catch (err) {
     out(`Error: ${(err as Error).message}`);

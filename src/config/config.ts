@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { z } from 'zod';
 import { platforms } from '../platforms';
 import { ConfigError } from './config-error';
-import { envInt as int, envOptionalString as optionalString, hasValue, type ConfigOf, type ConfigShape, type RawEnv } from './config-shape';
+import { envBool, envInt as int, envOptionalString as optionalString, hasValue, type ConfigOf, type ConfigShape, type RawEnv } from './config-shape';
 
 const coreShape = {
     // --- core service
@@ -86,6 +86,25 @@ const coreShape = {
     CHECKPOINT_DIR: optionalString,
     /** Webhook sink: each checkpoint is POSTed here, signed (Ed25519 over the body). */
     CHECKPOINT_WEBHOOK_URL: z.string().url().optional(),
+
+    // --- web console (src/services/console-*.ts, README "Web console")
+    /** Serve the web console under /console (sign-in by one-time CLI link always; by the IdP when OIDC_* are set). */
+    CONSOLE_ENABLED: envBool.default(true),
+    /** The organisation's OpenID Connect issuer (discovery at <issuer>/.well-known/openid-configuration). */
+    OIDC_ISSUER: z.string().url().optional(),
+    OIDC_CLIENT_ID: optionalString,
+    /** Client secret (client_secret_basic); leave unset for a public client (PKCE alone). A secret. */
+    OIDC_CLIENT_SECRET: optionalString,
+    /** How long a console session lasts, in seconds (no sliding renewal). */
+    CONSOLE_SESSION_TTL: int(60, 7 * 24 * 3600).default(8 * 3600),
+    /** High and critical requests are decided only within this many seconds of the IdP sign-in (step-up). */
+    CONSOLE_STEP_UP_MAX_AGE_SECONDS: int(0, 24 * 3600).default(300),
+    /** Policy groups (comma-separated) whose members may audit in the console: every request, trail, evidence. */
+    CONSOLE_AUDITOR_GROUPS: optionalString,
+    /** How long a one-time sign-in link from the CLI stays usable, in seconds. */
+    CONSOLE_LINK_TTL_SECONDS: int(30, 24 * 3600).default(900),
+    /** Mark the session cookie Secure. Only PUBLIC_BASE_URL http://localhost or http://127.0.0.1 may turn it off. */
+    CONSOLE_COOKIE_SECURE: envBool.default(true),
     // --- tracing (src/observability/tracing.ts)
     /** OTLP/HTTP collector base URL: spans go to <url>/v1/traces. Unset: no spans are recorded. */
     OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().refine((u) => /^https?:\/\//i.test(u), { message: 'must be an http(s) URL' }).optional(),
@@ -115,6 +134,19 @@ function coreProblems(env: RawEnv): string[] {
   if (Number(env.DEFAULT_TTL_SECONDS ?? 3600) > Number(env.MAX_TTL_SECONDS ?? 604800)) problems.push('DEFAULT_TTL_SECONDS: must not exceed MAX_TTL_SECONDS');
   if (hasValue(env, 'SIGNING_KEY') && hasValue(env, 'SIGNING_KEY_FILE')) problems.push('SIGNING_KEY: set SIGNING_KEY or SIGNING_KEY_FILE, not both');
   if (hasValue(env, 'CHECKPOINT_ORIGIN') && /[\s+]/.test(env.CHECKPOINT_ORIGIN!.trim())) problems.push('CHECKPOINT_ORIGIN: must contain neither spaces nor +');
+  if (hasValue(env, 'OIDC_ISSUER') !== hasValue(env, 'OIDC_CLIENT_ID')) problems.push('OIDC_ISSUER: set OIDC_ISSUER and OIDC_CLIENT_ID together (or neither)');
+  if (hasValue(env, 'OIDC_CLIENT_SECRET') && !hasValue(env, 'OIDC_ISSUER')) problems.push('OIDC_CLIENT_SECRET: set only with OIDC_ISSUER and OIDC_CLIENT_ID');
+  if (/^(false|0|no)$/.test(env.CONSOLE_COOKIE_SECURE?.trim() ?? '')) {
+    const host = (() => {
+      try {
+        const u = new URL(env.PUBLIC_BASE_URL?.trim() || `http://localhost:${env.PORT ?? 3000}`);
+        return u.protocol === 'http:' ? u.hostname : null;
+      } catch {
+        return null;
+      }
+    })();
+    if (host !== 'localhost' && host !== '127.0.0.1') problems.push('CONSOLE_COOKIE_SECURE: may be false only when PUBLIC_BASE_URL is http://localhost or http://127.0.0.1');
+  }
   return problems;
 }
 

@@ -173,6 +173,15 @@ function stagesOf(spec: RequireFieldsSpec): { approvers: string[]; approvals: nu
   return [{ approvers: spec.approvers ?? (typeof spec.approvals === 'number' ? [] : Object.keys(spec.approvals)), approvals: spec.approvals }];
 }
 
+/**
+ * Every group a rule may ask to decide: its approvers, every stage's, and those it escalates to (none for approve and
+ * deny rules). Who counts as "an approver" somewhere (the console's roles) reads this, not `approvers` alone.
+ */
+export function approverGroupsOf(rule: RuleSpec): string[] {
+  if (rule.outcome !== 'require') return [];
+  return [...new Set([...stagesOf(rule).flatMap((s) => s.approvers), ...(rule.escalate?.to ?? [])])];
+}
+
 /** True when a rule's match has no condition at all: it matches every request. */
 function matchesEverything(rule: RuleSpec): boolean {
   return Object.values(rule.match).every((v) => v === undefined);

@@ -23,7 +23,11 @@ import type { GrantService } from '../services/grant-service';
 import type { EvidencePackExporter } from '../evidence/evidence-pack';
 import { registerMcpRoute } from '../mcp/mcp-http';
 import { registerAuditRoutes } from './routes/audit-routes';
+import { registerConsoleRoutes, type ConsoleRouteDeps, type ConsoleRouteModule } from './routes/console-routes';
 import { registerGrantRoutes } from './routes/grant-routes';
+import { registerLineageRoutes } from './routes/lineage-routes';
+import type { LineageService } from '../services/lineage-service';
+import type { Policy } from '../domain/policy';
 import { registerPeopleRoutes } from './routes/people-routes';
 import { registerRequestRoutes, type RequestRouteDeps } from './routes/request-routes';
 import { registerStandingApprovalRoutes } from './routes/standing-approval-routes';
@@ -46,6 +50,11 @@ export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   packs: EvidencePackExporter;
   ready: () => Promise<Record<string, 'ok' | string>>;
   metrics: () => Promise<{ contentType: string; body: string }>;
+  lineage: LineageService;
+  /** The policy in force (policy evaluation). */
+  policy: () => Policy;
+  /** The web console (/console), when CONSOLE_ENABLED. */
+  console?: { routes: ConsoleRouteDeps; modules: readonly ConsoleRouteModule[] };
   /** Serve only health/readiness/metrics (RUN_MODE=worker). */
   opsOnly?: boolean;
 }
@@ -114,9 +123,11 @@ export async function buildServer(deps: ServerDeps) {
       registerPeopleRoutes(v1, { directory: deps.directory });
       registerGrantRoutes(v1, { grants: deps.grants });
       registerStandingApprovalRoutes(v1, { standing: deps.standing });
+      registerLineageRoutes(v1, { lineage: deps.lineage, policy: deps.policy, directory: () => deps.directory.current() });
       // Countersign as an MCP server (Streamable HTTP), authenticated like the API it calls.
       registerMcpRoute(v1, { shutdown: deps.shutdown, maxWaitSeconds: Math.min(50, deps.maxWaitSeconds) });
     });
+    if (deps.console) registerConsoleRoutes(app, { ...deps.console.routes, throttle: limits }, deps.console.modules);
   }
   return app;
 }

@@ -18,9 +18,37 @@ export const REDACT_PATHS = [
   'token',
 ];
 
+/** Query parameters that carry credentials: an OAuth callback's code and state, tokens. */
+const SECRET_QUERY = /([?&](?:code|state|token|id_token|access_token|session_state)=)[^&#]*/gi;
+/** Path segments that are credentials: the web console's one-time sign-in links (/console/link/<token>). */
+const SECRET_PATH = /(\/console\/link\/)[^/?#]+/;
+
+/** A request URL fit for the logs: credentials in its path or query replaced by `[redacted]`. */
+export function redactUrl(url: string | undefined): string | undefined {
+  return url?.replace(SECRET_PATH, '$1[redacted]').replace(SECRET_QUERY, '$1[redacted]');
+}
+
+/**
+ * How Fastify logs a request (its own serializer's fields), with the URL redacted: Fastify gives the logger's own
+ * serializers precedence over its defaults.
+ */
+function requestSerializer(req: { method?: string; url?: string; host?: string; ip?: string; headers?: Record<string, unknown>; socket?: { remotePort?: number } }) {
+  return {
+    method: req.method,
+    url: redactUrl(req.url),
+    version: req.headers?.['accept-version'],
+    host: req.host,
+    remoteAddress: req.ip,
+    remotePort: req.socket?.remotePort,
+  };
+}
+
 export function createLogger(level: string, destination?: pino.DestinationStream): pino.Logger {
   return pino(
-    { level, base: { service: 'countersign' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime },
+    {
+      level, base: { service: 'countersign' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, timestamp: pino.stdTimeFunctions.isoTime,
+      serializers: { req: requestSerializer },
+    },
     destination,
   );
 }

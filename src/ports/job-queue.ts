@@ -56,6 +56,11 @@ export interface RequestEvents {
   publishChanged(requestId: string, status: string): Promise<void>;
   /** Starts watching a request; a change published from now on (on any node) resolves `changed`. */
   watch(requestId: string): RequestWatch;
+  /**
+   * Calls `listener` with the id of every request that changes (or opens) from now on, on any node, until the returned
+   * function is called (the web console's live inbox). At-most-once, like every notification here.
+   */
+  watchAll(listener: (requestId: string) => void): () => void;
 }
 
 /**

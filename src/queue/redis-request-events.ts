@@ -12,12 +12,15 @@ export function createRedisRequestEvents(opts: { publisher: Redis; subscriber: R
   const channel = `${opts.prefix}:request-changed`;
   /** Per request, the wake-up of every watch on it. */
   const watches = new Map<string, Set<() => void>>();
+  /** Listeners to every change (the console's live inboxes). */
+  const everything = new Set<(requestId: string) => void>();
   let subscribed: Promise<unknown> | undefined;
   let sleeping = 0;
 
   opts.subscriber.on('message', (ch: string, requestId: string) => {
     if (ch !== channel) return;
     for (const wake of watches.get(requestId) ?? []) wake();
+    for (const listener of everything) listener(requestId);
   });
 
   return {
@@ -65,6 +68,12 @@ export function createRedisRequestEvents(opts: { publisher: Redis; subscriber: R
       };
     },
 
+    watchAll(listener) {
+      subscribed ??= opts.subscriber.subscribe(channel).catch(() => (subscribed = undefined));
+      everything.add(listener);
+      return () => everything.delete(listener);
+    },
+
     /** How many long-polls are asleep waiting for a change (for metrics and the long-poll bench). */
     watching() {
       return sleeping;
@@ -73,6 +82,7 @@ export function createRedisRequestEvents(opts: { publisher: Redis; subscriber: R
     async close() {
       for (const s of watches.values()) for (const wake of s) wake();
       watches.clear();
+      everything.clear();
     },
   };
 }

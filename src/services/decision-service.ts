@@ -34,6 +34,11 @@ export interface VoteInput {
   channel: VoteChannel;
   decision: VoteDecision;
   reason?: string | null;
+  /**
+   * The directory person the channel itself authenticated (the web console's session, opened through the IdP or a
+   * one-time link): the directory is not asked who `presented` is.
+   */
+  person?: string;
   /** The API key that carried the vote: a `decide` key votes as its owner, an `attest` key for the person it names. */
   viaKey?: { id: string; name: string; owner: string | null; attest: boolean };
   /** Also approve the same action on this resource by this requester, for a while / n uses (within the rule's bounds). */
@@ -245,6 +250,10 @@ export function createDecisionService(deps: {
    * platform-verified email, before (never inside) the vote's transaction.
    */
   async function identifyVoter(input: VoteInput): Promise<{ voter: Voter | null; claimedPersonId?: string | null }> {
+    if (input.person) {
+      const known = Boolean(deps.directory.current().person(input.person));
+      return { voter: { personId: input.person, known, alsoKnownAs: [input.person], approver: input.approver } };
+    }
     const key = input.viaKey;
     if (key && !key.attest) {
       const ownerId = deps.directory.personIdOf(key.owner);

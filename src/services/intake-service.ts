@@ -15,7 +15,7 @@ import { formatDuration } from '../domain/duration';
 import { grantActionHash, type GrantSubject } from '../domain/grant';
 import { requirementStages } from '../domain/approval';
 import { policyDecisionReason, stateVersion, statusAfterPolicy } from '../domain/request-lifecycle';
-import type { JobQueue } from '../ports/job-queue';
+import type { JobQueue, RequestEvents } from '../ports/job-queue';
 import type { PendingCounter } from '../ports/limits';
 import type { CallbackHostPolicy } from '../deliveries/callback-guard';
 import type { RequestStore } from '../store/request-store';
@@ -143,6 +143,8 @@ export function createIntakeService(deps: {
   /** Where callbacks may go; checked before anything is stored. */
   callbackHosts: Pick<CallbackHostPolicy, 'check'>;
   jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'isAvailable'>;
+  /** Announces a request that now waits for approvers (the web console's live inbox). */
+  events?: Pick<RequestEvents, 'publishChanged'>;
   /** Pending requests per key, shared by every node. */
   pending: PendingCounter;
   config: { defaultTtlSeconds: number; maxTtlSeconds: number; baseUrl: string; maxPendingPerKey: number };
@@ -333,6 +335,7 @@ export function createIntakeService(deps: {
         if (status === 'pending') {
           // A staged requirement asks its first stage only; later stages get their cards as earlier ones approve.
           await deps.jobs.requestOpened({ id, targets: requirement ? requirementStages(requirement)[0].channels : [], expiresAt });
+          await deps.events?.publishChanged(id, status);
         } else if (input.callbackUrl) {
           await deps.jobs.requestChanged(id, stateVersion(status, 0));
         }

@@ -8,7 +8,7 @@ import type { PersonIdentity, RequesterIdentity } from '../domain/identity';
 import type { Requirement, Risk } from '../domain/policy';
 import { countApprovals, effectiveStatus, type RequestStatus } from '../domain/request-lifecycle';
 import type { RequestEvents } from '../ports/job-queue';
-import type { RequestListFilter, RequestRecord, RequestStore } from '../store/request-store';
+import type { InboxFilter, RequestListFilter, RequestRecord, RequestStore } from '../store/request-store';
 import type { ApiPrincipal } from './api-key-service';
 import type { ApprovedRequest } from '../domain/grant';
 import type { GrantAuthority } from '../evidence/grants';
@@ -62,6 +62,10 @@ export interface RequestQueryService {
   list(filter: ListFilter, page: { limit: number; cursor?: string }): Promise<{ items: RequestDetail[]; nextCursor: string | null }>;
   /** The channel-neutral card content for chat adapters. */
   view(id: string): Promise<ApprovalView>;
+  /** The web console's inbox of a person: pending requests they may still decide, newest first (keyset pages). */
+  inbox(personId: string, filter: InboxFilter, page: { limit: number; cursor?: string }): Promise<{ items: RequestDetail[]; nextCursor: string | null }>;
+  /** What a person voted on, newest first (keyset pages), with grants of the approved ones. */
+  votedBy(personId: string, page: { limit: number; cursor?: string }): Promise<{ items: RequestDetail[]; nextCursor: string | null }>;
   /** Pending requests this person could vote on (chat `pending` command). */
   pendingFor(identityKeys: string[], limit: number): Promise<ApprovalView[]>;
 }
@@ -100,7 +104,7 @@ function askedNow(requirement: Requirement, votes: RequestRecord['votes']): stri
 const PENDING_SCAN = 500;
 
 export function createRequestQueryService(deps: {
-  requests: Pick<RequestStore, 'get' | 'list' | 'pendingForMembers'>;
+  requests: Pick<RequestStore, 'get' | 'list' | 'pendingForMembers' | 'inbox' | 'votedBy'>;
   /** Issues the grants of approved requests. */
   grants: Pick<GrantAuthority, 'issue'>;
   events: Pick<RequestEvents, 'watch'>;
@@ -224,6 +228,23 @@ export function createRequestQueryService(deps: {
     async list(filter, page) {
       const after = page.cursor ? decodeCursor(page.cursor) : undefined;
       const rows = await deps.requests.list(filter, { limit: page.limit + 1, after });
+      const items = rows.slice(0, page.limit);
+      const last = rows.length > page.limit ? items[items.length - 1] : undefined;
+      return { items: await Promise.all(items.map(withGrant)), nextCursor: last ? encodeCursor(last) : null };
+    },
+
+    async inbox(personId, filter, page) {
+      const after = page.cursor ? decodeCursor(page.cursor) : undefined;
+      const rows = await deps.requests.inbox(personId, filter, { limit: page.limit + 1, after }, clock());
+      const items = rows.slice(0, page.limit);
+      const last = rows.length > page.limit ? items[items.length - 1] : undefined;
+      // Pending requests have no grant: no signing on this path.
+      return { items: items.map(toDetail), nextCursor: last ? encodeCursor(last) : null };
+    },
+
+    async votedBy(personId, page) {
+      const after = page.cursor ? decodeCursor(page.cursor) : undefined;
+      const rows = await deps.requests.votedBy(personId, { limit: page.limit + 1, after });
       const items = rows.slice(0, page.limit);
       const last = rows.length > page.limit ? items[items.length - 1] : undefined;
       return { items: await Promise.all(items.map(withGrant)), nextCursor: last ? encodeCursor(last) : null };

@@ -148,6 +148,15 @@ export interface RequestListFilter {
   decidedUntil?: Date;
 }
 
+/** The console inbox's filters. `text` matches action, resource, justification or requester id (case-insensitive). */
+export interface InboxFilter {
+  /** A LIKE pattern (see globToLike in src/services/audit-service.ts). */
+  actionLike?: string;
+  risk?: Risk;
+  environment?: string;
+  text?: string;
+}
+
 /** What intake's idempotent replay needs about the original request. */
 export interface IdempotentOriginal {
   id: string;
@@ -189,6 +198,19 @@ export interface RequestStore {
   get(id: string): Promise<RequestRecord | null>;
   /** Newest first; `after` is the last item of the previous page. Returns up to `limit` items. */
   list(filter: RequestListFilter, page: { limit: number; after?: { createdAt: Date; id: string } }): Promise<RequestRecord[]>;
+  /**
+   * The web console's inbox: pending, unexpired requests `personId` may still decide (an approver group member, not a
+   * party by the ids stored at intake, no vote yet), filtered, newest first; `after` is the previous page's last item.
+   */
+  inbox(personId: string, filter: InboxFilter, page: { limit: number; after?: { createdAt: Date; id: string } }, now: Date): Promise<RequestRecord[]>;
+  /**
+   * The requests of one agent run, oldest first: those sharing `traceId` (or, for `requestId`, the request, its chain of
+   * parents and every trace along that chain), each with its chain of parents and all its descendants
+   * (parentRequestId), at most `limit` (walks end at depth 50).
+   */
+  lineage(of: { traceId?: string; requestId?: string }, limit: number): Promise<RequestRecord[]>;
+  /** Requests `personId` voted on (any channel), newest first; `after` is the previous page's last item. */
+  votedBy(personId: string, page: { limit: number; after?: { createdAt: Date; id: string } }): Promise<RequestRecord[]>;
   /** Pending, unexpired requests whose approvers include any of `memberKeys`, newest first (at most `scan` examined). */
   pendingForMembers(memberKeys: string[], now: Date, scan: number): Promise<RequestRecord[]>;
   changeSummary(id: string): Promise<ChangeSummary | null>;
@@ -481,6 +503,69 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
       };
       const rows = (await db.approvalRequest.findMany({ where, include, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: page.limit })) as PrismaRow[];
       return rows.map(toRecord);
+    },
+
+    async inbox(personId, filter, page, now) {
+      const like = filter.text ? `%${filter.text.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : null;
+      const { rows } = await runQuery<{ id: string }>(pool, {
+        name: 'cs_console_inbox',
+        text: `SELECT r.id FROM approval_request r
+          WHERE r.status = 'pending' AND r.expires_at > $2::timestamptz
+            AND COALESCE(r.requirement->'members', '[]'::jsonb) ? $1
+            AND r.requester_person IS DISTINCT FROM $1 AND r.on_behalf_of_person IS DISTINCT FROM $1 AND r.key_owner_person IS DISTINCT FROM $1
+            AND NOT EXISTS (SELECT 1 FROM vote v WHERE v.request_id = r.id AND v.person_key = $1)
+            AND ($3::text IS NULL OR r.action LIKE $3)
+            AND ($4::text IS NULL OR r.risk::text = $4)
+            AND ($5::text IS NULL OR r.environment = $5)
+            AND ($6::text IS NULL OR r.action ILIKE $6 OR r.resource ILIKE $6 OR r.justification ILIKE $6 OR r.requester_id ILIKE $6)
+            AND ($7::timestamptz IS NULL OR (r.created_at, r.id) < ($7::timestamptz, $8::uuid))
+          ORDER BY r.created_at DESC, r.id DESC LIMIT $9`,
+        values: [personId, now, filter.actionLike ?? null, filter.risk ?? null, filter.environment ?? null, like, page.after?.createdAt ?? null, page.after?.id ?? null, page.limit],
+      });
+      if (rows.length === 0) return [];
+      const found = (await db.approvalRequest.findMany({ where: { id: { in: rows.map((r) => r.id) } }, include })) as PrismaRow[];
+      const byId = new Map(found.map((r) => [r.id, toRecord(r)]));
+      return rows.map((r) => byId.get(r.id)).filter((r): r is RequestRecord => Boolean(r));
+    },
+
+    async votedBy(personId, page) {
+      const { rows } = await runQuery<{ id: string }>(pool, {
+        name: 'cs_console_history',
+        text: `SELECT r.id FROM approval_request r
+          WHERE EXISTS (SELECT 1 FROM vote v WHERE v.request_id = r.id AND v.person_key = $1)
+            AND ($2::timestamptz IS NULL OR (r.created_at, r.id) < ($2::timestamptz, $3::uuid))
+          ORDER BY r.created_at DESC, r.id DESC LIMIT $4`,
+        values: [personId, page.after?.createdAt ?? null, page.after?.id ?? null, page.limit],
+      });
+      if (rows.length === 0) return [];
+      const found = (await db.approvalRequest.findMany({ where: { id: { in: rows.map((r) => r.id) } }, include })) as PrismaRow[];
+      const byId = new Map(found.map((r) => [r.id, toRecord(r)]));
+      return rows.map((r) => byId.get(r.id)).filter((r): r is RequestRecord => Boolean(r));
+    },
+
+    async lineage(of, limit) {
+      // parent_request_id is the agent's claim and may form a cycle: the depth bound ends every walk.
+      const { rows } = await runQuery<{ id: string }>(pool, {
+        name: 'cs_request_lineage',
+        text: `WITH RECURSIVE start AS (
+            SELECT r.id, r.parent_request_id, r.trace_id, 0 AS depth FROM approval_request r WHERE r.id = $2::uuid
+            UNION SELECT p.id, p.parent_request_id, p.trace_id, start.depth + 1 FROM approval_request p JOIN start ON p.id = start.parent_request_id WHERE start.depth < 50
+          ), seed AS (
+            SELECT r.id FROM approval_request r WHERE r.trace_id = $1 OR r.id IN (SELECT id FROM start)
+              OR r.trace_id IN (SELECT trace_id FROM start WHERE trace_id IS NOT NULL)
+          ), up AS (
+            SELECT r.id, r.parent_request_id, 0 AS depth FROM approval_request r WHERE r.id IN (SELECT id FROM seed)
+            UNION SELECT p.id, p.parent_request_id, up.depth + 1 FROM approval_request p JOIN up ON p.id = up.parent_request_id WHERE up.depth < 50
+          ), down AS (
+            SELECT id, 0 AS depth FROM up
+            UNION SELECT c.id, down.depth + 1 FROM approval_request c JOIN down ON c.parent_request_id = down.id WHERE down.depth < 50
+          )
+          SELECT r.id FROM approval_request r WHERE r.id IN (SELECT id FROM down) ORDER BY r.created_at, r.id LIMIT $3`,
+        values: [of.traceId ?? null, of.requestId ?? null, limit],
+      });
+      if (rows.length === 0) return [];
+      const found = (await db.approvalRequest.findMany({ where: { id: { in: rows.map((r) => r.id) } }, include, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })) as PrismaRow[];
+      return found.map(toRecord);
     },
 
     async pendingForMembers(memberKeys, now, scan) {

@@ -45,6 +45,9 @@ export const RUNTIME_GRANTS: Readonly<Record<string, readonly Privilege[]>> = {
   policy_budget: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
   // Standing approvals: created by a vote, drawn on by intake, revoked by approvers; never deleted (the trail's evidence).
   standing_approval: ['SELECT', 'INSERT', 'UPDATE'],
+  // Web console sessions are revoked (sign-out, step-up) and expired ones purged; links are marked used once.
+  console_session: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
+  console_sign_in_link: ['SELECT', 'INSERT', 'UPDATE', 'DELETE'],
 };
 
 export interface RuntimeRole {

@@ -12,6 +12,7 @@
  *   budget-store    routine-rule budget counters (one guarded upsert per request)
  *   standing-approval-store  standing approvals: created with a vote, drawn on by intake, revoked by approvers
  *   teams-conversation-store  where the Teams adapter may speak
+ *   console-store   the web console's sessions and one-time sign-in links
  *
  * Prisma keeps the schema, the migrations and the ordinary typed reads and writes; the measured hot paths (intake
  * statement, vote transaction) run on node-postgres named statements over the same pool.
@@ -21,6 +22,7 @@ import { createApiKeyStore, type ApiKeyStore } from './api-key-store';
 import { createAuditStore, type AuditStore } from './audit-store';
 import { createBudgetStore, type BudgetStore } from './budget-store';
 import { createStandingApprovalStore, type StandingApprovalStore } from './standing-approval-store';
+import { createConsoleStore, type ConsoleStore } from './console-store';
 import { createDatabase, markUnavailable, runQuery, type Database } from './database';
 import { migrationState, type MigrationState } from './migrate';
 import { createDeliveryStore, type DeliveryStore } from './delivery-store';
@@ -41,6 +43,7 @@ export interface Store {
   budgets: BudgetStore;
   standingApprovals: StandingApprovalStore;
   teamsConversations: TeamsConversationStore;
+  console: ConsoleStore;
   /** One round trip to the server (readiness). */
   ping(): Promise<void>;
   /** Whether the database has every migration in `shipped` applied (readiness). Throws when PostgreSQL cannot answer. */
@@ -70,6 +73,7 @@ export function createStore(opts: { url: string; poolSize: number; onError?: (er
     budgets: createBudgetStore({ pool }),
     standingApprovals: createStandingApprovalStore({ pool }),
     teamsConversations: createTeamsConversationStore({ db }),
+    console: createConsoleStore({ pool }),
     async ping() {
       await runQuery(pool, 'SELECT 1');
     },

@@ -435,6 +435,202 @@ export interface JwksInput {
     use: 'sig';
   }[];
 }
+export interface Lineage {
+  /**
+   * The trace asked for, or the trace of the request asked for.
+   */
+  traceId: string | null;
+  /**
+   * Requests of the graph without a parent in it.
+   */
+  roots: string[];
+  /**
+   * Oldest first.
+   */
+  requests: LineageRequest[];
+  edges: {
+    parent: string;
+    child: string;
+  }[];
+  /**
+   * Everything that happened, in time order.
+   */
+  timeline: {
+    at: string;
+    requestId: string;
+    kind: 'submitted' | 'vote' | 'decided' | 'grant_used' | 'outcome';
+    summary: string;
+  }[];
+  /**
+   * True when the run has more requests than one answer holds.
+   */
+  truncated: boolean;
+}
+export interface LineageRequest {
+  id: string;
+  /**
+   * The agent’s claim: the request this one was made under.
+   */
+  parentRequestId: string | null;
+  traceId: string | null;
+  /**
+   * Requests of the graph that name this one as their parent.
+   */
+  children: string[];
+  action: string;
+  resource: string;
+  requester: {
+    id: string;
+    type: 'agent' | 'service' | 'human';
+  };
+  /**
+   * Name of the API key that submitted it.
+   */
+  submittedBy: string;
+  status: 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+  risk: ('low' | 'medium' | 'high' | 'critical') | null;
+  environment: string | null;
+  policy: {
+    rule: string;
+    outcome: string;
+  };
+  createdAt: string;
+  expiresAt: string;
+  votes: {
+    person: string;
+    approver: {
+      id?: string;
+      email?: string;
+      slackUserId?: string;
+      teamsUserId?: string;
+      name?: string;
+    };
+    channel: string;
+    decision: 'approve' | 'deny';
+    reason: string | null;
+    at: string;
+  }[];
+  decision: {
+    status: 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+    by: string | null;
+    reason: string | null;
+    at: string;
+  } | null;
+  /**
+   * Approved requests: the window of their approval grant.
+   */
+  grant: {
+    issuedAt: string;
+    expiresAt: string;
+  } | null;
+  grantUse: {
+    usedAt: string;
+    key: string;
+  } | null;
+  outcome: {
+    status: string;
+    detail: string | null;
+    reportedAt: string | null;
+  } | null;
+}
+export interface LineageInput {
+  /**
+   * The trace asked for, or the trace of the request asked for.
+   */
+  traceId: string | null;
+  /**
+   * Requests of the graph without a parent in it.
+   */
+  roots: string[];
+  /**
+   * Oldest first.
+   */
+  requests: LineageRequestInput[];
+  edges: {
+    parent: string;
+    child: string;
+  }[];
+  /**
+   * Everything that happened, in time order.
+   */
+  timeline: {
+    at: string;
+    requestId: string;
+    kind: 'submitted' | 'vote' | 'decided' | 'grant_used' | 'outcome';
+    summary: string;
+  }[];
+  /**
+   * True when the run has more requests than one answer holds.
+   */
+  truncated: boolean;
+}
+export interface LineageRequestInput {
+  id: string;
+  /**
+   * The agent’s claim: the request this one was made under.
+   */
+  parentRequestId: string | null;
+  traceId: string | null;
+  /**
+   * Requests of the graph that name this one as their parent.
+   */
+  children: string[];
+  action: string;
+  resource: string;
+  requester: {
+    id: string;
+    type: 'agent' | 'service' | 'human';
+  };
+  /**
+   * Name of the API key that submitted it.
+   */
+  submittedBy: string;
+  status: 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+  risk: ('low' | 'medium' | 'high' | 'critical') | null;
+  environment: string | null;
+  policy: {
+    rule: string;
+    outcome: string;
+  };
+  createdAt: string;
+  expiresAt: string;
+  votes: {
+    person: string;
+    approver: {
+      id?: string;
+      email?: string;
+      slackUserId?: string;
+      teamsUserId?: string;
+      name?: string;
+    };
+    channel: string;
+    decision: 'approve' | 'deny';
+    reason: string | null;
+    at: string;
+  }[];
+  decision: {
+    status: 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
+    by: string | null;
+    reason: string | null;
+    at: string;
+  } | null;
+  /**
+   * Approved requests: the window of their approval grant.
+   */
+  grant: {
+    issuedAt: string;
+    expiresAt: string;
+  } | null;
+  grantUse: {
+    usedAt: string;
+    key: string;
+  } | null;
+  outcome: {
+    status: string;
+    detail: string | null;
+    reportedAt: string | null;
+  } | null;
+}
 export interface Person {
   id: string;
   name?: string;
@@ -452,6 +648,124 @@ export interface PersonInput {
     identity: string;
     verifiedBy: string;
   }[];
+}
+export interface PolicyEvaluation {
+  action: string;
+  resource: string;
+  requester: {
+    id: string;
+    type: 'agent' | 'service' | 'human';
+    email?: string;
+  };
+  onBehalfOf?: {
+    email?: string;
+    slackUserId?: string;
+    teamsUserId?: string;
+  };
+  environment?: string;
+  risk?: 'low' | 'medium' | 'high' | 'critical';
+  /**
+   * Person id or identity of the submitting key’s owner, to see who could not approve.
+   */
+  apiKeyOwner?: string;
+}
+export interface PolicyEvaluationInput {
+  action: string;
+  resource: string;
+  requester: {
+    id: string;
+    type: 'agent' | 'service' | 'human';
+    email?: string;
+  };
+  onBehalfOf?: {
+    email?: string;
+    slackUserId?: string;
+    teamsUserId?: string;
+  };
+  environment?: string;
+  risk?: 'low' | 'medium' | 'high' | 'critical';
+  /**
+   * Person id or identity of the submitting key’s owner, to see who could not approve.
+   */
+  apiKeyOwner?: string;
+}
+export interface PolicyEvaluationResult {
+  policy: {
+    hash: string;
+    rules: number;
+  };
+  rule: string;
+  /**
+   * Position of the matching rule (the default rule is last).
+   */
+  ruleIndex: number;
+  outcome: 'approve' | 'deny' | 'require';
+  message: string | null;
+  /**
+   * Set when the sample stated no risk and a rule tried read it as the policy’s missingRisk.
+   */
+  assumedRisk: ('low' | 'medium' | 'high' | 'critical') | null;
+  ttlSeconds: number | null;
+  grantTtlSeconds: number | null;
+  requirement: {
+    approvers: string[];
+    approvals: number;
+    reason: 'none' | 'on-deny' | 'always';
+    channels: string[];
+    /**
+     * Who could approve now (directory people of the approver groups).
+     */
+    members: {
+      id: string;
+      name: string;
+    }[];
+    /**
+     * Members who could not approve this sample: its requester, the person it is on behalf of, the key owner.
+     */
+    excluded: {
+      id: string;
+      name: string;
+    }[];
+  } | null;
+}
+export interface PolicyEvaluationResultInput {
+  policy: {
+    hash: string;
+    rules: number;
+  };
+  rule: string;
+  /**
+   * Position of the matching rule (the default rule is last).
+   */
+  ruleIndex: number;
+  outcome: 'approve' | 'deny' | 'require';
+  message: string | null;
+  /**
+   * Set when the sample stated no risk and a rule tried read it as the policy’s missingRisk.
+   */
+  assumedRisk: ('low' | 'medium' | 'high' | 'critical') | null;
+  ttlSeconds: number | null;
+  grantTtlSeconds: number | null;
+  requirement: {
+    approvers: string[];
+    approvals: number;
+    reason: 'none' | 'on-deny' | 'always';
+    channels: string[];
+    /**
+     * Who could approve now (directory people of the approver groups).
+     */
+    members: {
+      id: string;
+      name: string;
+    }[];
+    /**
+     * Members who could not approve this sample: its requester, the person it is on behalf of, the key owner.
+     */
+    excluded: {
+      id: string;
+      name: string;
+    }[];
+  } | null;
 }
 export interface ApprovalRequest {
   id: string;
