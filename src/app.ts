@@ -4,10 +4,12 @@
  * the order of start-up and graceful shutdown. Each chat platform gets its own configuration keys, a logger and the
  * core ports it declared, never the whole configuration or the database.
  */
+import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type pino from 'pino';
 import { configSlice, type Config } from './config/config';
-import { loadPolicyFile } from './config/load-policy';
+import { checkPolicyText, loadPolicyFile } from './config/load-policy';
+import { readPolicyText, watchPolicyFile } from './config/policy-watcher';
 import type { Policy } from './domain/policy';
 import { buildServer } from './http/server';
 import { createMetrics } from './observability/metrics';
@@ -29,7 +31,9 @@ import { createCallbackChannel } from './deliveries/callback-channel';
 import { createCallbackHostPolicy } from './deliveries/callback-guard';
 import { identityKey } from './domain/people';
 import { createEvidencePackExporter } from './evidence/evidence-pack';
-import { createPolicyService } from './services/policy-service';
+import { createPolicyService, type PolicyReloadResult } from './services/policy-service';
+import { createExpiryWarningService } from './services/expiry-warning-service';
+import { createReminderService } from './services/reminder-service';
 import { createDirectoryService } from './services/directory-service';
 import { createGrantService } from './services/grant-service';
 import { createDeliveryService } from './deliveries/delivery-service';
@@ -71,7 +75,11 @@ export async function createApp(config: Config, opts: AppOptions) {
   const bootstrapKeys = parseBootstrapKeys(config.API_KEYS);
 
   const store = createStore({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE, onError: (err) => log.warn({ err }, 'database connection error') });
-  const policies = createPolicyService({ initial: loadPolicyFile(config.POLICY_FILE), policies: store.policies, file: config.POLICY_FILE, clock });
+  const audit = createAuditService({ audit: store.audit });
+  const policies = createPolicyService({
+    initial: loadPolicyFile(config.POLICY_FILE), policies: store.policies, audit, file: config.POLICY_FILE, clock,
+    check: checkPolicyText, hashText: (text) => createHash('sha256').update(text).digest('hex'),
+  });
   const policy = (): Policy => policies.current();
   const redisErr = (name: string) => (err: Error) => log.warn({ err, connection: name }, 'redis connection error');
   // Three roles, three connections: producers must fail fast while Redis is down (HTTP answers 503), workers must
@@ -97,7 +105,6 @@ export async function createApp(config: Config, opts: AppOptions) {
   metrics.watchLongPolls(() => events.watching());
   metrics.watchBacklog({ pending: () => store.requests.countPending(), sealLagSeconds: () => store.log.sealLagSeconds() });
 
-  const audit = createAuditService({ audit: store.audit });
   const directory = createDirectoryService({ people: store.people, audit, policy, log: log.child({ component: 'directory' }), clock });
   const callbackHosts = createCallbackHostPolicy({ allowedHosts: (config.CALLBACK_ALLOWED_HOSTS ?? '').split(',') });
   // Evidence (src/evidence): the signing key, the transparency log over the audit trail, its sealer and sinks.
@@ -173,6 +180,8 @@ export async function createApp(config: Config, opts: AppOptions) {
     }),
     callbackHostsOf: async (name) => (await store.apiKeys.findByName(name))?.callbackHosts ?? [],
   });
+  const expiryWarnings = createExpiryWarningService({ requests: store.requests, events, clock });
+  const reminders = createReminderService({ requests: store.requests, jobs: queues.jobs, clock });
   // Every delivery attempt is a span of the request's trace.
   const deliveries: DeliveryService = {
     ...deliveryService,
@@ -180,9 +189,10 @@ export async function createApp(config: Config, opts: AppOptions) {
     updateCard: (id, target) => inRequestSpan('countersign.delivery.card_update', id, SpanKind.CLIENT, { 'countersign.target': target }, () => deliveryService.updateCard(id, target)),
     notifyRequester: (id) => inRequestSpan('countersign.delivery.notify', id, SpanKind.CLIENT, {}, () => deliveryService.notifyRequester(id)),
     sendCallback: (id) => inRequestSpan('countersign.callback', id, SpanKind.CLIENT, {}, () => deliveryService.sendCallback(id)),
+    remindApprovers: (id, target, index) => inRequestSpan('countersign.delivery.reminder', id, SpanKind.CLIENT, { 'countersign.target': target }, () => deliveryService.remindApprovers(id, target, index)),
   };
   const reconcile = createReconciler({
-    requests: store.requests, pending: limits.pending, redrive: queues.redrive, deliveries, decisions, budgets: store.budgets, clock, channelCount: channels.size, log,
+    requests: store.requests, pending: limits.pending, redrive: queues.redrive, jobs: queues.jobs, deliveries, decisions, reminders, budgets: store.budgets, clock, channelCount: channels.size, log,
     onRedrive: (kind) => metrics.redrives.inc({ kind }),
   });
 
@@ -212,7 +222,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   const lineage = createLineageService({ requests: store.requests, clock });
   const packs = createEvidencePackExporter({ audit, log: evidence.auditLog, requests: store.requests, policies: store.policies, grants: evidence.grants, issuer: baseUrl, clock });
   const server = await buildServer({
-    log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, lineage, policy, audit, auditLog: evidence.auditLog, packs, directory, intake, decisions, queries,
+    log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, lineage, policy, audit, auditLog: evidence.auditLog, packs, directory, intake, decisions, queries, policies, policyFile: config.POLICY_FILE,
     grants: createGrantService({ grants: evidence.grants, requests: store.requests, clock }),
     standing: createStandingApprovalService({ standing: store.standingApprovals, decisions, clock }), jwks: () => evidence.grants.jwks(),
     limits: { redis: producer, prefix: config.REDIS_PREFIX, intakePerMinute: config.INTAKE_RATE_LIMIT_PER_MINUTE, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE },
@@ -264,9 +274,33 @@ export async function createApp(config: Config, opts: AppOptions) {
   let workers: Workers | undefined;
   let directoryTimer: NodeJS.Timeout | undefined;
   let consoleTimer: NodeJS.Timeout | undefined;
+  let stopWatching: (() => void) | undefined;
+
+  /** Reloads run one at a time: a SIGHUP during a watcher's reload waits for it, then reads the file again. */
+  let reloading: Promise<unknown> = Promise.resolve();
+  async function reloadOnce(source: string): Promise<PolicyReloadResult> {
+    const result = await policies.reload(readPolicyText(config.POLICY_FILE), source);
+    if (result.status === 'activated') {
+      log.info({ policy: { file: config.POLICY_FILE, hash: result.hash, previousHash: result.previousHash, rules: policy().rules.length }, source }, 'policy reloaded and in force');
+      // The policy's people and groups feed the directory. Checked above; should the directory still refuse them
+      // (an identity a CLI-added person already holds), it keeps its previous state and says so.
+      await directory.load(policy()).catch((err) => log.error({ err, source }, 'policy in force, but the people directory refused its people; fix the file'));
+    } else if (result.status === 'refused' && !result.repeated) {
+      log.warn({ policy: { file: config.POLICY_FILE, keptHash: policy().hash }, problems: result.problems, source }, 'policy reload refused; keeping the policy in force');
+    }
+    return result;
+  }
+  function reloadPolicy(source: string): Promise<PolicyReloadResult> {
+    const next = reloading.then(() => reloadOnce(source));
+    reloading = next.catch(() => undefined);
+    return next;
+  }
 
   return {
     config, db: store.db, store, server, queues, tracing, services: { intake, decisions, queries, audit, apiKeys, deliveries, directory, policies, consoleSessions }, reconcile, channels, policy, evidence,
+
+    /** Re-reads the policy file (SIGHUP, or the watcher): validated first, a bad file keeps the policy in force. */
+    reloadPolicy,
 
     /** Connects, bootstraps keys, reconciles, starts workers and listens. Resolves with the bound address. */
     async start(): Promise<string> {
@@ -287,6 +321,11 @@ export async function createApp(config: Config, opts: AppOptions) {
         }, 3600_000);
         consoleTimer.unref();
       }
+      if (config.POLICY_WATCH_INTERVAL_MS > 0) {
+        stopWatching = watchPolicyFile(config.POLICY_FILE, config.POLICY_WATCH_INTERVAL_MS, () => {
+          reloadPolicy('reload').catch((err) => log.error({ err }, 'policy reload failed; keeping the policy in force'));
+        });
+      }
       const { revokedNames } = await apiKeys.bootstrap(bootstrapKeys);
       for (const name of revokedNames) log.warn({ apiKey: name }, 'API key from API_KEYS was revoked with the CLI and stays revoked; remove it from API_KEYS');
       if (runWorkers) {
@@ -294,7 +333,7 @@ export async function createApp(config: Config, opts: AppOptions) {
         workers = startWorkers({
           connection: workerConnection, prefix: config.REDIS_PREFIX, concurrency: config.WORKER_CONCURRENCY, backoffMs: config.DELIVERY_BACKOFF_MS,
           lockMs: config.WORKER_LOCK_MS, stalledCheckMs: config.WORKER_STALLED_CHECK_MS,
-          queues, deliveries, decisions, reconcile, log: log.child({ component: 'worker' }),
+          queues, deliveries, decisions, expiryWarnings, reminders, reconcile, log: log.child({ component: 'worker' }),
           onDelivery: (kind, channel, outcome) => (kind === 'callback' ? metrics.callbacks.inc({ outcome }) : metrics.deliveries.inc({ kind, channel, outcome })),
         });
         await queues.timers.upsertJobScheduler('reconcile', { every: config.RECONCILE_INTERVAL_MS }, { name: 'reconcile' });
@@ -322,6 +361,8 @@ export async function createApp(config: Config, opts: AppOptions) {
       shutdown.abort();
       clearInterval(directoryTimer);
       clearInterval(consoleTimer);
+      stopWatching?.();
+      await reloading;
       await events.close();
       await server.close();
       for (const m of modules) await m.stop?.().catch((err) => log.warn({ err }, 'channel stop failed'));

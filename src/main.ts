@@ -48,6 +48,10 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+  // SIGHUP re-reads the policy file (validated first; a bad file keeps the policy in force and says why).
+  process.on('SIGHUP', () => {
+    if (!stopping) app.reloadPolicy('sighup').catch((err) => log.error({ err }, 'policy reload failed; keeping the policy in force'));
+  });
   try {
     await app.start();
   } catch (err) {

@@ -6,6 +6,7 @@ import type { WebClient } from '@slack/web-api';
 import type { ApprovalView } from '../../src/domain/approval-view';
 import type { PersonIdentity } from '../../src/domain/identity';
 import { ChannelError, type ChatChannel, type MessageRef } from '../../src/ports/chat-channel';
+import { reminderText } from '../../src/channels/reminder-text';
 import { renderApprovalCard, renderOutcomeNotice } from './slack-render';
 import type { SlackDirectory } from './slack-directory';
 import { toChannelError } from './slack-errors';
@@ -85,6 +86,14 @@ export function createSlackOutbound(deps: {
       if (!isSlackRef(ref)) throw new ChannelError('invalid_message_ref', 'Slack chat.update: the stored message reference has no channel/ts', false);
       const msg = renderApprovalCard(view);
       await call('chat.update', () => web.chat.update({ channel: ref.channel, ts: ref.ts, text: msg.text, blocks: msg.blocks }));
+    },
+
+    async remind(ref, view) {
+      if (!isSlackRef(ref)) throw new ChannelError('invalid_message_ref', 'Slack chat.postMessage: the stored message reference has no channel/ts', false);
+      // A threaded reply under the card: the channel is not flooded, and the card above says what it is about.
+      const res = await call('chat.postMessage', () => web.chat.postMessage({ channel: ref.channel, thread_ts: ref.ts, text: reminderText(view, new Date(), 'emoji'), unfurl_links: false, unfurl_media: false }));
+      const sent: SlackMessageRef = { channel: ref.channel, ts: res.ts ?? '' };
+      return sent;
     },
 
     async notify(person: PersonIdentity, view) {

@@ -5,6 +5,7 @@
  */
 import { type Activity, type CloudAdapter, type ConversationParameters, type ConversationReference } from 'botbuilder';
 import type pino from 'pino';
+import { reminderText } from '../../src/channels/reminder-text';
 import { STATUS_WORDS } from '../../src/channels/status-words';
 import type { ApprovalView } from '../../src/domain/approval-view';
 import type { PersonIdentity } from '../../src/domain/identity';
@@ -108,6 +109,17 @@ export function createTeamsOutbound(deps: {
       } catch (err) {
         throw toChannelError(err, 'updateCard');
       }
+    },
+
+    async remind(ref, view) {
+      if (!isMessageRef(ref)) throw new ChannelError('invalid_message_ref', 'The stored Teams message reference is incomplete', false);
+      // A new message in the card's conversation (proactive messages cannot reply into a thread reliably in chats).
+      const reference = {
+        channelId: 'msteams',
+        serviceUrl: ref.serviceUrl,
+        conversation: { id: ref.conversationId, tenantId: ref.tenantId ?? undefined },
+      } as StoredReference;
+      return send(reference, { type: 'message', text: reminderText(view, new Date(), 'symbol') }, 'remind');
     },
 
     async notify(person: PersonIdentity, view) {

@@ -78,6 +78,12 @@ export function budgetLine(view: Pick<ApprovalView, 'budgetExhausted'>): string 
   return `Budget exhausted: rule ${b.rule} approves at most ${b.count} per ${formatDuration(b.perSeconds)}${b.then ? `; escalated to ${b.then}` : ''}`;
 }
 
+/** Who was added as approvers when the request escalated (a rule's `escalate`), or null. */
+export function escalationLine(view: Pick<ApprovalView, 'escalated'>): string | null {
+  const e = view.escalated;
+  return e ? `Escalated at ${e.at}: ${e.to.join(', ')} may approve too` : null;
+}
+
 /** Which stage of an ordered approval is being asked ("2 of 2: security"), or null for a single stage. */
 export function stageLine(view: Pick<ApprovalView, 'stage' | 'status'>): string | null {
   const s = view.stage;
@@ -106,6 +112,7 @@ export function cardFacts(view: ApprovalView): CardFact[] {
   add('On behalf of', view.onBehalfOfLabel);
   add('Matched rule', view.rule);
   add('Budget', budgetLine(view));
+  add('Escalated', escalationLine(view));
   add('Approvals', `${view.approvals} of ${view.approvalsRequired} needed`);
   add('Approver groups', view.approverGroups.join(', '));
   add('Stage', stageLine(view));

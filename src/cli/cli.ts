@@ -11,6 +11,7 @@
  *   npm run cli -- console link --person carol@example.com      (a one-time web console sign-in link)
  *   npm run cli -- evidence export --since 30d [--until <ISO>] [--out pack.zip]
  *   npm run cli -- verify … | verify grant … | verify pack <pack.zip> --jwks jwks.json   (offline)
+ *   npm run cli -- policy check <file> | policy test <file> <cases.yaml>   (offline) | policy replay <file> --since 30d
  */
 import { parseArgs } from 'node:util';
 import pino from 'pino';
@@ -28,6 +29,7 @@ import { runVerifyCommand, VERIFY_USAGE } from './verify-command';
 import { EVIDENCE_USAGE, runEvidenceCommand } from './evidence-command';
 import { runVerifyGrantCommand, VERIFY_GRANT_USAGE } from './verify-grant-command';
 import { runVerifyPackCommand, VERIFY_PACK_USAGE } from './verify-pack-command';
+import { POLICY_USAGE, runPolicyCommand } from './policy-command';
 
 const USAGE = `Usage:
   npm run cli -- keys create --name <name> [--scopes submit+read] [--owner <person id or identity>]
@@ -46,6 +48,7 @@ const USAGE = `Usage:
 Scopes: submit, read, decide, attest, audit, admin (a key never holds submit with decide or attest; submit, decide and
 attest keys need an owner). Identities: email, slack:<user id>, teams:<aad object id>, idp:<issuer>|<subject>.
 
+${POLICY_USAGE}
 ${EVIDENCE_USAGE}
 ${VERIFY_USAGE}
 ${VERIFY_GRANT_USAGE}
@@ -64,6 +67,21 @@ export async function runCli(argv: string[], out: (s: string) => void = console.
   // Offline: no configuration, no database (src/cli/verify-command.ts, verify-grant-command.ts, verify-pack-command.ts).
   if (argv[0] === 'verify' && argv[1] === 'grant') return runVerifyGrantCommand(argv.slice(2), out);
   if (argv[0] === 'verify' && argv[1] === 'pack') return runVerifyPackCommand(argv.slice(2), out);
+  if (argv[0] === 'policy') {
+    // check and test are offline; replay opens the configuration and the database only when it runs (and closes them).
+    try {
+      return await runPolicyCommand(argv.slice(1), {
+        out,
+        openStore: () => {
+          const config = loadConfig(env);
+          return { config, store: createStore({ url: config.DATABASE_URL, poolSize: 2 }) };
+        },
+      });
+    } catch (err) {
+      out(`Error: ${(err as Error).message}`);
+      return 1;
+    }
+  }
   if (argv[0] === 'evidence') {
     const config = loadConfig(env);
     const store = createStore({ url: config.DATABASE_URL, poolSize: 2 });

@@ -27,6 +27,8 @@ const coreShape = {
     /** Prefix of every Redis key (BullMQ queues, pub/sub), so several deployments can share one Redis. */
     REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('countersign'),
     POLICY_FILE: z.string().default('./policy.example.yaml'),
+    /** How often the policy file is checked for changes (a change is validated, then put in force); 0: only on SIGHUP. */
+    POLICY_WATCH_INTERVAL_MS: int(0, 3_600_000).default(2_000),
     /** Bootstrap API keys: comma-separated `name:secret[:scopes[:owner email]]`, scopes joined by `+`. */
     API_KEYS: optionalString,
     /** How long a validated API key is trusted before it is looked up again (revocation takes effect within this). */

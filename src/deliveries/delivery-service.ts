@@ -49,6 +49,8 @@ export interface DeliveryService {
   postCard(requestId: string, target: string): Promise<DeliveryOutcome>;
   updateCard(requestId: string, target: string): Promise<DeliveryOutcome>;
   notifyRequester(requestId: string): Promise<DeliveryOutcome>;
+  /** Reminder `index` (a rule's `remind`) under the card posted to `target`, once, while the request is pending. */
+  remindApprovers(requestId: string, target: string, index: number): Promise<DeliveryOutcome>;
   sendCallback(requestId: string): Promise<DeliveryOutcome>;
   /** What a change owes: updates for every posted card, and once final, the notification and callback. */
   plan(requestId: string): Promise<DeliveryPlan>;
@@ -128,6 +130,7 @@ export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryServic
     postCard: (requestId, target) => postCard(ctx, requestId, target),
     updateCard: (requestId, target) => updateCard(ctx, requestId, target),
     notifyRequester: (requestId) => notifyRequester(ctx, requestId),
+    remindApprovers: (requestId, target, index) => remindApprovers(ctx, requestId, target, index),
     sendCallback: (requestId) => sendCallback(ctx, requestId),
   };
 }
@@ -285,6 +288,34 @@ async function updateCard(ctx: Ctx, requestId: string, target: string): Promise<
     await ctx.deliveries.markRendered(requestId, target, view.version);
     rendered = view.version;
   }
+  return 'delivered';
+}
+
+/** The delivery row key of reminder `index` under the card at `target`. */
+export const reminderKey = (target: string, index: number) => `${target}#${index}`;
+
+async function remindApprovers(ctx: Ctx, requestId: string, target: string, index: number): Promise<DeliveryOutcome> {
+  const key = reminderKey(target, index);
+  const card = await ctx.deliveries.get(requestId, 'card', target);
+  if (!card || card.status !== 'delivered' || !card.messageRef) return 'skipped';
+  if ((await ctx.deliveries.claim(requestId, 'reminder', key)).status !== 'pending') return 'already_done';
+  const { channel, kind } = channelFor(ctx, target);
+  if (!channel?.remind) {
+    await ctx.ledger.settle(requestId, 'reminder', key, 'skipped', { data: { reason: `the ${kind} channel cannot send reminders on this server` } });
+    return 'skipped';
+  }
+  const view = await ctx.queries.view(requestId);
+  if (view.final) {
+    await ctx.ledger.settle(requestId, 'reminder', key, 'skipped', { data: { reason: `request already ${view.status}` } });
+    return 'skipped';
+  }
+  let ref: MessageRef;
+  try {
+    ref = await channel.remind(card.messageRef.ref, view);
+  } catch (err) {
+    return ctx.ledger.failOrRetry(requestId, 'reminder', key, err);
+  }
+  await ctx.ledger.settle(requestId, 'reminder', key, 'delivered', { ref: { ref }, data: { reminder: index + 1, approvals: view.approvals, approvalsRequired: view.approvalsRequired } });
   return 'delivered';
 }
 

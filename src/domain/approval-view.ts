@@ -38,6 +38,8 @@ export interface ApprovalView {
   reasonMode: ReasonMode;
   /** Set when a routine rule's budget was spent, which is why people decide this request. */
   budgetExhausted: BudgetExhaustion | null;
+  /** Set once the request was escalated (a rule's `escalate`): when, and the groups added as approvers. */
+  escalated: { at: string; to: string[] } | null;
   /**
    * For per-group quorums and ordered stages: the stage being asked (1-based; `total` + 1 once all approved) and what it
    * still needs by group (null group: any of the stage's groups). Null for a plain rule.
@@ -152,6 +154,7 @@ export function buildApprovalView(src: ApprovalViewSource, votes: CountedVote[])
     approverGroups: src.requirement?.approvers ?? [],
     reasonMode: src.requirement?.reason ?? 'none',
     budgetExhausted: src.requirement?.budgetExhausted ?? null,
+    escalated: src.requirement?.escalatedAt && src.requirement.escalate ? { at: src.requirement.escalatedAt, to: src.requirement.escalate.to } : null,
     stage: stageOf(src.requirement, sorted),
     standing: src.requirement?.standing && !src.requirement.alwaysAsk ? src.requirement.standing : null,
     votes: sorted.map((v) => ({
@@ -171,7 +174,8 @@ export function buildApprovalView(src: ApprovalViewSource, votes: CountedVote[])
     assertedFields: claimsOf(src).filter((c) => !pinned.has(c)),
     pinnedFields: claimsOf(src).filter((c) => pinned.has(c)),
     links: src.links ?? null,
-    version: stateVersion(src.status, votes.length),
+    // An escalation changes what a pending card shows without a vote: its own version, so cards are re-rendered.
+    version: `${stateVersion(src.status, votes.length)}${src.status === 'pending' && src.requirement?.escalatedAt ? ':escalated' : ''}`,
   };
 }
 

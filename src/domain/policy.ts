@@ -355,6 +355,8 @@ export interface Requirement {
   escalate?: { afterSeconds: number; to: string[]; members: string[]; channels: string[] };
   /** Seconds before expiry at which the requester is warned. */
   warnBeforeExpirySeconds?: number;
+  /** Set (ISO time) once the request was escalated: `escalate.to` and its members were then added to who may approve. */
+  escalatedAt?: string;
   /**
    * Set when the request matched a routine rule whose budget was spent, so people decide instead: the budget, the
    * window it was spent in, and the require rule it escalated to (absent for an inline outcome).

@@ -29,6 +29,8 @@ import { registerLineageRoutes } from './routes/lineage-routes';
 import type { LineageService } from '../services/lineage-service';
 import type { Policy } from '../domain/policy';
 import { registerPeopleRoutes } from './routes/people-routes';
+import { registerPolicyRoutes } from './routes/policy-routes';
+import type { PolicyService } from '../services/policy-service';
 import { registerRequestRoutes, type RequestRouteDeps } from './routes/request-routes';
 import { registerStandingApprovalRoutes } from './routes/standing-approval-routes';
 import type { StandingApprovalService } from '../services/standing-approval-service';
@@ -42,6 +44,10 @@ export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   audit: AuditService;
   directory: DirectoryService;
   grants: GrantService;
+  /** The policy in force (GET /v1/policy). */
+  policies: Pick<PolicyService, 'inForce'>;
+  /** The policy file's path, as GET /v1/policy names it. */
+  policyFile: string;
   standing: StandingApprovalService;
   /** The public keys that verify grants and signed callbacks. */
   jwks: () => Jwks;
@@ -122,6 +128,7 @@ export async function buildServer(deps: ServerDeps) {
       registerAuditRoutes(v1, { audit: deps.audit, log: deps.auditLog, packs: deps.packs });
       registerPeopleRoutes(v1, { directory: deps.directory });
       registerGrantRoutes(v1, { grants: deps.grants });
+      registerPolicyRoutes(v1, { policies: deps.policies, file: deps.policyFile });
       registerStandingApprovalRoutes(v1, { standing: deps.standing });
       registerLineageRoutes(v1, { lineage: deps.lineage, policy: deps.policy, directory: () => deps.directory.current() });
       // Countersign as an MCP server (Streamable HTTP), authenticated like the API it calls.

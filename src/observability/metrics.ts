@@ -88,7 +88,7 @@ export function createMetrics(): Metrics {
     decisions: new Counter({ name: 'countersign_decisions_total', help: 'Requests reaching a final state after intake, by outcome', labelNames: ['status'], registers: [registry] }),
     deliveries: new Counter({
       name: 'countersign_deliveries_total',
-      help: 'Chat delivery attempts (card, card_update, notify) by channel and outcome: delivered, skipped, already_done, retry, failed, error',
+      help: 'Chat delivery attempts (card, card_update, reminder, notify) by channel and outcome: delivered, skipped, already_done, retry, failed, error',
       labelNames: ['kind', 'channel', 'outcome'],
       registers: [registry],
     }),

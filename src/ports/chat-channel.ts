@@ -39,6 +39,13 @@ export interface ChatChannel {
   updateCard(ref: MessageRef, view: ApprovalView): Promise<void>;
 
   /**
+   * Reminds the approvers of a pending request whose card is at `ref` (a rule's `remind`): a threaded reply where the
+   * platform threads, else a new message in the card's conversation. Optional: a platform without it is skipped.
+   * @returns the reference of the message sent.
+   * @throws {@link ChannelError}
+   */
+  remind?(ref: MessageRef, view: ApprovalView): Promise<MessageRef>;
+  /**
    * Tells a person the outcome of their request in a direct/personal chat.
    * @returns a reference to the message sent, or `null` when this platform does not know the person (nothing sent).
    * @throws {@link ChannelError}

@@ -11,6 +11,17 @@ export interface JobQueue {
    * the requester notification and the result callback. `version` distinguishes successive changes.
    */
   requestChanged(requestId: string, version: string): Promise<void>;
+  /**
+   * Arms the timer that warns the requester of a pending request before it expires (`warnBeforeExpiry`), due at `at`
+   * (now when already past). Job id `warn.<request id>`: arming twice is harmless.
+   */
+  expiryWarningDue(requestId: string, at: Date): Promise<void>;
+  /** Arms the escalation of a pending request (a rule's `escalate`), due at `at`. Job id `escalate.<id>`. */
+  escalationDue(requestId: string, at: Date): Promise<void>;
+  /** Arms reminder `index` of a pending request (a rule's `remind`), due at `at`. Job id `remind.<id>.<index>`. */
+  reminderDue(requestId: string, index: number, at: Date): Promise<void>;
+  /** Sends reminder `index` under the card posted to `target`, now. Job id `remind.<id>.<target>.<index>`. */
+  remindApprovers(requestId: string, target: string, index: number): Promise<void>;
   /** False while the queue's Redis connection is down: intake answers 503 rather than accept work it cannot schedule. */
   isAvailable(): boolean;
 }

@@ -15,7 +15,8 @@ export type DeliveryJob =
   | { name: 'card.update'; data: { requestId: string; target: string } }
   | { name: 'request.changed'; data: { requestId: string } }
   | { name: 'notify'; data: { requestId: string } }
-  | { name: 'callback'; data: { requestId: string } };
+  | { name: 'callback'; data: { requestId: string } }
+  | { name: 'card.remind'; data: { requestId: string; target: string; index: number } };
 
 /** BullMQ job ids may not contain ':' and targets do (teams:19:…): hash them. */
 export function targetKey(target: string): string {
@@ -83,6 +84,18 @@ export function createQueues(opts: {
         ...targets.map((target) => delivery.add('card.post', { requestId: id, target }, { jobId: jobIds.post(id, target) })),
         timers.add('expire', { requestId: id }, { jobId: jobIds.expire(id), delay: Math.max(0, expiresAt.getTime() - Date.now()) }),
       ]).catch(unavailable);
+    },
+    async escalationDue(requestId, at) {
+      await timers.add('escalate', { requestId }, { jobId: `escalate.${requestId}`, delay: Math.max(0, at.getTime() - Date.now()) }).catch(unavailable);
+    },
+    async reminderDue(requestId, index, at) {
+      await timers.add('remind', { requestId }, { jobId: `remind.${requestId}.${index}`, delay: Math.max(0, at.getTime() - Date.now()) }).catch(unavailable);
+    },
+    async remindApprovers(requestId, target, index) {
+      await addDelivery({ name: 'card.remind', data: { requestId, target, index } }, `remind.${requestId}.${targetKey(target)}.${index}`).catch(unavailable);
+    },
+    async expiryWarningDue(requestId, at) {
+      await timers.add('warn', { requestId }, { jobId: `warn.${requestId}`, delay: Math.max(0, at.getTime() - Date.now()) }).catch(unavailable);
     },
     async requestChanged(requestId, version) {
       await addDelivery({ name: 'request.changed', data: { requestId } }, `changed.${requestId}.${jobIdPart(version)}`).catch(unavailable);

@@ -1,6 +1,7 @@
 /**
  * Postgres is the source of truth; Redis only schedules. The reconciler re-derives whatever Postgres says is owed —
- * cards not yet settled, card updates, notifications, callbacks, expiry timers and overdue expiries — and makes sure
+ * cards not yet settled, card updates, notifications, callbacks, expiry timers and overdue expiries, expiry warnings,
+ * reminders and escalations — and makes sure
  * each debt has a live job under its deterministic id (src/queue/queues.ts, `redrive`), so running it any number of
  * times, on any number of nodes, is harmless. It runs at start-up and on a BullMQ job scheduler every
  * RECONCILE_INTERVAL_MS.
@@ -12,9 +13,10 @@
  */
 import type pino from 'pino';
 import type { DeliveryService } from '../deliveries/delivery-service';
-import type { DeliveryRedrive, RedriveKind } from '../ports/job-queue';
+import type { DeliveryRedrive, JobQueue, RedriveKind } from '../ports/job-queue';
 import type { PendingCounter } from '../ports/limits';
 import type { DecisionService } from '../services/decision-service';
+import type { ReminderService } from '../services/reminder-service';
 import type { BudgetStore } from '../store/budget-store';
 import type { RequestStore } from '../store/request-store';
 
@@ -34,11 +36,14 @@ export interface ReconcileReport {
 const BATCH = 1000;
 
 export function createReconciler(deps: {
-  requests: Pick<RequestStore, 'overdueIds' | 'awaitingCards' | 'owingChanges' | 'pendingCountsByKey'>;
+  requests: Pick<RequestStore, 'overdueIds' | 'awaitingCards' | 'owingChanges' | 'pendingCountsByKey' | 'owedExpiryWarnings' | 'escalationsOwed'>;
   pending: Pick<PendingCounter, 'resync'>;
   redrive: DeliveryRedrive;
+  /** Timers of the policy's expiry warnings and escalations (plain adds under deterministic ids). */
+  jobs: Pick<JobQueue, 'expiryWarningDue' | 'escalationDue'>;
   deliveries: Pick<DeliveryService, 'unpaid'>;
-  decisions: Pick<DecisionService, 'expireIfDue'>;
+  decisions: Pick<DecisionService, 'expireIfDue' | 'escalate'>;
+  reminders: Pick<ReminderService, 'reconcile'>;
   /** Budget counters: those of windows already closed are of no further use. */
   budgets: Pick<BudgetStore, 'prune'>;
   clock?: () => Date;
@@ -57,6 +62,20 @@ export function createReconciler(deps: {
       for (const kind of kinds) deps.onRedrive?.(kind);
       redriven += kinds.length;
     };
+
+    // Expiry warnings owed (asked by the rule, not yet given): their timers, due now when already past.
+    const warnings = await deps.requests.owedExpiryWarnings(BATCH);
+    for (const w of warnings) await deps.jobs.expiryWarningDue(w.id, w.warnAt);
+
+    // Escalations owed: due ones now, later ones as timers.
+    const now = (deps.clock ?? (() => new Date()))().getTime();
+    for (const e of await deps.requests.escalationsOwed(BATCH)) {
+      if (e.dueAt.getTime() <= now) await deps.decisions.escalate(e.id);
+      else await deps.jobs.escalationDue(e.id, e.dueAt);
+    }
+
+    // Reminders owed: timers for those not yet due, the reminders themselves for those due and not sent.
+    await deps.reminders.reconcile(BATCH);
 
     // Cards not yet settled (delivered, skipped or failed for good): those of pending requests, with their expiry
     // timers, and those of decided requests an attempt began on (the card may be out there, showing buttons).

@@ -1,5 +1,6 @@
 /**
- * The workers: deliveries (cards, updates, notifications, callbacks) and timers (expiry, reconciliation).
+ * The workers: deliveries (cards, updates, reminders, notifications, callbacks) and timers (expiry, expiry warnings,
+ * reminders, escalations, reconciliation).
  * Retryable failures are thrown back to BullMQ, whose backoff honours a platform's Retry-After; a job that runs out of
  * attempts leaves its delivery row pending, and the reconciler re-drives it. Only permanent failures settle a row as
  * failed (with an audit event saying why).
@@ -12,12 +13,14 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type pino from 'pino';
 import type { DecisionService } from '../services/decision-service';
+import type { ExpiryWarningService } from '../services/expiry-warning-service';
+import type { ReminderService } from '../services/reminder-service';
 import { RetryableDeliveryError, type DeliveryService } from '../deliveries/delivery-service';
 import { parseTarget } from '../ports/chat-channel';
 import { changeJobs, DELIVERY_QUEUE, TIMER_QUEUE, type Queues } from './queues';
 
 /** What a delivery job delivers, as metrics label it. */
-export type DeliveryMetricKind = 'card' | 'card_update' | 'notify' | 'callback';
+export type DeliveryMetricKind = 'card' | 'card_update' | 'reminder' | 'notify' | 'callback';
 
 export interface Workers {
   close(): Promise<void>;
@@ -42,7 +45,9 @@ export function startWorkers(deps: {
   stalledCheckMs: number;
   queues: Pick<Queues, 'addDelivery'>;
   deliveries: DeliveryService;
-  decisions: Pick<DecisionService, 'expireIfDue'>;
+  decisions: Pick<DecisionService, 'expireIfDue' | 'escalate'>;
+  expiryWarnings: Pick<ExpiryWarningService, 'warn'>;
+  reminders: Pick<ReminderService, 'due'>;
   reconcile: () => Promise<unknown>;
   log: pino.Logger;
   /**
@@ -76,6 +81,8 @@ export function startWorkers(deps: {
           return measured('card', channel, () => deps.deliveries.postCard(requestId, job.data.target));
         case 'card.update':
           return measured('card_update', channel, () => deps.deliveries.updateCard(requestId, job.data.target));
+        case 'card.remind':
+          return measured('reminder', channel, () => deps.deliveries.remindApprovers(requestId, job.data.target, job.data.index));
         case 'notify':
           return measured('notify', channel, () => deps.deliveries.notifyRequester(requestId));
         case 'callback':
@@ -98,6 +105,9 @@ export function startWorkers(deps: {
     TIMER_QUEUE,
     async (job: Job) => {
       if (job.name === 'expire') return deps.decisions.expireIfDue((job.data as { requestId: string }).requestId);
+      if (job.name === 'escalate') return deps.decisions.escalate((job.data as { requestId: string }).requestId);
+      if (job.name === 'remind') return deps.reminders.due((job.data as { requestId: string }).requestId);
+      if (job.name === 'warn') return deps.expiryWarnings.warn((job.data as { requestId: string }).requestId);
       if (job.name === 'reconcile') return deps.reconcile();
       return undefined;
     },

@@ -9,6 +9,7 @@ import type pino from 'pino';
 import { AppError } from '../domain/app-error';
 import { canCancel, evaluateVote, requirementStages, type ApprovalSubject, type Refusal, type RequestParties, type VoteAttempt, type VoteChannel, type VoteDecision, type Voter, type StandingAsk } from '../domain/approval';
 import { personActor, SYSTEM_ACTOR, type AuditActor, type AuditEventInput } from '../domain/audit-event';
+import { escalateRequirement } from '../domain/escalation';
 import { displayName, identitiesOf, type PersonIdentity } from '../domain/identity';
 import type { Directory, PresentedIdentity } from '../domain/people';
 import { expiryTransition, isFinal, isOverdue, stateVersion, type ExpiryDetector, type RequestStatus } from '../domain/request-lifecycle';
@@ -50,6 +51,11 @@ export interface DecisionService {
   cancel(requestId: string, apiKeyId: string, actor: AuditActor, reason?: string): Promise<{ status: RequestStatus }>;
   /** Expires the request if it is pending and due; returns whether it did. Safe to call any number of times. */
   expireIfDue(requestId: string): Promise<boolean>;
+  /**
+   * Escalates a pending request whose rule escalates and has not yet (its timer fires when due): adds the escalation's
+   * approvers, records `request.escalated`, updates the cards and posts to the escalation's channels. Idempotent.
+   */
+  escalate(requestId: string): Promise<boolean>;
   reportOutcome(requestId: string, apiKeyId: string, actor: AuditActor, report: { status: string; detail?: string }): Promise<void>;
   /**
    * Who an approver acting outside a vote is (revoking a standing approval), by the same rules as a vote: a `decide` key
@@ -192,6 +198,23 @@ async function applyExpiryIfDue(tx: RequestTransaction, now: Date): Promise<Appl
   return { answer: true, changed: { status: 'expired', version: stateVersion('expired', tx.request.votes.length), submittedAt: tx.request.createdAt } };
 }
 
+async function applyEscalation(tx: RequestTransaction, now: Date): Promise<Applied<boolean>> {
+  const { request } = tx;
+  if (request.status !== 'pending' || isOverdue(request, now)) return { answer: false };
+  const escalated = escalateRequirement(request.requirement, now);
+  if (!escalated?.escalate || !(await tx.replaceRequirement(escalated))) return { answer: false };
+  const e = escalated.escalate;
+  await tx.appendAudit([{
+    type: 'request.escalated', requestId: request.id, actor: SYSTEM_ACTOR, channel: 'system', at: now,
+    data: { afterSeconds: e.afterSeconds, to: e.to, approvers: escalated.approvers, channels: e.channels, members: e.members.length },
+  }]);
+  return {
+    answer: true,
+    changed: { status: 'pending', version: `${stateVersion('pending', request.votes.length)}:escalated`, submittedAt: request.createdAt },
+    ask: { targets: e.channels, expiresAt: request.expiresAt },
+  };
+}
+
 async function applyOutcomeReport(tx: RequestTransaction, apiKeyId: string, actor: AuditActor, report: { status: string; detail?: string }, now: Date): Promise<Applied<void>> {
   const { request } = tx;
   if (request.apiKeyId !== apiKeyId) throw new AppError('forbidden', 'Only the API key that submitted a request can report its outcome.');
@@ -297,6 +320,7 @@ export function createDecisionService(deps: {
     },
     cancel: (requestId, apiKeyId, actor, reason) => run(requestId, (tx, now) => applyCancel(tx, apiKeyId, actor, reason, now)),
     expireIfDue: (requestId) => run(requestId, (tx, now) => applyExpiryIfDue(tx, now)),
+    escalate: (requestId) => run(requestId, (tx, now) => applyEscalation(tx, now)),
     reportOutcome: (requestId, apiKeyId, actor, report) => run(requestId, (tx, now) => applyOutcomeReport(tx, apiKeyId, actor, report, now)),
   };
 }

@@ -142,7 +142,7 @@ export function createIntakeService(deps: {
   directory: () => Directory;
   /** Where callbacks may go; checked before anything is stored. */
   callbackHosts: Pick<CallbackHostPolicy, 'check'>;
-  jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'isAvailable'>;
+  jobs: Pick<JobQueue, 'requestOpened' | 'requestChanged' | 'isAvailable' | 'expiryWarningDue' | 'reminderDue' | 'escalationDue'>;
   /** Announces a request that now waits for approvers (the web console's live inbox). */
   events?: Pick<RequestEvents, 'publishChanged'>;
   /** Pending requests per key, shared by every node. */
@@ -335,6 +335,10 @@ export function createIntakeService(deps: {
         if (status === 'pending') {
           // A staged requirement asks its first stage only; later stages get their cards as earlier ones approve.
           await deps.jobs.requestOpened({ id, targets: requirement ? requirementStages(requirement)[0].channels : [], expiresAt });
+          const warnSeconds = requirement?.warnBeforeExpirySeconds;
+          if (warnSeconds) await deps.jobs.expiryWarningDue(id, new Date(expiresAt.getTime() - warnSeconds * 1000));
+          if (requirement?.escalate) await deps.jobs.escalationDue(id, new Date(now.getTime() + requirement.escalate.afterSeconds * 1000));
+          for (const [index, seconds] of (requirement?.remindSeconds ?? []).entries()) await deps.jobs.reminderDue(id, index, new Date(now.getTime() + seconds * 1000));
           await deps.events?.publishChanged(id, status);
         } else if (input.callbackUrl) {
           await deps.jobs.requestChanged(id, stateVersion(status, 0));

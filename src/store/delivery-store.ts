@@ -6,7 +6,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from './database';
 
-export type DeliveryKind = 'card' | 'notify' | 'callback';
+/** `reminder` rows are keyed `<card target>#<reminder index>`: one per card and reminder. */
+export type DeliveryKind = 'card' | 'notify' | 'callback' | 'reminder';
 export type DeliveryStatus = 'pending' | 'delivered' | 'skipped' | 'failed';
 
 /** What a delivered card row remembers: where the message lives and which state version it shows. */

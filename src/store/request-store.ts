@@ -22,6 +22,9 @@ import { runQuery, withTransaction, type Database, type Sql, type SqlPool } from
  */
 export const STATE_VERSION_SQL = `(r.status::text || ':' || (SELECT count(*) FROM vote v WHERE v.request_id = r.id)::text)`;
 
+/** The audit event type that records a request's expiry warning (what `owedExpiryWarnings` looks for). */
+export const EXPIRING_EVENT = 'request.expiring';
+
 /** Everything intake writes for a new request. */
 export interface NewRequest {
   id: string;
@@ -133,6 +136,8 @@ export interface RequestTransaction {
   /** Records the stage a staged requirement now asks (the reconciler reads it to know which stages are owed cards). */
   setStage(stage: number): Promise<void>;
   appendAudit(events: AuditEventInput[]): Promise<void>;
+  /** Guarded: replaces a pending request's requirement (an escalation adding approvers). Returns whether it did. */
+  replaceRequirement(requirement: Requirement): Promise<boolean>;
 }
 
 export interface RequestListFilter {
@@ -240,6 +245,25 @@ export interface RequestStore {
    * state version.
    */
   owingChanges(notifyPlatforms: number, limit: number): Promise<{ id: string; status: RequestStatus; voteCount: number }[]>;
+  /**
+   * Pending, unexpired requests whose requirement asks for an expiry warning (`warnBeforeExpirySeconds`) that has not
+   * been given yet (no `request.expiring` event), with when it is due: what the reconciler re-arms timers from.
+   */
+  owedExpiryWarnings(limit: number): Promise<{ id: string; warnAt: Date }[]>;
+  /**
+   * Pending, unexpired requests whose requirement asks for reminders (`remindSeconds`), oldest first (or just
+   * `requestId`): when each was submitted, its delivered card targets and the reminder rows already settled.
+   */
+  remindersOwed(opts: { requestId?: string; limit: number }): Promise<{ id: string; createdAt: Date; remindSeconds: number[]; cards: string[]; settled: string[] }[]>;
+  /** Pending, unexpired requests whose requirement escalates and has not yet: when each escalation is due. */
+  escalationsOwed(limit: number): Promise<{ id: string; dueAt: Date }[]>;
+  /**
+   * Records a pending request's expiry warning once: locks the row and, when the request is still pending, unexpired
+   * and not yet warned, appends `events(request)` (which must include the `request.expiring` event) in the same
+   * transaction. Safe to run any number of times on any number of nodes.
+   * @returns the request's expiry when the warning was recorded now, null otherwise.
+   */
+  recordExpiryWarning(id: string, now: Date, events: (request: { expiresAt: Date; callbackUrl: string | null }) => AuditEventInput[]): Promise<Date | null>;
 }
 
 const INSERT_SQL = `WITH ins AS (
@@ -395,6 +419,10 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
           text: VOTE_INSERT_SQL,
           values: [randomUUID(), request.id, v.personKey, JSON.stringify(v.approver), v.channel, v.decision, v.reason ?? null, v.at, v.attestedBy ?? null],
         });
+      },
+      async replaceRequirement(requirement) {
+        const res = await runQuery(tx, `UPDATE approval_request SET requirement = $2::jsonb WHERE id = $1::uuid AND status = 'pending'`, [request.id, JSON.stringify(requirement)]);
+        return res.rowCount === 1;
       },
       async transition(to, at, decidedBy, reason) {
         const res = await runQuery(tx, { name: 'cs_transition', text: TRANSITION_SQL, values: [request.id, to, at, decidedBy, reason] });
@@ -652,6 +680,58 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
         limit,
       );
       return rows.map((r) => ({ id: r.id, status: r.status, voteCount: r.votes }));
+    },
+
+    async owedExpiryWarnings(limit) {
+      const rows = await db.$queryRawUnsafe<{ id: string; warn_at: Date }[]>(
+        `SELECT r.id, r.expires_at - make_interval(secs => (r.requirement->>'warnBeforeExpirySeconds')::double precision) AS warn_at
+         FROM approval_request r
+         WHERE r.status = 'pending' AND r.expires_at > now() AND r.requirement ? 'warnBeforeExpirySeconds'
+           AND NOT EXISTS (SELECT 1 FROM audit_event e WHERE e.request_id = r.id AND e.type = '${EXPIRING_EVENT}')
+         ORDER BY r.expires_at LIMIT $1`,
+        limit,
+      );
+      return rows.map((r) => ({ id: r.id, warnAt: new Date(r.warn_at) }));
+    },
+
+    async remindersOwed(opts) {
+      const rows = await db.$queryRawUnsafe<{ id: string; created_at: Date; remind: number[]; cards: string[]; settled: string[] }[]>(
+        `SELECT r.id, r.created_at, r.requirement->'remindSeconds' AS remind,
+           ARRAY(SELECT d.target FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered') AS cards,
+           ARRAY(SELECT d.target FROM delivery d WHERE d.request_id = r.id AND d.kind = 'reminder' AND d.status <> 'pending') AS settled
+         FROM approval_request r
+         WHERE r.status = 'pending' AND r.expires_at > now() AND r.requirement ? 'remindSeconds' AND ($2::uuid IS NULL OR r.id = $2::uuid)
+         ORDER BY r.created_at LIMIT $1`,
+        opts.limit,
+        opts.requestId ?? null,
+      );
+      return rows.map((r) => ({ id: r.id, createdAt: new Date(r.created_at), remindSeconds: r.remind, cards: r.cards, settled: r.settled }));
+    },
+
+    async escalationsOwed(limit) {
+      const rows = await db.$queryRawUnsafe<{ id: string; due_at: Date }[]>(
+        `SELECT r.id, r.created_at + make_interval(secs => (r.requirement->'escalate'->>'afterSeconds')::double precision) AS due_at
+         FROM approval_request r
+         WHERE r.status = 'pending' AND r.expires_at > now() AND r.requirement ? 'escalate' AND NOT r.requirement ? 'escalatedAt'
+         ORDER BY r.created_at LIMIT $1`,
+        limit,
+      );
+      return rows.map((r) => ({ id: r.id, dueAt: new Date(r.due_at) }));
+    },
+
+    async recordExpiryWarning(id, now, events) {
+      return withTransaction(pool, async (sql) => {
+        // The row lock serializes workers racing on the same warning, so the NOT EXISTS below sees the other's event.
+        const { rows } = await runQuery<{ status: RequestStatus; expires_at: Date; callback_url: string | null }>(
+          sql, 'SELECT status, expires_at, callback_url FROM approval_request WHERE id = $1::uuid FOR UPDATE', [id],
+        );
+        const r = rows[0];
+        if (!r || r.status !== 'pending' || r.expires_at <= now) return null;
+        const warned = await runQuery(sql, `SELECT 1 FROM audit_event WHERE request_id = $1::uuid AND type = '${EXPIRING_EVENT}' LIMIT 1`, [id]);
+        if (warned.rows.length) return null;
+        await appendAuditEvents(sql, events({ expiresAt: r.expires_at, callbackUrl: r.callback_url }));
+        return r.expires_at;
+      });
     },
   };
 }

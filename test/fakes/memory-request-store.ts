@@ -60,6 +60,11 @@ export function createMemoryRequestStore(): Pick<RequestStore, 'change'> & {
           async appendAudit(events) {
             draftAudit.push(...events);
           },
+          async replaceRequirement(requirement) {
+            if (draft.status !== 'pending') return false;
+            draft.requirement = requirement;
+            return true;
+          },
         };
         const result = await fn(tx);
         requests.set(id, draft);

@@ -767,6 +767,94 @@ export interface PolicyEvaluationResultInput {
     }[];
   } | null;
 }
+export interface PolicyInForce {
+  /**
+   * SHA-256 (hex) of the policy text: the `policyHash` every request records.
+   */
+  hash: string;
+  /**
+   * When this version was put in force (ISO 8601).
+   */
+  activatedAt: string;
+  /**
+   * What put it in force: `start`, `reload` (the file changed) or `sighup`.
+   */
+  source: string;
+  /**
+   * The policy file the service reads.
+   */
+  file: string;
+  missingRisk: 'low' | 'medium' | 'high' | 'critical';
+  /**
+   * Approver groups: member references (person ids or identities).
+   */
+  groups: {
+    [k: string]: string[];
+  };
+  /**
+   * In evaluation order; the last is the default.
+   */
+  rules: PolicyRule[];
+}
+/**
+ * One rule as the policy file states it (durations in seconds); further keys depend on the outcome (approvers, approvals, stages, budget, remind, escalate, …).
+ */
+export interface PolicyRule {
+  name: string;
+  description?: string;
+  outcome: 'approve' | 'deny' | 'require';
+  /**
+   * The conditions a request must meet (globs and lists); empty: every request.
+   */
+  match: {
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+}
+export interface PolicyInForceInput {
+  /**
+   * SHA-256 (hex) of the policy text: the `policyHash` every request records.
+   */
+  hash: string;
+  /**
+   * When this version was put in force (ISO 8601).
+   */
+  activatedAt: string;
+  /**
+   * What put it in force: `start`, `reload` (the file changed) or `sighup`.
+   */
+  source: string;
+  /**
+   * The policy file the service reads.
+   */
+  file: string;
+  missingRisk: 'low' | 'medium' | 'high' | 'critical';
+  /**
+   * Approver groups: member references (person ids or identities).
+   */
+  groups: {
+    [k: string]: string[];
+  };
+  /**
+   * In evaluation order; the last is the default.
+   */
+  rules: PolicyRuleInput[];
+}
+/**
+ * One rule as the policy file states it (durations in seconds); further keys depend on the outcome (approvers, approvals, stages, budget, remind, escalate, …).
+ */
+export interface PolicyRuleInput {
+  name: string;
+  description?: string;
+  outcome: 'approve' | 'deny' | 'require';
+  /**
+   * The conditions a request must meet (globs and lists); empty: every request.
+   */
+  match: {
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+}
 export interface ApprovalRequest {
   id: string;
   status: 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
