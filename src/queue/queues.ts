@@ -92,7 +92,8 @@ export function createQueues(opts: {
       await timers.add('remind', { requestId }, { jobId: `remind.${requestId}.${index}`, delay: Math.max(0, at.getTime() - Date.now()) }).catch(unavailable);
     },
     async remindApprovers(requestId, target, index) {
-      await addDelivery({ name: 'card.remind', data: { requestId, target, index } }, `remind.${requestId}.${targetKey(target)}.${index}`).catch(unavailable);
+      // Re-driven by the reconciler while its row is pending: a finished job under this id must not block the next try.
+      await ensureDelivery({ name: 'card.remind', data: { requestId, target, index } }, `remind.${requestId}.${targetKey(target)}.${index}`).catch(unavailable);
     },
     async expiryWarningDue(requestId, at) {
       await timers.add('warn', { requestId }, { jobId: `warn.${requestId}`, delay: Math.max(0, at.getTime() - Date.now()) }).catch(unavailable);
