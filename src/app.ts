@@ -24,6 +24,7 @@ import type { ChannelKind, ChatChannel } from './ports/chat-channel';
 import { createQueues } from './queue/queues';
 import { createReconciler } from './queue/reconciler';
 import { createRedisLimits } from './queue/redis-limits';
+import { createRedisPostedMessages } from './queue/redis-posted-messages';
 import { createRedisRequestEvents } from './queue/redis-request-events';
 import { startWorkers, type Workers } from './queue/workers';
 import { createCallbackChannel } from './deliveries/callback-channel';
@@ -172,6 +173,7 @@ export async function createApp(config: Config, opts: AppOptions) {
 
   const deliveryService = createDeliveryService({
     deliveries: store.deliveries, requests: store.requests, queries, audit, channels, log, clock,
+    postedMessages: createRedisPostedMessages({ redis: producer, prefix: config.REDIS_PREFIX }),
     callback: createCallbackChannel({
       secret: config.CALLBACK_SIGNING_SECRET, signer: evidence.grants, timeoutMs: config.CALLBACK_TIMEOUT_MS, hosts: callbackHosts, clock,
       traceHeaders: () => tracing.activeTraceHeaders(),
@@ -183,13 +185,16 @@ export async function createApp(config: Config, opts: AppOptions) {
   // Every delivery attempt is a span of the request's trace.
   const deliveries: DeliveryService = {
     ...deliveryService,
-    postCard: (id, target, attempt) => inRequestSpan('countersign.delivery.card', id, SpanKind.CLIENT, { 'countersign.target': target }, () => deliveryService.postCard(id, target, attempt)),
-    updateCard: (id, target, attempt) => inRequestSpan('countersign.delivery.card_update', id, SpanKind.CLIENT, { 'countersign.target': target }, () => deliveryService.updateCard(id, target, attempt)),
-    notifyRequester: (id, attempt) => inRequestSpan('countersign.delivery.notify', id, SpanKind.CLIENT, {}, () => deliveryService.notifyRequester(id, attempt)),
-    sendCallback: (id, attempt) => inRequestSpan('countersign.callback', id, SpanKind.CLIENT, {}, () => deliveryService.sendCallback(id, attempt)),
-    remindApprovers: (id, target, index, attempt) => inRequestSpan('countersign.delivery.reminder', id, SpanKind.CLIENT, { 'countersign.target': target }, () => deliveryService.remindApprovers(id, target, index, attempt)),
+    postCard: (id, target) => inRequestSpan('countersign.delivery.card', id, SpanKind.CLIENT, { 'countersign.target': target }, () => deliveryService.postCard(id, target)),
+    updateCard: (id, target) => inRequestSpan('countersign.delivery.card_update', id, SpanKind.CLIENT, { 'countersign.target': target }, () => deliveryService.updateCard(id, target)),
+    notifyRequester: (id) => inRequestSpan('countersign.delivery.notify', id, SpanKind.CLIENT, {}, () => deliveryService.notifyRequester(id)),
+    sendCallback: (id) => inRequestSpan('countersign.callback', id, SpanKind.CLIENT, {}, () => deliveryService.sendCallback(id)),
+    remindApprovers: (id, target, index) => inRequestSpan('countersign.delivery.reminder', id, SpanKind.CLIENT, { 'countersign.target': target }, () => deliveryService.remindApprovers(id, target, index)),
   };
-  const reconcile = createReconciler({ requests: store.requests, pending: limits.pending, jobs: queues.jobs, decisions, reminders, budgets: store.budgets, clock, channelCount: channels.size, log });
+  const reconcile = createReconciler({
+    requests: store.requests, pending: limits.pending, redrive: queues.redrive, jobs: queues.jobs, deliveries, decisions, reminders, budgets: store.budgets, clock, channelCount: channels.size, log,
+    onRedrive: (kind) => metrics.redrives.inc({ kind }),
+  });
 
   // The migrations this build ships: the node is not ready until the database has every one of them.
   const shipped = Promise.resolve().then(() => shippedMigrations(opts.migrationsDir ?? findMigrationsDir(__dirname)));
@@ -327,6 +332,7 @@ export async function createApp(config: Config, opts: AppOptions) {
         workerConnection = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null }).on('error', redisErr('worker'));
         workers = startWorkers({
           connection: workerConnection, prefix: config.REDIS_PREFIX, concurrency: config.WORKER_CONCURRENCY, backoffMs: config.DELIVERY_BACKOFF_MS,
+          lockMs: config.WORKER_LOCK_MS, stalledCheckMs: config.WORKER_STALLED_CHECK_MS,
           queues, deliveries, decisions, expiryWarnings, reminders, reconcile, log: log.child({ component: 'worker' }),
           onDelivery: (kind, channel, outcome) => (kind === 'callback' ? metrics.callbacks.inc({ outcome }) : metrics.deliveries.inc({ kind, channel, outcome })),
         });

@@ -27,6 +27,8 @@ export const slackConfigShape = {
   SLACK_AUDIT_ACCESS: envOptionalString,
   SLACK_USER_CACHE_SIZE: envInt(1, 1_000_000).default(5_000),
   SLACK_USER_CACHE_MS: envInt(0, 86_400_000).default(15 * 60_000),
+  /** How long one Web API call may take before it counts as a (retryable) timeout. */
+  SLACK_TIMEOUT_MS: envInt(100, 120_000).default(10_000),
 };
 
 export type SlackConfig = ConfigOf<typeof slackConfigShape>;

@@ -19,9 +19,6 @@ import { registerSlackInbound } from './slack-inbound';
 import { createSlackWorkspace } from './slack-workspace';
 import { createWorkLimiter } from './work-limiter';
 
-/** A hung Slack call must not hold a worker slot forever; the worker retries timeouts like other transient faults. */
-const SLACK_CALL_TIMEOUT_MS = 10_000;
-
 /** Clicks waiting for their vote beyond this are shed with a "busy, try again" reply rather than queued without bound. */
 const MAX_QUEUED_INTERACTIONS = 10_000;
 
@@ -45,7 +42,9 @@ export function createSlackModule(deps: SlackModuleDeps): ChannelModule {
     ...(c.SLACK_API_URL ? { slackApiUrl: c.SLACK_API_URL } : {}),
     retryConfig: { retries: 0 },
     rejectRateLimitedCalls: true,
-    timeout: SLACK_CALL_TIMEOUT_MS,
+    // A hung Slack call must not hold a worker slot forever; the worker retries timeouts like other transient faults
+    // (and looks for the card first, since Slack may have posted it before the answer was lost).
+    timeout: c.SLACK_TIMEOUT_MS,
     logger,
   });
   const web = new WebClient(token, clientOptions());
@@ -125,7 +124,7 @@ export function createSlackModule(deps: SlackModuleDeps): ChannelModule {
   }
 
   return {
-    channel: health.watch(createSlackOutbound({ web, directory })),
+    channel: health.watch(createSlackOutbound({ web, directory, botId: c.SLACK_BOT_ID })),
     health: () => {
       const h = health.health();
       // Until auth.test names the workspace, every interaction is refused (slack-workspace.ts).

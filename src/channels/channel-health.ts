@@ -70,6 +70,8 @@ export function createChannelHealthTracker(opts: { connected?: { up: true } | { 
         postCard: observed(channel.postCard.bind(channel)),
         updateCard: observed(channel.updateCard.bind(channel)),
         notify: observed(channel.notify.bind(channel)),
+        // Every optional method of the port passes through, or a wrapped channel would silently lose it.
+        ...(channel.findCard ? { findCard: observed(channel.findCard.bind(channel)) } : {}),
         ...(channel.remind ? { remind: observed(channel.remind.bind(channel)) } : {}),
         ...(channel.close ? { close: channel.close.bind(channel) } : {}),
       };

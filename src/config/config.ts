@@ -48,6 +48,14 @@ const coreShape = {
     DELIVERY_ATTEMPTS: int(1, 50).default(8),
     DELIVERY_BACKOFF_MS: int(10, 600_000).default(2_000),
     RECONCILE_INTERVAL_MS: int(1_000, 3_600_000).default(60_000),
+    /**
+     * How long a job a worker claimed stays locked without renewal (renewed every half of it). After a worker dies, its
+     * job is taken back within about WORKER_LOCK_MS + WORKER_STALLED_CHECK_MS; an event loop blocked longer than the
+     * lock makes BullMQ think a live worker died.
+     */
+    WORKER_LOCK_MS: int(2_000, 600_000).default(8_000),
+    /** How often each worker looks for claimed jobs whose lock expired (their worker died). */
+    WORKER_STALLED_CHECK_MS: int(500, 600_000).default(4_000),
     SHUTDOWN_TIMEOUT_MS: int(1_000, 600_000).default(25_000),
 
     // --- separation of duties and limits (see README, Separation of duties)

@@ -18,6 +18,8 @@ export interface Metrics {
   callbacks: Counter<'outcome'>;
   /** Time from submission to the final state, for requests that waited for people (or expired). */
   decisionTime: Histogram<'status'>;
+  /** Debts the reconciler found without a live job and enqueued again, by kind (card, update, notify, callback). */
+  redrives: Counter<'kind'>;
   watchQueues(queues: Queue[]): void;
   /** Reports how many long-polls this node holds (read at scrape time). */
   watchLongPolls(count: () => number): void;
@@ -101,6 +103,12 @@ export function createMetrics(): Metrics {
       help: 'Time from submission to the final state for requests that waited (approved, denied, expired, cancelled)',
       labelNames: ['status'],
       buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600, 3 * 24 * 3600, 7 * 24 * 3600],
+      registers: [registry],
+    }),
+    redrives: new Counter({
+      name: 'countersign_reconciler_redrives_total',
+      help: 'Deliveries the reconciler found owed in PostgreSQL with no live job (failed, finished or lost) and enqueued again, by kind',
+      labelNames: ['kind'],
       registers: [registry],
     }),
     watchQueues(queues) {

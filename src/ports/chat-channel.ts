@@ -22,6 +22,17 @@ export interface ChatChannel {
   postCard(destination: string, view: ApprovalView): Promise<MessageRef>;
 
   /**
+   * Looks for the card of `view`'s request already posted to `destination` (by an earlier attempt whose answer was
+   * lost: a timeout, a reset connection, a crash or a database outage before the reference was stored). The delivery
+   * service asks before every re-post, so a card is posted at most once per target. Optional: a platform that cannot
+   * look up its messages re-posts after an ambiguous failure.
+   * @returns the reference of the card found, or `null` when the destination holds none for this request.
+   * @throws {@link ChannelError} when the platform could not answer (retryable: try again later; permanent: the lookup is
+   *   impossible, e.g. a missing scope, and the caller posts).
+   */
+  findCard?(destination: string, view: ApprovalView): Promise<MessageRef | null>;
+
+  /**
    * Replaces a posted card in place for everyone who sees it (progress after a vote; outcome with no buttons once final).
    * @throws {@link ChannelError}
    */

@@ -26,6 +26,34 @@ export interface JobQueue {
   isAvailable(): boolean;
 }
 
+/** The kinds of debt the reconciler re-drives (label of `countersign_reconciler_redrives_total`). */
+export type RedriveKind = 'card' | 'update' | 'notify' | 'callback';
+
+/** What one change of a request owes: updates of its posted cards and, once final, the notification and callback. */
+export interface ChangeDebts {
+  cardTargets: string[];
+  notify: boolean;
+  callback: boolean;
+  /** The state version the updates render (distinguishes successive changes). */
+  version: string;
+}
+
+/**
+ * What the reconciler asks of the queues: that every debt PostgreSQL records has a live job. A debt whose job is
+ * live (waiting, delayed, running) is left alone; one whose job finished (failed after its attempts, or completed
+ * while the debt stayed owed) or vanished (Redis lost it) gets a fresh job under the same deterministic id, so there
+ * is never more than one live job per debt, on any number of nodes.
+ */
+export interface DeliveryRedrive {
+  /**
+   * The unsettled cards of a request, and the expiry timer of a pending one (`expiresAt` null: decided, no timer).
+   * Resolves with the kinds it had to enqueue again.
+   */
+  cards(request: { id: string; targets: string[]; expiresAt: Date | null }): Promise<RedriveKind[]>;
+  /** What a change owes. Resolves with the kinds it had to enqueue again. */
+  changes(requestId: string, debts: ChangeDebts): Promise<RedriveKind[]>;
+}
+
 /** A subscription to one request's changes, taken BEFORE the request is read so that no change can slip between. */
 export interface RequestWatch {
   /** Resolves at the first change after the watch began, or after `timeoutMs`; never rejects. True when it changed. */

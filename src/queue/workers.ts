@@ -1,7 +1,13 @@
 /**
- * The workers: deliveries (cards, updates, notifications, callbacks) and timers (expiry, expiry warnings, reminders, escalations, reconciliation).
- * Retryable failures are thrown back to BullMQ, whose backoff honours a platform's Retry-After; the last attempt
- * records a permanent failure instead of throwing, so every delivery ends in a row and an audit event.
+ * The workers: deliveries (cards, updates, reminders, notifications, callbacks) and timers (expiry, expiry warnings,
+ * reminders, escalations, reconciliation).
+ * Retryable failures are thrown back to BullMQ, whose backoff honours a platform's Retry-After; a job that runs out of
+ * attempts leaves its delivery row pending, and the reconciler re-drives it. Only permanent failures settle a row as
+ * failed (with an audit event saying why).
+ *
+ * A job claimed by a worker that dies (kill -9, a lost node) is taken back by BullMQ's stalled-job check once its lock
+ * expires: `lockMs` and `stalledCheckMs` bound that wait (the defaults deliver it within about ten seconds of a
+ * worker being up again). The delivery service then looks for a card the dead worker may have posted before posting.
  */
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -11,7 +17,7 @@ import type { ExpiryWarningService } from '../services/expiry-warning-service';
 import type { ReminderService } from '../services/reminder-service';
 import { RetryableDeliveryError, type DeliveryService } from '../deliveries/delivery-service';
 import { parseTarget } from '../ports/chat-channel';
-import { DELIVERY_QUEUE, jobIdPart, TIMER_QUEUE, targetKey, type Queues } from './queues';
+import { changeJobs, DELIVERY_QUEUE, TIMER_QUEUE, type Queues } from './queues';
 
 /** What a delivery job delivers, as metrics label it. */
 export type DeliveryMetricKind = 'card' | 'card_update' | 'reminder' | 'notify' | 'callback';
@@ -33,6 +39,10 @@ export function startWorkers(deps: {
   prefix: string;
   concurrency: number;
   backoffMs: number;
+  /** How long a claimed job stays locked without renewal (renewed every half of it while the worker lives). */
+  lockMs: number;
+  /** How often a worker looks for jobs whose lock expired (their worker died) and takes them back. */
+  stalledCheckMs: number;
   queues: Pick<Queues, 'addDelivery'>;
   deliveries: DeliveryService;
   decisions: Pick<DecisionService, 'expireIfDue' | 'escalate'>;
@@ -64,29 +74,22 @@ export function startWorkers(deps: {
     DELIVERY_QUEUE,
     async (job: Job) => {
       const { requestId } = job.data as { requestId: string; target?: string };
-      const last = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       const log = deps.log.child({ requestId, job: job.name, jobId: job.id });
       const channel = typeof job.data.target === 'string' ? parseTarget(job.data.target).kind || 'unknown' : 'requester';
       switch (job.name) {
         case 'card.post':
-          return measured('card', channel, () => deps.deliveries.postCard(requestId, job.data.target, { last }));
+          return measured('card', channel, () => deps.deliveries.postCard(requestId, job.data.target));
         case 'card.update':
-          return measured('card_update', channel, () => deps.deliveries.updateCard(requestId, job.data.target, { last }));
+          return measured('card_update', channel, () => deps.deliveries.updateCard(requestId, job.data.target));
         case 'card.remind':
-          return measured('reminder', channel, () => deps.deliveries.remindApprovers(requestId, job.data.target, job.data.index, { last }));
+          return measured('reminder', channel, () => deps.deliveries.remindApprovers(requestId, job.data.target, job.data.index));
         case 'notify':
-          return measured('notify', channel, () => deps.deliveries.notifyRequester(requestId, { last }));
+          return measured('notify', channel, () => deps.deliveries.notifyRequester(requestId));
         case 'callback':
-          return measured('callback', 'callback', () => deps.deliveries.sendCallback(requestId, { last }));
+          return measured('callback', 'callback', () => deps.deliveries.sendCallback(requestId));
         case 'request.changed': {
           const plan = await deps.deliveries.plan(requestId);
-          const v = jobIdPart(plan.version);
-          await Promise.all([
-            ...plan.cardTargets.map((target) =>
-              deps.queues.addDelivery({ name: 'card.update', data: { requestId, target } }, `update.${requestId}.${targetKey(target)}.${v}`)),
-            plan.notify ? deps.queues.addDelivery({ name: 'notify', data: { requestId } }, `notify.${requestId}`) : undefined,
-            plan.callback ? deps.queues.addDelivery({ name: 'callback', data: { requestId } }, `callback.${requestId}`) : undefined,
-          ]);
+          await Promise.all(changeJobs(requestId, plan).map((o) => deps.queues.addDelivery(o.job, o.jobId)));
           log.debug({ plan }, 'fanned out request change');
           return plan;
         }
@@ -95,7 +98,7 @@ export function startWorkers(deps: {
           return undefined;
       }
     },
-    { connection: deps.connection, prefix: deps.prefix, concurrency: deps.concurrency, settings },
+    { connection: deps.connection, prefix: deps.prefix, concurrency: deps.concurrency, settings, lockDuration: deps.lockMs, stalledInterval: deps.stalledCheckMs },
   );
 
   const timers = new Worker(
@@ -108,14 +111,14 @@ export function startWorkers(deps: {
       if (job.name === 'reconcile') return deps.reconcile();
       return undefined;
     },
-    { connection: deps.connection, prefix: deps.prefix, concurrency: 2, settings },
+    { connection: deps.connection, prefix: deps.prefix, concurrency: 2, settings, lockDuration: deps.lockMs, stalledInterval: deps.stalledCheckMs },
   );
 
   for (const w of [delivery, timers]) {
     w.on('error', (err) => deps.log.error({ err, worker: w.name }, 'worker error'));
     w.on('failed', (job, err) => {
       const final = job && job.attemptsMade >= (job.opts.attempts ?? 1);
-      deps.log[final ? 'error' : 'warn']({ err, job: job?.name, jobId: job?.id, attemptsMade: job?.attemptsMade }, final ? 'job failed for good' : 'job failed; will retry');
+      deps.log[final ? 'error' : 'warn']({ err, job: job?.name, jobId: job?.id, attemptsMade: job?.attemptsMade }, final ? 'job ran out of attempts; the reconciler will re-drive what it owes' : 'job failed; will retry');
     });
   }
 

@@ -143,6 +143,10 @@ export function createDatabase(opts: { url: string; poolSize: number; onError?: 
   const pool = new GuardedPool({ connectionString: opts.url, max: opts.poolSize, connectionTimeoutMillis: 2_000, idleTimeoutMillis: 30_000 });
   // An idle client's socket dying emits on the pool; without a listener that would crash the process.
   pool.on('error', opts.onError ?? (() => undefined));
+  // A checked-out client between statements (a transaction, the sealer's lock) emits on itself instead, and the pool
+  // listens only to idle clients: without this a database outage at that moment crashed the process. The statement
+  // in progress or the next one fails on its own, and the pool discards the broken client when it is released.
+  pool.on('connect', (client) => client.on('error', opts.onError ?? (() => undefined)));
   const adapter = new PrismaPg(pool, {
     disposeExternalPool: true,
     onPoolError: opts.onError,

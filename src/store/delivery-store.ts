@@ -14,6 +14,8 @@ export type DeliveryStatus = 'pending' | 'delivered' | 'skipped' | 'failed';
 export interface StoredMessageRef {
   ref: Record<string, unknown>;
   renderedVersion?: string;
+  /** A state version whose render failed for good: the reconciler does not re-drive it (a later change does). */
+  abandonedVersion?: string;
 }
 
 export interface DeliveryRow {
@@ -25,6 +27,8 @@ export interface DeliveryRow {
 /** Port of the deliveries aggregate. */
 export interface DeliveryStore {
   get(requestId: string, kind: DeliveryKind, target: string): Promise<DeliveryRow | null>;
+  /** Every row of a request (what the reconciler compares with what the request owes). */
+  list(requestId: string): Promise<(DeliveryRow & { kind: DeliveryKind; target: string })[]>;
   /**
    * Creates the row if needed and counts the attempt while it is pending. A settled row comes back unchanged, which is
    * how a duplicate job learns it has nothing to do.
@@ -36,6 +40,8 @@ export interface DeliveryStore {
   recordError(requestId: string, kind: DeliveryKind, target: string, message: string): Promise<void>;
   /** Records that a delivered card now shows `version`. */
   markRendered(requestId: string, target: string, version: string): Promise<void>;
+  /** Records that rendering `version` on a delivered card failed permanently, so nobody re-drives it. */
+  abandonRender(requestId: string, target: string, version: string): Promise<void>;
 }
 
 interface Row {
@@ -58,6 +64,14 @@ export function createDeliveryStore(deps: { db: Pick<Database, '$queryRawUnsafe'
 
   return {
     get,
+
+    async list(requestId) {
+      const rows = await db.$queryRawUnsafe<(Row & { kind: DeliveryKind; target: string })[]>(
+        'SELECT kind, target, status, message_ref, attempts FROM delivery WHERE request_id = $1::uuid',
+        requestId,
+      );
+      return rows.map((r) => ({ ...toRow(r), kind: r.kind, target: r.target }));
+    },
 
     async claim(requestId, kind, target) {
       const rows = await db.$queryRawUnsafe<Row[]>(
@@ -90,6 +104,14 @@ export function createDeliveryStore(deps: { db: Pick<Database, '$queryRawUnsafe'
     async markRendered(requestId, target, version) {
       await db.$executeRawUnsafe(
         `UPDATE delivery SET message_ref = jsonb_set(message_ref, '{renderedVersion}', to_jsonb($3::text)), updated_at = now()
+         WHERE request_id = $1::uuid AND kind = 'card' AND target = $2 AND status = 'delivered'`,
+        requestId, target, version,
+      );
+    },
+
+    async abandonRender(requestId, target, version) {
+      await db.$executeRawUnsafe(
+        `UPDATE delivery SET message_ref = jsonb_set(message_ref, '{abandonedVersion}', to_jsonb($3::text)), updated_at = now()
          WHERE request_id = $1::uuid AND kind = 'card' AND target = $2 AND status = 'delivered'`,
         requestId, target, version,
       );

@@ -232,24 +232,24 @@ export interface RequestStore {
   pendingCountsByKey(): Promise<Map<string, number>>;
   /** Ids of pending requests at or past their expiry, oldest expiry first. */
   overdueIds(limit: number): Promise<string[]>;
-  /** Pending, unexpired requests with the card targets not yet settled (delivered, skipped or failed). */
-  awaitingCards(limit: number): Promise<{ id: string; expiresAt: Date; targets: string[] }[]>;
   /**
-   * Requests decided in the last week that still owe something: a callback, a requester notification per configured
-   * platform (`notifyPlatforms`), or a card that does not show the final state. Returns their state version.
+   * Card targets not yet settled (delivered, skipped or failed): every one of a pending, unexpired request, and of a
+   * request decided in the last week those an attempt began on (a pending row: its card may have been posted, and
+   * must then be found and shown final). `expiresAt` is null for a decided request (no timer to arm).
    */
-  decidedOwingDeliveries(notifyPlatforms: number, limit: number): Promise<{ id: string; status: RequestStatus; voteCount: number }[]>;
+  awaitingCards(limit: number): Promise<{ id: string; expiresAt: Date | null; targets: string[] }[]>;
+  /**
+   * Requests that owe something after a change: decided in the last week and still owing a callback, a requester
+   * notification per configured platform (`notifyPlatforms`) or a final card render; or pending with a posted card
+   * that does not show the current state. A render given up for good (`abandonedVersion`) is not owed. Returns their
+   * state version.
+   */
+  owingChanges(notifyPlatforms: number, limit: number): Promise<{ id: string; status: RequestStatus; voteCount: number }[]>;
   /**
    * Pending, unexpired requests whose requirement asks for an expiry warning (`warnBeforeExpirySeconds`) that has not
    * been given yet (no `request.expiring` event), with when it is due: what the reconciler re-arms timers from.
    */
   owedExpiryWarnings(limit: number): Promise<{ id: string; warnAt: Date }[]>;
-  /**
-   * Records a pending request's expiry warning once: locks the row and, when the request is still pending, unexpired
-   * and not yet warned, appends `events(request)` (which must include the `request.expiring` event) in the same
-   * transaction. Safe to run any number of times on any number of nodes.
-   * @returns the request's expiry when the warning was recorded now, null otherwise.
-   */
   /**
    * Pending, unexpired requests whose requirement asks for reminders (`remindSeconds`), oldest first (or just
    * `requestId`): when each was submitted, its delivered card targets and the reminder rows already settled.
@@ -257,6 +257,12 @@ export interface RequestStore {
   remindersOwed(opts: { requestId?: string; limit: number }): Promise<{ id: string; createdAt: Date; remindSeconds: number[]; cards: string[]; settled: string[] }[]>;
   /** Pending, unexpired requests whose requirement escalates and has not yet: when each escalation is due. */
   escalationsOwed(limit: number): Promise<{ id: string; dueAt: Date }[]>;
+  /**
+   * Records a pending request's expiry warning once: locks the row and, when the request is still pending, unexpired
+   * and not yet warned, appends `events(request)` (which must include the `request.expiring` event) in the same
+   * transaction. Safe to run any number of times on any number of nodes.
+   * @returns the request's expiry when the warning was recorded now, null otherwise.
+   */
   recordExpiryWarning(id: string, now: Date, events: (request: { expiresAt: Date; callbackUrl: string | null }) => AuditEventInput[]): Promise<Date | null>;
 }
 
@@ -639,26 +645,37 @@ export function createRequestStore(deps: { db: Pick<Database, 'approvalRequest' 
     },
 
     async awaitingCards(limit) {
-      const rows = await db.$queryRawUnsafe<{ id: string; expires_at: Date; targets: string[] }[]>(
-        `SELECT r.id, r.expires_at,
-           COALESCE(ARRAY(SELECT t FROM (${ASKED_CHANNELS_SQL}) asked(t)
-             WHERE NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.target = t AND d.status <> 'pending')), '{}') AS targets
-         FROM approval_request r WHERE r.status = 'pending' AND r.expires_at > now() ORDER BY r.created_at LIMIT $1`,
+      const rows = await db.$queryRawUnsafe<{ id: string; expires_at: Date; open: boolean; targets: string[] }[]>(
+        `SELECT r.id, r.expires_at, r.status = 'pending' AS open,
+           COALESCE(ARRAY(
+             SELECT t FROM (${ASKED_CHANNELS_SQL}) asked(t)
+               WHERE r.status = 'pending'
+                 AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.target = t AND d.status <> 'pending')
+             UNION
+             SELECT d.target FROM delivery d WHERE r.status <> 'pending' AND d.request_id = r.id AND d.kind = 'card' AND d.status = 'pending'), '{}') AS targets
+         FROM approval_request r
+         WHERE (r.status = 'pending' AND r.expires_at > now())
+            OR (r.status <> 'pending' AND r.decided_at > now() - interval '7 days'
+                AND EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'pending'))
+         ORDER BY r.created_at LIMIT $1`,
         limit,
       );
-      return rows.map((r) => ({ id: r.id, expiresAt: new Date(r.expires_at), targets: r.targets }));
+      return rows.map((r) => ({ id: r.id, expiresAt: r.open ? new Date(r.expires_at) : null, targets: r.targets }));
     },
 
-    async decidedOwingDeliveries(notifyPlatforms, limit) {
+    async owingChanges(notifyPlatforms, limit) {
+      const staleCard = `EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered'
+                AND d.message_ref->>'renderedVersion' IS DISTINCT FROM ${STATE_VERSION_SQL}
+                AND d.message_ref->>'abandonedVersion' IS DISTINCT FROM ${STATE_VERSION_SQL})`;
       const rows = await db.$queryRawUnsafe<{ id: string; status: RequestStatus; votes: number }[]>(
         `SELECT r.id, r.status, (SELECT count(*)::int FROM vote v WHERE v.request_id = r.id) AS votes
          FROM approval_request r
-         WHERE r.status <> 'pending' AND r.decided_at > now() - interval '7 days' AND (
+         WHERE (r.status <> 'pending' AND r.decided_at > now() - interval '7 days' AND (
            (r.callback_url IS NOT NULL AND NOT EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'callback' AND d.status <> 'pending'))
            OR (r.policy_outcome = 'require' AND r.standing_approval_id IS NULL AND $1::int > 0 AND (SELECT count(*) FROM delivery d WHERE d.request_id = r.id AND d.kind = 'notify' AND d.status <> 'pending') < $1::int)
-           OR EXISTS (SELECT 1 FROM delivery d WHERE d.request_id = r.id AND d.kind = 'card' AND d.status = 'delivered'
-                AND d.message_ref->>'renderedVersion' IS DISTINCT FROM ${STATE_VERSION_SQL}))
-         ORDER BY r.decided_at LIMIT $2`,
+           OR ${staleCard}))
+           OR (r.status = 'pending' AND r.expires_at > now() AND ${staleCard})
+         ORDER BY r.decided_at NULLS LAST, r.created_at LIMIT $2`,
         notifyPlatforms,
         limit,
       );

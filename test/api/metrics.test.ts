@@ -9,7 +9,9 @@ let t: TestApp;
 let receiver: Server;
 let receiverUrl: string;
 beforeAll(async () => {
-  receiver = createServer((req, res) => res.writeHead(req.url === '/ok' ? 200 : 500).end());
+  // /ok takes the callback, /gone refuses it for good (404), /flaky fails once (500, retried) and then takes it.
+  let flaky = 0;
+  receiver = createServer((req, res) => res.writeHead(req.url === '/ok' ? 200 : req.url === '/gone' ? 404 : flaky++ === 0 ? 500 : 200).end());
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
   receiverUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`;
   t = await startTestApp({ env: { CALLBACK_SIGNING_SECRET: 'a-callback-secret-0123456789', CALLBACK_ALLOWED_HOSTS: '127.0.0.1', DELIVERY_ATTEMPTS: '2', AUDIT_SEAL_INTERVAL_MS: '60000' } });
@@ -59,16 +61,17 @@ it('counts pending requests from PostgreSQL and times decisions', async () => {
 
 it('counts callbacks and deliveries by outcome', async () => {
   const ok = await t.submit(baseRequest({ action: 'table.read', environment: 'dev', callbackUrl: `${receiverUrl}/ok` }));
-  const failing = await t.submit(baseRequest({ action: 'table.read', environment: 'dev', callbackUrl: `${receiverUrl}/fail` }));
+  const gone = await t.submit(baseRequest({ action: 'table.read', environment: 'dev', callbackUrl: `${receiverUrl}/gone` }));
+  const flaky = await t.submit(baseRequest({ action: 'table.read', environment: 'dev', callbackUrl: `${receiverUrl}/flaky` }));
   // dataset.export posts a card to Slack, which this server does not run: the delivery is skipped.
   const carded = await t.submit(baseRequest());
-  expect([ok.status, failing.status, carded.status]).toEqual([202, 202, 202]);
+  expect([ok.status, gone.status, flaky.status, carded.status]).toEqual([202, 202, 202, 202]);
   const text = await t.waitFor(async () => {
     const m = await scrape();
-    return sample(m, 'countersign_callbacks_total{outcome="failed"}') === 1 && sample(m, 'countersign_deliveries_total{kind="card",channel="slack",outcome="skipped"}') ? m : undefined;
+    return sample(m, 'countersign_callbacks_total{outcome="failed"}') === 1 && sample(m, 'countersign_callbacks_total{outcome="delivered"}') === 2
+      && sample(m, 'countersign_deliveries_total{kind="card",channel="slack",outcome="skipped"}') ? m : undefined;
   }, 15_000, 'callback and delivery outcomes');
-  expect(sample(text, 'countersign_callbacks_total{outcome="delivered"}')).toBe(1);
-  // Two attempts (DELIVERY_ATTEMPTS=2): the first is retried, the last recorded as failed.
+  // A 404 is permanent (failed at once); a 500 is retried, and the retry delivered it.
   expect(sample(text, 'countersign_callbacks_total{outcome="retry"}')).toBe(1);
 });
 

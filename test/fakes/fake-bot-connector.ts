@@ -74,6 +74,11 @@ export interface FakeBotConnector {
   failNext(operation: ConnectorOperation, fault: ScriptedFault, times?: number): void;
   /** Makes the next `times` calls of `operation` wait for `ms` before answering (slow service). */
   delayNext(operation: ConnectorOperation, ms: number, times?: number): void;
+  /**
+   * Carries out the next `times` calls of `operation` at once (recorded, activities stored) but answers them `ms`
+   * later, as when the connector's answer is late or lost: the bot may give up, or fail, after Teams has posted.
+   */
+  answerLateNext(operation: ConnectorOperation, ms: number, times?: number): void;
   /** Activities by conversation id and activity id, as posted and updated. */
   activity(conversationId: string, activityId: string): StoredActivity | undefined;
   activitiesIn(conversationId: string): StoredActivity[];
@@ -121,6 +126,8 @@ export async function startFakeBotConnector(): Promise<FakeBotConnector> {
   const members = new Map<string, TeamsMember>();
   const faults = new Map<ConnectorOperation, ScriptedFault[]>();
   const delays = new Map<ConnectorOperation, number[]>();
+  const late = new Map<ConnectorOperation, number[]>();
+  const lateTimers = new Set<NodeJS.Timeout>();
   const activities = new Map<string, Map<string, StoredActivity>>();
   const createdConversations: { id: string; parameters: any }[] = [];
   const waiters: { predicate: (c: RecordedCall) => boolean; resolve: (c: RecordedCall) => void }[] = [];
@@ -207,6 +214,19 @@ export async function startFakeBotConnector(): Promise<FakeBotConnector> {
     if (sub === 'activities') call.activityId = itemId;
     if (sub === 'members') call.userId = itemId;
 
+    const lateMs = call.operation !== 'unknown' ? late.get(call.operation)?.shift() : undefined;
+    if (lateMs) {
+      // Headers and body are buffered until end(): holding end() back delays the whole answer.
+      const end = res.end.bind(res) as (...a: unknown[]) => http.ServerResponse;
+      res.end = ((...a: unknown[]) => {
+        const timer = setTimeout(() => {
+          lateTimers.delete(timer);
+          if (!res.destroyed) end(...a);
+        }, lateMs);
+        lateTimers.add(timer);
+        return res;
+      }) as typeof res.end;
+    }
     if (call.operation !== 'unknown') {
       const wait = delays.get(call.operation)?.shift();
       if (wait) await new Promise((r) => setTimeout(r, wait));
@@ -293,6 +313,11 @@ export async function startFakeBotConnector(): Promise<FakeBotConnector> {
       for (let i = 0; i < times; i++) list.push(fault);
       faults.set(operation, list);
     },
+    answerLateNext(operation, ms, times = 1) {
+      const list = late.get(operation) ?? [];
+      for (let i = 0; i < times; i++) list.push(ms);
+      late.set(operation, list);
+    },
     delayNext(operation, ms, times = 1) {
       const list = delays.get(operation) ?? [];
       for (let i = 0; i < times; i++) list.push(ms);
@@ -326,10 +351,12 @@ export async function startFakeBotConnector(): Promise<FakeBotConnector> {
       calls.length = 0;
       faults.clear();
       delays.clear();
+      late.clear();
       activities.clear();
       createdConversations.length = 0;
     },
     close() {
+      for (const timer of lateTimers) clearTimeout(timer);
       return new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());

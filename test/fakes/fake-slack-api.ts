@@ -42,6 +42,8 @@ export interface FakeSlackMessage {
   ts: string;
   text?: string;
   blocks?: any[];
+  /** The message metadata given to chat.postMessage (`{ event_type, event_payload }`), kept as Slack keeps it. */
+  metadata?: { event_type: string; event_payload?: Record<string, unknown> };
   /** Every version of the message, oldest first (postMessage, then each chat.update). */
   history: { text?: string; blocks?: any[] }[];
 }
@@ -84,6 +86,13 @@ export interface FakeSlackApi {
   fail(method: string, failure: ScriptedFailure): void;
   /** Delays every answer of `method` by `ms` (0 removes the delay), to show who waits on Slack and who does not. */
   slow(method: string, ms: number): void;
+  /**
+   * Carries out every call of `method` at once but answers it `ms` later (0: at once), as Slack does when its answer
+   * is lost or late: a client that gives up first has still posted.
+   */
+  answerLate(method: string, ms: number): void;
+  /** Runs `fn` for every call of `method` once it is carried out, before it is answered (to stage a fault in between). */
+  onCall(method: string, fn: (args: Record<string, any>) => void): void;
   /** A fresh response_url pointing at this fake. */
   responseUrl(): string;
   responseId(url: string): string;
@@ -158,6 +167,9 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
   const groups = new Map<string, string[]>();
   const script = new Map<string, ScriptedFailure[]>();
   const delays = new Map<string, number>();
+  const late = new Map<string, number>();
+  const lateTimers = new Set<NodeJS.Timeout>();
+  const hooks = new Map<string, ((args: Record<string, any>) => void)[]>();
   let seq = 0;
   const nextTs = () => `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
 
@@ -200,8 +212,28 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
         if (problem) return { ok: false, error: problem };
         if (!args.text && !args.blocks) return { ok: false, error: 'no_text' };
         const ts = nextTs();
-        messages.set(`${channel}:${ts}`, { channel, ts, text: args.text, blocks: args.blocks, history: [{ text: args.text, blocks: args.blocks }] });
+        const metadata = args.metadata && typeof args.metadata === 'object' ? args.metadata : undefined;
+        messages.set(`${channel}:${ts}`, { channel, ts, text: args.text, blocks: args.blocks, metadata, history: [{ text: args.text, blocks: args.blocks }] });
         return { ok: true, channel, ts, message: { type: 'message', user: 'U0000BOT', bot_id: 'B0000BOT', text: args.text, blocks: args.blocks, ts } };
+      }
+      case 'conversations.history': {
+        // Newest first, from `oldest` on; metadata only with include_all_metadata, paged by an opaque cursor.
+        const channel = String(args.channel ?? '');
+        const problem = channelProblem(channel);
+        if (problem) return { ok: false, error: problem };
+        const oldest = Number(args.oldest ?? 0);
+        const all = [...messages.values()].filter((m) => m.channel === channel && Number(m.ts) >= oldest).sort((a, b) => b.ts.localeCompare(a.ts));
+        const offset = Number(args.cursor ? Buffer.from(String(args.cursor), 'base64').toString() : 0);
+        const limit = Math.min(Number(args.limit ?? 100), 999);
+        const page = all.slice(offset, offset + limit);
+        const more = offset + limit < all.length;
+        const withMeta = args.include_all_metadata === true || args.include_all_metadata === 'true';
+        return {
+          ok: true,
+          messages: page.map((m) => ({ type: 'message', user: 'U0000BOT', bot_id: 'B0000BOT', text: m.text, blocks: m.blocks, ts: m.ts, ...(withMeta && m.metadata ? { metadata: m.metadata } : {}) })),
+          has_more: more,
+          response_metadata: { next_cursor: more ? Buffer.from(String(offset + limit)).toString('base64') : '' },
+        };
       }
       case 'chat.update': {
         const refused = blocksRefused(args);
@@ -265,9 +297,19 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
       const raw = Buffer.concat(chunks).toString('utf8');
       const url = new URL(req.url ?? '/', 'http://fake');
       const contentType = String(req.headers['content-type'] ?? '');
+      const lateMs = late.get(/^\/api\/([a-zA-Z.]+)$/.exec(url.pathname)?.[1] ?? '') ?? 0;
       const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
-        res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
-        res.end(JSON.stringify(body));
+        const answer = () => {
+          if (res.destroyed) return;
+          res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+          res.end(JSON.stringify(body));
+        };
+        if (lateMs <= 0) return answer();
+        const timer = setTimeout(() => {
+          lateTimers.delete(timer);
+          answer();
+        }, lateMs);
+        lateTimers.add(timer);
       };
 
       const response = /^\/response\/([^/]+)$/.exec(url.pathname);
@@ -313,7 +355,8 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
       }
       const body = answer(method, args, token);
       record(200, body);
-      send(200, body, { 'x-oauth-scopes': 'chat:write,commands,users:read,users:read.email,im:write,usergroups:read' });
+      for (const hook of hooks.get(method) ?? []) hook(args);
+      send(200, body, { 'x-oauth-scopes': 'chat:write,commands,users:read,users:read.email,im:write,usergroups:read,channels:history,groups:history' });
     }
   });
 
@@ -354,6 +397,8 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
     addChannel: (id, o = {}) => void channels.set(id, { archived: Boolean(o.archived), member: o.member ?? true }),
     setUserGroup: (id, ids) => void groups.set(id, ids),
     slow: (method, ms) => void delays.set(method, ms),
+    answerLate: (method, ms) => void late.set(method, ms),
+    onCall: (method, fn) => void hooks.set(method, [...(hooks.get(method) ?? []), fn]),
     fail: (method, failure) => {
       const list = script.get(method) ?? [];
       list.push({ ...failure });
@@ -382,6 +427,7 @@ export async function startFakeSlackApi(opts: { botToken?: string; appToken?: st
       });
     },
     async close() {
+      for (const timer of lateTimers) clearTimeout(timer);
       for (const ws of sockets) ws.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       server.closeAllConnections();

@@ -172,7 +172,7 @@ describe('standing approvals from Slack', () => {
       expect(covered.body.status).toBe('approved');
       // Approved at intake, like a routine rule: the requester is owed no notification (people decided nothing now).
       expect(await s.t.app.store.requests.changeSummary(covered.body.id)).toMatchObject({ byStandingApproval: true });
-      const owed = await s.t.app.store.requests.decidedOwingDeliveries(1, 1000);
+      const owed = await s.t.app.store.requests.owingChanges(1, 1000);
       expect(owed.map((r) => r.id)).not.toContain(covered.body.id);
       // The request alice decided is owed one (or already has it): the read-out is not empty by accident.
       const decided = await s.request(id);

@@ -14,6 +14,7 @@ import {
   type SlackPostOptions,
 } from '../fakes/slack-requests';
 import { startTestApp, type TestApp } from '../support/start-app';
+import type { TestDatabase } from '../support/test-database';
 
 export const SIGNING_SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
 export const DATA_CHANNEL = 'C0000DATA';
@@ -97,7 +98,9 @@ export interface SlackTestApp {
 }
 
 /** Starts a fake Slack and the app configured for it. */
-export async function startSlackTestApp(opts: { env?: Record<string, string>; policyYaml?: string; prepare?: (slack: FakeSlackApi) => void } = {}): Promise<SlackTestApp> {
+export async function startSlackTestApp(
+  opts: { env?: Record<string, string> | ((slack: FakeSlackApi) => Record<string, string>); policyYaml?: string; prepare?: (slack: FakeSlackApi) => void; database?: TestDatabase } = {},
+): Promise<SlackTestApp> {
   const slack = await startFakeSlackApi();
   for (const u of Object.values(USERS)) slack.addUser(u);
   slack.addChannel(DATA_CHANNEL);
@@ -107,6 +110,7 @@ export async function startSlackTestApp(opts: { env?: Record<string, string>; po
   try {
     t = await startTestApp({
       policyYaml: opts.policyYaml ?? SLACK_POLICY,
+      database: opts.database,
       platforms: [slackPlatform],
       env: {
         SLACK_BOT_TOKEN: slack.botToken,
@@ -114,7 +118,7 @@ export async function startSlackTestApp(opts: { env?: Record<string, string>; po
         SLACK_API_URL: slack.apiUrl,
         SLACK_AUDIT_ACCESS: 'S0000AUDIT',
         SLACK_TEAM_ID: slack.teamId,
-        ...opts.env,
+        ...(typeof opts.env === 'function' ? opts.env(slack) : opts.env),
       },
     });
   } catch (err) {

@@ -8,6 +8,7 @@ import type { AnyChatPlatform } from '../../src/channels/channel-module';
 import { startFakeBotConnector, type FakeBotConnector } from '../fakes/fake-bot-connector';
 import { botInstalled, CHANNEL_ID, sendActivity, TEAMS_USERS, TENANT_ID } from '../fakes/teams-activities';
 import { startTestApp, type TestApp } from '../support/start-app';
+import type { TestDatabase } from '../support/test-database';
 
 /** The test policy with cards routed to the Teams channel the bot is installed in. */
 export const TEAMS_POLICY = `
@@ -75,7 +76,13 @@ export function teamsPlatformWith(options: TeamsModuleOptions = {}): AnyChatPlat
  * the bot in {@link CHANNEL_ID} unless `install: false`.
  */
 export async function startTeamsTestApp(
-  opts: { env?: Record<string, string>; policyYaml?: string; install?: boolean; options?: TeamsModuleOptions | ((fake: FakeBotConnector) => TeamsModuleOptions) } = {},
+  opts: {
+    env?: Record<string, string>;
+    policyYaml?: string;
+    install?: boolean;
+    options?: TeamsModuleOptions | ((fake: FakeBotConnector) => TeamsModuleOptions);
+    database?: TestDatabase;
+  } = {},
 ): Promise<TeamsTestApp> {
   const fake = await startFakeBotConnector();
   for (const u of Object.values(TEAMS_USERS)) fake.addMember(u);
@@ -83,6 +90,7 @@ export async function startTeamsTestApp(
   try {
     t = await startTestApp({
       policyYaml: opts.policyYaml ?? TEAMS_POLICY,
+      database: opts.database,
       // The tenant filter is on in every test, as it is in production (the fixtures' activities come from TENANT_ID).
       env: { TEAMS_ALLOW_UNAUTHENTICATED: 'true', MICROSOFT_APP_TENANT_ID: TENANT_ID, TEAMS_AUDIT_ACCESS: 'auditors', ...opts.env },
       platforms: [teamsPlatformWith(typeof opts.options === 'function' ? opts.options(fake) : opts.options)],
