@@ -43,7 +43,7 @@ for (const q of [delivery, timers]) q.on('error', () => undefined);
 const targetKey = (t: string) => createHash('sha1').update(t).digest('hex').slice(0, 16);
 
 const REQUEST_COLUMNS = `id, status, action, resource, requester_id, requester_type, requester_email, requester, on_behalf_of, justification,
-  context, risk, environment, api_key_id, api_key_name, key_owner_email, body_hash, policy_rule, policy_outcome, policy_hash, requirement,
+  context, risk, environment, api_key_id, api_key_name, key_owner, body_hash, policy_rule, policy_outcome, policy_hash, requirement,
   approvals_required, expires_at, created_at, decided_at, decided_by, decision_reason`;
 const REQUEST_VALUES = `$1::uuid, $2::"RequestStatus", $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10, $11::jsonb, $12::"Risk", $13, $14::uuid, $15, $16,
   $17, $18, $19::"PolicyOutcome", $20, $21::jsonb, $22, $23::timestamptz, $24::timestamptz, $25::timestamptz, $26, $27`;
