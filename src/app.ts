@@ -44,6 +44,7 @@ import { createChatCommandService } from './services/chat-command-service';
 import { createConsoleOidcService } from './services/console-oidc-service';
 import { createConsoleRequestService } from './services/console-request-service';
 import { consoleRequestRoutes } from './http/routes/console-request-routes';
+import { consoleStandingRoutes } from './http/routes/console-standing-routes';
 import { consoleLineageRoutes } from './http/routes/console-lineage-routes';
 import { consoleAuditRoutes } from './http/routes/console-audit-routes';
 import { createConsoleSessionService } from './services/console-session-service';
@@ -221,10 +222,11 @@ export async function createApp(config: Config, opts: AppOptions) {
     : undefined;
   const lineage = createLineageService({ requests: store.requests, clock });
   const packs = createEvidencePackExporter({ audit, log: evidence.auditLog, requests: store.requests, policies: store.policies, grants: evidence.grants, issuer: baseUrl, clock });
+  const standing = createStandingApprovalService({ standing: store.standingApprovals, decisions, clock });
   const server = await buildServer({
     log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, lineage, policy, audit, auditLog: evidence.auditLog, packs, directory, intake, decisions, queries, policies, policyFile: config.POLICY_FILE,
     grants: createGrantService({ grants: evidence.grants, requests: store.requests, clock }),
-    standing: createStandingApprovalService({ standing: store.standingApprovals, decisions, clock }), jwks: () => evidence.grants.jwks(),
+    standing, jwks: () => evidence.grants.jwks(),
     limits: { redis: producer, prefix: config.REDIS_PREFIX, intakePerMinute: config.INTAKE_RATE_LIMIT_PER_MINUTE, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE },
     longPolls: { gate: limits.longPolls, perKey: config.LONG_POLLS_PER_KEY },
     maxWaitSeconds: config.MAX_WAIT_SECONDS, shutdown: shutdown.signal, opsOnly: !serveApi,
@@ -240,6 +242,7 @@ export async function createApp(config: Config, opts: AppOptions) {
           }),
           consoleLineageRoutes({ lineage, policy, directory: () => directory.current() }),
           consoleAuditRoutes({ audit, log: evidence.auditLog, packs }),
+          consoleStandingRoutes({ standing, directory }),
         ],
       }
       : undefined,
