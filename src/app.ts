@@ -159,12 +159,13 @@ export async function createApp(config: Config, opts: AppOptions) {
   };
   // Interactions vote inside a database transaction: leave half the pool to the API and the workers.
   const interactionConcurrency = Math.max(2, Math.floor(config.DATABASE_POOL_SIZE / 2));
+  const standing = createStandingApprovalService({ standing: store.standingApprovals, decisions, clock });
   for (const platform of chatPlatforms) {
     const slice = configSlice(config, platform.config.shape);
     if (!platform.config.enabled(slice)) continue;
     const { key, isPlatformGroup } = platform.config.auditAccess;
     const access = parseAuditAccess(slice[key] as string | undefined, isPlatformGroup);
-    const commands = createChatCommandService({ audit, queries, policy, directory, channel: platform.kind, auditGroups: access.policyGroups ?? [], clock });
+    const commands = createChatCommandService({ audit, queries, standing, policy, directory, channel: platform.kind, auditGroups: access.policyGroups ?? [], clock });
     const offered: ChatPorts = { ...chatPorts, commands };
     const ports = Object.fromEntries(platform.ports.map((port: keyof ChatPorts) => [port, offered[port]]));
     const mod = await platform.create({ config: slice, log: log.child({ channel: platform.kind }), ports, auditGroups: access.platformGroups, interactionConcurrency });
@@ -222,7 +223,6 @@ export async function createApp(config: Config, opts: AppOptions) {
     : undefined;
   const lineage = createLineageService({ requests: store.requests, clock });
   const packs = createEvidencePackExporter({ audit, log: evidence.auditLog, requests: store.requests, policies: store.policies, grants: evidence.grants, issuer: baseUrl, clock });
-  const standing = createStandingApprovalService({ standing: store.standingApprovals, decisions, clock });
   const server = await buildServer({
     log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, lineage, policy, audit, auditLog: evidence.auditLog, packs, directory, intake, decisions, queries, policies, policyFile: config.POLICY_FILE,
     grants: createGrantService({ grants: evidence.grants, requests: store.requests, clock }),
