@@ -3,7 +3,11 @@
  * may revoke them (channel `web`, audited, refusals as the API's), auditors see every one, outsiders none; revocation
  * needs the CSRF token and the service's Origin like every state-changing console request.
  */
-import { ConsoleBrowser, startConsoleApp } from '../support/console-client';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { ConsoleBrowser, makeLink, startConsoleApp } from '../support/console-client';
 import type { TestApp } from '../support/start-app';
 
 const POLICY = `
@@ -105,4 +109,35 @@ describe('standing approvals in the console', () => {
     // The next matching request is asked again.
     expect((await t.submit({ action: 'deploy.service', resource: 'svc://payments', requester: { id: 'deploy-bot', type: 'agent' }, environment: 'production' })).body.status).toBe('pending');
   });
+
+  it('shows the page in Chromium, agent markup as text, and revokes with the button', async () => {
+    const id = await grant('deploy.service', 'svc://ui <b>bold</b>', 'bob@example.com', 2);
+    const dir = mkdtempSync(path.join(tmpdir(), 'cs-chromium-'));
+    const ctx = await chromium.launchPersistentContext(dir, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    try {
+      const page = ctx.pages()[0] ?? (await ctx.newPage());
+      const problems: string[] = [];
+      page.on('pageerror', (e) => problems.push(e.message));
+      page.on('dialog', (d) => void d.accept());
+      await page.goto(await makeLink(t, 'alice@example.com'));
+      await page.getByRole('link', { name: 'Standing approvals' }).click();
+      const row = page.locator(`tr[data-standing-id="${id}"]`);
+      await row.waitFor({ timeout: 15_000 });
+      const rowText = await row.textContent();
+      for (const fact of ['deploys', 'deploy.service', 'svc://ui <b>bold</b>', 'production', 'deploy-bot', 'bob@example.com', '2 / 2']) expect(rowText).toContain(fact);
+      expect(await page.locator('b', { hasText: 'bold' }).count()).toBe(0);
+      await row.getByRole('button', { name: 'Revoke' }).click();
+      await page.getByText('No active standing approvals.').waitFor({ timeout: 15_000 });
+      expect(problems).toEqual([]);
+    } finally {
+      await ctx.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const api = (await t.call('GET', '/v1/standing-approvals?all=true')).body.items.find((x: any) => x.id === id);
+    expect(api).toMatchObject({ active: false, revokedBy: 'alice@example.com' });
+  }, 60_000);
 });
