@@ -133,12 +133,13 @@ test("errors carry the service's status, code and field", async () => {
 test('a 429 with Retry-After (no long-poll slot free) is waited out, then the wait goes on', async () => {
   // This app allows one long-poll per key: hold it, so the client's first long-poll is refused with 429.
   const held = await client.submit(input());
-  const holding = fetch(`${t.baseUrl}/v1/requests/${held.id}?wait=3`, { headers: { authorization: `Bearer ${KEYS.agent}` } }).then((r) => r.json());
+  // Held long enough that a probe sees it however slowly this machine runs; the client outwaits it with Retry-After.
+  const holding = fetch(`${t.baseUrl}/v1/requests/${held.id}?wait=8`, { headers: { authorization: `Bearer ${KEYS.agent}` } }).then((r) => r.json());
   await t.waitFor(async () => {
     const probe = await fetch(`${t.baseUrl}/v1/requests/${held.id}?wait=1`, { headers: { authorization: `Bearer ${KEYS.agent}` } });
     await probe.arrayBuffer();
     return probe.status === 429;
-  }, 5_000, 'the held long-poll');
+  }, 7_000, 'the held long-poll');
 
   const req = input();
   const refusals: number[] = [];
