@@ -44,6 +44,7 @@ import { createChatCommandService } from './services/chat-command-service';
 import { createConsoleOidcService } from './services/console-oidc-service';
 import { createConsoleRequestService } from './services/console-request-service';
 import { consoleRequestRoutes } from './http/routes/console-request-routes';
+import { consoleStandingRoutes } from './http/routes/console-standing-routes';
 import { consoleLineageRoutes } from './http/routes/console-lineage-routes';
 import { consoleAuditRoutes } from './http/routes/console-audit-routes';
 import { createConsoleSessionService } from './services/console-session-service';
@@ -158,12 +159,13 @@ export async function createApp(config: Config, opts: AppOptions) {
   };
   // Interactions vote inside a database transaction: leave half the pool to the API and the workers.
   const interactionConcurrency = Math.max(2, Math.floor(config.DATABASE_POOL_SIZE / 2));
+  const standing = createStandingApprovalService({ standing: store.standingApprovals, decisions, clock });
   for (const platform of chatPlatforms) {
     const slice = configSlice(config, platform.config.shape);
     if (!platform.config.enabled(slice)) continue;
     const { key, isPlatformGroup } = platform.config.auditAccess;
     const access = parseAuditAccess(slice[key] as string | undefined, isPlatformGroup);
-    const commands = createChatCommandService({ audit, queries, policy, directory, channel: platform.kind, auditGroups: access.policyGroups ?? [], clock });
+    const commands = createChatCommandService({ audit, queries, standing, policy, directory, channel: platform.kind, auditGroups: access.policyGroups ?? [], clock });
     const offered: ChatPorts = { ...chatPorts, commands };
     const ports = Object.fromEntries(platform.ports.map((port: keyof ChatPorts) => [port, offered[port]]));
     const mod = await platform.create({ config: slice, log: log.child({ channel: platform.kind }), ports, auditGroups: access.platformGroups, interactionConcurrency });
@@ -224,7 +226,7 @@ export async function createApp(config: Config, opts: AppOptions) {
   const server = await buildServer({
     log, bodyLimit: config.BODY_LIMIT_BYTES, apiKeys, lineage, policy, audit, auditLog: evidence.auditLog, packs, directory, intake, decisions, queries, policies, policyFile: config.POLICY_FILE,
     grants: createGrantService({ grants: evidence.grants, requests: store.requests, clock }),
-    standing: createStandingApprovalService({ standing: store.standingApprovals, decisions, clock }), jwks: () => evidence.grants.jwks(),
+    standing, jwks: () => evidence.grants.jwks(),
     limits: { redis: producer, prefix: config.REDIS_PREFIX, intakePerMinute: config.INTAKE_RATE_LIMIT_PER_MINUTE, authFailuresPerMinute: config.AUTH_FAILURES_PER_MINUTE },
     longPolls: { gate: limits.longPolls, perKey: config.LONG_POLLS_PER_KEY },
     maxWaitSeconds: config.MAX_WAIT_SECONDS, shutdown: shutdown.signal, opsOnly: !serveApi,
@@ -240,6 +242,7 @@ export async function createApp(config: Config, opts: AppOptions) {
           }),
           consoleLineageRoutes({ lineage, policy, directory: () => directory.current() }),
           consoleAuditRoutes({ audit, log: evidence.auditLog, packs }),
+          consoleStandingRoutes({ standing, directory }),
         ],
       }
       : undefined,

@@ -15,6 +15,7 @@ import { auditLine } from '../../src/channels/audit-line';
 import { ALL_EVENTS, eventsNote, FULL_TEXT, pendingNote, renderWithin, shortenedNote, type FittedView, type TextBudget } from '../../src/channels/card-budget';
 import { cardFacts, claimsLine, CLAIM_HEADINGS, SOURCE_MARK, type CardFact } from '../../src/channels/card-facts';
 import { pendingList } from '../../src/channels/pending-list';
+import { revokedText, standingList } from '../../src/channels/standing-list';
 import { STATUS_WORDS, VOTE_WORDS } from '../../src/channels/status-words';
 import { clip, prefixWithin, TEXT_LIMITS } from '../../src/channels/text-limits';
 import { reasonRequired, type VoteDecision } from '../../src/domain/approval';
@@ -506,6 +507,21 @@ export function renderCommandResult(result: ChatCommandResult, command: string, 
       if (omitted) msg.blocks.push(context(escapeEntities(pendingNote(omitted, `run ${command} pending`))));
       return msg;
     }
+    case 'standing': {
+      const list = standingList(result.items, `${command} revoke`);
+      if (list.entries.length === 0) return { text: escapeEntities(list.heading), blocks: [section(escapeEntities(list.heading))] };
+      let msg: SlackMessage = { text: escapeEntities(list.heading), blocks: [header(list.heading)] };
+      for (const e of list.entries) {
+        const next = { ...msg, blocks: [...msg.blocks, section(clipMrkdwn(`*${mrkdwnLine(e.action)}* on \`${mrkdwnLine(e.resource)}\`\n${factLine(e.facts)}`, LIMIT.section))] };
+        // The list is capped by the command's page size; a message that would still overflow shows the first ones.
+        if (next.blocks.length > LIMIT.blocks - 1 || JSON.stringify(next.blocks).length > SLACK_MESSAGE_CHARS - NOTE_RESERVE) break;
+        msg = next;
+      }
+      if (list.howToRevoke) msg.blocks.push(context(escapeEntities(list.howToRevoke)));
+      return msg;
+    }
+    case 'revoked':
+      return { text: escapeEntities(revokedText(result.item)), blocks: [section(`:white_check_mark: ${escapeEntities(revokedText(result.item))}`)] };
     case 'trail': {
       // Votes are events of the trail: the head shows the request without them.
       const head = within({ ...result.request, votes: [] }, TRAIL_BUDGET, (fitted) => {

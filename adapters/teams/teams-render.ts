@@ -18,6 +18,7 @@ import { auditLine } from '../../src/channels/audit-line';
 import { ALL_EVENTS, eventsNote, fitView, FULL_TEXT, pendingNote, renderWithin, shortenedNote, type FittedView, type TextBudget } from '../../src/channels/card-budget';
 import { cardFacts, claimsLine, CLAIM_HEADINGS, SOURCE_MARK, type CardFact } from '../../src/channels/card-facts';
 import { pendingList, type PendingEntry } from '../../src/channels/pending-list';
+import { revokedText, standingList } from '../../src/channels/standing-list';
 import { plainText, type ChatReply } from '../../src/channels/chat-reply';
 import { notificationHeading, standingButtonLabel, STATUS_WORDS, VOTE_WORDS } from '../../src/channels/status-words';
 import { clip, TEXT_LIMITS } from '../../src/channels/text-limits';
@@ -410,6 +411,18 @@ export function renderCommandCard(result: ChatCommandResult): AdaptiveCard {
       if (omitted) c.body.push(text(pendingNote(omitted, 'ask for pending'), { isSubtle: true, size: 'Small' }));
       return c;
     }
+    case 'standing': {
+      const list = standingList(result.items, 'revoke');
+      const { card: c } = fill(card([text(list.heading, { size: 'Large', weight: 'Bolder' })]), list.entries.map((e) => ({
+        type: 'Container',
+        separator: true,
+        items: [text(`**${cardLine(e.action)}** on ${cardLine(e.resource)}`), factSet(e.facts)],
+      })));
+      if (list.howToRevoke) c.body.push(text(neutralizeMarkdown(list.howToRevoke), { isSubtle: true, size: 'Small' }));
+      return c;
+    }
+    case 'revoked':
+      return card([noticeElement({ text: revokedText(result.item), tone: 'ok' })]);
     case 'trail': {
       const r = result.request;
       // Votes are events of the trail: the head shows the request without them.

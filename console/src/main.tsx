@@ -2,7 +2,7 @@
  * The Countersign web console (issue 12): a single-page app for approvers and auditors, served by Countersign itself
  * from dist/console (built by console/build.ts). This file owns the shell: the session (who is signed in, their
  * roles, the CSRF token), navigation and which page a path shows. Pages: Inbox (inbox-page), Request (request-page),
- * My decisions (history-page),
+ * My decisions (history-page), Standing approvals (standing-page),
  * Lineage (lineage-page), Audit (audit-page), Policy (policy-page), Sign-in (sign-in-page). All data comes from the
  * console backend (/console/api/*, see api.ts); agent text is always rendered as text and marked as the agent's claim.
  */
@@ -18,6 +18,7 @@ import { PolicyPage } from './policy-page';
 import { RequestPage } from './request-page';
 import { interceptLinks, navigate, useLocation } from './router';
 import { SignInPage } from './sign-in-page';
+import { StandingPage } from './standing-page';
 import './styles.css';
 
 const REQUEST_PATH = /^\/console\/requests\/([0-9a-f-]{36})\/?$/i;
@@ -53,6 +54,7 @@ function App() {
   else if (path.startsWith('/console/history')) page = <HistoryPage session={session} />;
   else if (path.startsWith('/console/audit')) page = <AuditPage session={session} />;
   else if (path.startsWith('/console/policy')) page = <PolicyPage session={session} />;
+  else if (path.startsWith('/console/standing')) page = <StandingPage />;
   else if (path === '/console/' || path === '/console' || path.startsWith('/console/inbox')) page = <InboxPage />;
   else page = <p>There is no page at {path}. <a href="/console/">Go to the inbox</a>.</p>;
   return <Shell session={session} path={path}>{page}</Shell>;
@@ -82,6 +84,7 @@ function Shell({ session, path, children }: { session: Session | null; path: str
             {nav('/console/history', 'My decisions', path.startsWith('/console/history'))}
             {nav('/console/lineage', 'Lineage', path.startsWith('/console/lineage'))}
             {session.roles.includes('auditor') ? nav('/console/audit', 'Audit', path.startsWith('/console/audit')) : null}
+            {nav('/console/standing', 'Standing approvals', path.startsWith('/console/standing'))}
             {nav('/console/policy', 'Policy', path.startsWith('/console/policy'))}
           </nav>
         ) : null}

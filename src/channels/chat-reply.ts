@@ -16,7 +16,7 @@ export function voteReply(result: VoteResult): ChatReply {
   if (result.outcome === 'refused') return { text: `:no_entry: ${result.message}`, tone: 'refused' };
   if (result.status === 'approved' && result.standingApproval) {
     const s = result.standingApproval;
-    return { text: `:white_check_mark: Your approval was recorded; the request is now approved. Your standing approval covers the same request for the next ${s.uses} uses, until ${s.expiresAt} (revocable: POST /v1/standing-approvals/${s.id}/revoke).`, tone: 'ok' };
+    return { text: `:white_check_mark: Your approval was recorded; the request is now approved. Your standing approval covers the same request for the next ${s.uses} uses, until ${s.expiresAt} (any approver of the rule may revoke it: the chat command \`revoke ${s.id}\`, the console's Standing approvals page, or POST /v1/standing-approvals/${s.id}/revoke).`, tone: 'ok' };
   }
   if (result.status === 'approved') return { text: ':white_check_mark: Your approval was recorded; the request is now approved.', tone: 'ok' };
   if (result.status === 'denied') return { text: ':x: Your denial was recorded; the request is now denied.', tone: 'ok' };

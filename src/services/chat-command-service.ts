@@ -7,6 +7,8 @@
  *   audit resource:<glob> [since:7d]
  *   audit action:<glob> [since:7d]
  *   pending                                    what I can approve now
+ *   standing                                   active standing approvals of rules I approve
+ *   revoke <standing approval id>              end one (any approver of its rule may)
  *   help
  */
 import { AppError } from '../domain/app-error';
@@ -19,10 +21,13 @@ import type { Policy } from '../domain/policy';
 import type { AuditFilter, AuditRecord, AuditService } from './audit-service';
 import type { DirectoryService } from './directory-service';
 import type { RequestQueryService } from './request-query-service';
+import type { StandingApprovalService, StandingApprovalView } from './standing-approval-service';
 
 export type ChatCommand =
   | { kind: 'help' }
   | { kind: 'pending' }
+  | { kind: 'standing' }
+  | { kind: 'revoke'; id: string }
   | { kind: 'audit-request'; requestId: string }
   | { kind: 'audit-search'; filter: { user?: string; resource?: string; action?: string }; since: Date; cursor?: string }
   | { kind: 'invalid'; message: string };
@@ -30,6 +35,8 @@ export type ChatCommand =
 export type ChatCommandResult =
   | { kind: 'help'; lines: string[] }
   | { kind: 'pending'; items: ApprovalView[] }
+  | { kind: 'standing'; items: StandingApprovalView[] }
+  | { kind: 'revoked'; item: StandingApprovalView }
   | { kind: 'trail'; request: ApprovalView; events: AuditRecord[] }
   | { kind: 'events'; description: string; events: AuditRecord[]; nextCursor: string | null }
   | { kind: 'refused'; message: string }
@@ -41,6 +48,8 @@ export const HELP_LINES = [
   'audit resource:<glob> [since:7d] — activity on matching resources (e.g. resource:s3://prod-*)',
   'audit action:<glob> [since:7d] — activity for matching actions (e.g. action:dataset.*)',
   'pending — requests you can approve now',
+  'standing — active standing approvals of rules you approve',
+  'revoke <standing approval id> — end a standing approval (any approver of its rule may)',
   'help — this list',
 ];
 
@@ -61,6 +70,11 @@ export function parseChatCommand(text: string, now: Date = new Date()): ChatComm
   const verb = (words.shift() ?? 'help').toLowerCase();
   if (verb === 'help' || verb === '?') return { kind: 'help' };
   if (verb === 'pending') return { kind: 'pending' };
+  if (verb === 'standing') return { kind: 'standing' };
+  if (verb === 'revoke') {
+    if (words.length !== 1 || !isUuid(words[0])) return { kind: 'invalid', message: 'Usage: `revoke <standing approval id>` (the id `standing` lists).' };
+    return { kind: 'revoke', id: words[0].toLowerCase() };
+  }
   if (verb !== 'audit') return { kind: 'invalid', message: `Unknown command \`${verb}\`. Try \`help\`.` };
   if (words.length === 0) return { kind: 'invalid', message: 'Usage: `audit <request id>` or `audit user:|resource:|action:<value> [since:7d]`.' };
   if (words.length === 1 && isUuid(words[0])) return { kind: 'audit-request', requestId: words[0].toLowerCase() };
@@ -108,6 +122,7 @@ export interface ChatCommandService {
 export function createChatCommandService(deps: {
   audit: Pick<AuditService, 'search' | 'append'>;
   queries: Pick<RequestQueryService, 'view' | 'pendingFor'>;
+  standing: Pick<StandingApprovalService, 'listFor' | 'revoke'>;
   policy: () => Policy;
   directory: Pick<DirectoryService, 'identify' | 'current'>;
   /** The platform these commands come from (`slack`, `teams`), for the trail. */
@@ -152,6 +167,21 @@ export function createChatCommandService(deps: {
         case 'pending': {
           const who = await deps.directory.identify(actor.presented, deps.channel);
           return { kind: 'pending', items: who.person ? await deps.queries.pendingFor([who.person.id], pageSize) : [] };
+        }
+        case 'standing': {
+          // Chat shows approvers what they may end; the full list (auditors) is the console's and the API's.
+          const who = await deps.directory.identify(actor.presented, deps.channel);
+          return { kind: 'standing', items: who.person ? await deps.standing.listFor(who.person.id, { everyone: false, limit: pageSize }) : [] };
+        }
+        case 'revoke': {
+          try {
+            // The directory decides who typed it, as for a vote; the service checks they approve the rule and audits it.
+            const item = await deps.standing.revoke(command.id, { presented: actor.presented, approver: actor.identity, channel: deps.channel });
+            return { kind: 'revoked', item };
+          } catch (err) {
+            if (err instanceof AppError && err.kind !== 'unavailable' && err.kind !== 'internal') return { kind: 'refused', message: err.message };
+            throw err;
+          }
         }
         case 'audit-request':
         case 'audit-search': {

@@ -62,7 +62,7 @@ export interface DecisionService {
    * acts as its owner only, an `attest` key for the person it names, a chat user as the directory identifies them.
    * @throws AppError `unidentified` or `approver_mismatch` when nobody (or somebody else than allowed) is named.
    */
-  identifyApprover(input: Pick<VoteInput, 'presented' | 'approver' | 'channel' | 'viaKey'>): Promise<Voter>;
+  identifyApprover(input: Pick<VoteInput, 'presented' | 'approver' | 'channel' | 'viaKey' | 'person'>): Promise<Voter>;
 }
 
 /** What a locked change produced: the answer, and the new state version when anything a card shows changed. */

@@ -29,8 +29,13 @@ export interface StandingApprovalView {
 
 export interface StandingApprovalService {
   list(opts: { all: boolean; limit: number }): Promise<StandingApprovalView[]>;
+  /**
+   * The active standing approvals a person may see in the console or chat: those of rules they approve (they may revoke
+   * each), or every active one when `everyone` (auditors), each saying whether this person may revoke it.
+   */
+  listFor(person: string, opts: { everyone: boolean; limit: number }): Promise<(StandingApprovalView & { mayRevoke: boolean })[]>;
   /** Revokes it when the approver is one of the rule's approvers it was granted under. */
-  revoke(id: string, approver: Pick<VoteInput, 'presented' | 'approver' | 'channel' | 'viaKey'>, reason?: string): Promise<StandingApprovalView>;
+  revoke(id: string, approver: Pick<VoteInput, 'presented' | 'approver' | 'channel' | 'viaKey' | 'person'>, reason?: string): Promise<StandingApprovalView>;
 }
 
 export function createStandingApprovalService(deps: {
@@ -54,6 +59,11 @@ export function createStandingApprovalService(deps: {
   return {
     async list({ all, limit }) {
       return (await deps.standing.list({ activeAt: all ? undefined : clock(), limit })).map(view);
+    },
+
+    async listFor(person, { everyone, limit }) {
+      const rows = await deps.standing.list({ activeAt: clock(), limit, ...(everyone ? {} : { approver: person }) });
+      return rows.map((r) => ({ ...view(r), mayRevoke: r.approvers.includes(person) }));
     },
 
     async revoke(id, approver, reason) {

@@ -60,8 +60,11 @@ export interface StandingApprovalStore {
   /** Gives back a use taken by a request that was then not written (an idempotent replay, a failed insert). */
   giveBack(id: string): Promise<void>;
   get(id: string): Promise<StandingApprovalRecord | null>;
-  /** Newest first; `activeAt` keeps only those still usable at that time. */
-  list(opts: { activeAt?: Date; limit: number }): Promise<StandingApprovalRecord[]>;
+  /**
+   * Newest first; `activeAt` keeps only those still usable at that time, `approver` only those that person id may revoke
+   * (one of the approvers snapshotted on the row).
+   */
+  list(opts: { activeAt?: Date; limit: number; approver?: string }): Promise<StandingApprovalRecord[]>;
   /**
    * Revokes it (once) when `by` is one of its approvers, with `events` in the same transaction.
    * @returns what happened: revoked, already revoked, not an approver, or no such standing approval.
@@ -143,10 +146,19 @@ export function createStandingApprovalStore(deps: { pool: SqlPool }): StandingAp
       const { rows } = await runQuery<Row>(pool, 'SELECT * FROM standing_approval WHERE id = $1::uuid', [id]);
       return rows[0] ? toRecord(rows[0]) : null;
     },
-    async list({ activeAt, limit }) {
-      const { rows } = activeAt
-        ? await runQuery<Row>(pool, `SELECT * FROM standing_approval WHERE revoked_at IS NULL AND uses_left > 0 AND expires_at > $1::timestamptz ORDER BY created_at DESC, id LIMIT $2`, [activeAt, limit])
-        : await runQuery<Row>(pool, 'SELECT * FROM standing_approval ORDER BY created_at DESC, id LIMIT $1', [limit]);
+    async list({ activeAt, limit, approver }) {
+      const where: string[] = [];
+      const values: unknown[] = [];
+      if (activeAt) {
+        values.push(activeAt);
+        where.push(`revoked_at IS NULL AND uses_left > 0 AND expires_at > $${values.length}::timestamptz`);
+      }
+      if (approver) {
+        values.push(approver);
+        where.push(`$${values.length} = ANY(approvers)`);
+      }
+      values.push(limit);
+      const { rows } = await runQuery<Row>(pool, `SELECT * FROM standing_approval ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at DESC, id LIMIT $${values.length}`, values);
       return rows.map(toRecord);
     },
     async revoke(id, by, at, events) {

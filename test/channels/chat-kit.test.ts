@@ -8,6 +8,8 @@ import { auditLine } from '../../src/channels/audit-line';
 import { fairCaps, fitView, renderWithin, scaleBudget, type TextBudget } from '../../src/channels/card-budget';
 import { cardFacts, claimsLine } from '../../src/channels/card-facts';
 import { workspaceRefusal } from '../../src/channels/workspace-refusal';
+import { revokedText, standingList } from '../../src/channels/standing-list';
+import { voteReply } from '../../src/channels/chat-reply';
 import { clip, prefixWithin } from '../../src/channels/text-limits';
 import { buildApprovalView, REQUEST_CLAIMS } from '../../src/domain/approval-view';
 import { ASSERTED_FIELDS } from '../../src/services/intake-service';
@@ -140,5 +142,33 @@ describe('refusing other workspaces', () => {
     const command = workspaceRefusal({ platform: 'slack', attempted: 'command', requestId: 'not-a-uuid', user: { id: 'U1' }, from: 'T2', expected: null, at });
     expect(command.event).toMatchObject({ type: 'chat.refused', requestId: null, actor: { key: 'slack:U1' }, data: { refusal: 'workspace_unknown', workspace: 'T2', requestId: null } });
     expect(command.reply.tone).toBe('error');
+  });
+});
+
+describe('standing approvals in chat', () => {
+  const item = {
+    id: '5f1c1f2e-8a4b-4c55-9d2e-0a1b2c3d4e5f', requestId: 'r', rule: 'deploys', action: 'deploy.service', resource: 'svc://x', environment: 'production',
+    requester: { id: 'bot', type: 'agent' }, grantedBy: { person: 'alice', label: 'Alice' }, maxUses: 5, usesLeft: 2,
+    createdAt: '2026-01-01T00:00:00.000Z', expiresAt: '2026-01-01T00:15:00.000Z', revokedAt: null, revokedBy: null, active: true,
+  };
+
+  it('lists what each covers, marks the agent\'s fields as asserted, and says how to revoke', () => {
+    const list = standingList([item], '/countersign revoke');
+    expect(list.heading).toBe('Active standing approvals of rules you approve (1)');
+    expect(list.entries[0]).toMatchObject({ action: 'deploy.service', resource: 'svc://x' });
+    const facts = Object.fromEntries(list.entries[0].facts.map((f) => [f.label, f]));
+    expect(facts.Requester).toMatchObject({ value: 'bot (agent)', source: 'asserted' });
+    expect(facts.Environment).toMatchObject({ value: 'production', source: 'asserted' });
+    expect(facts['Uses left'].value).toBe('2 of 5');
+    expect(facts.Id).toMatchObject({ value: item.id, kind: 'id' });
+    expect(list.howToRevoke).toContain('/countersign revoke <id>');
+    expect(standingList([], 'revoke')).toMatchObject({ entries: [], howToRevoke: null });
+    expect(revokedText(item)).toBe(`Standing approval ${item.id} is revoked: matching requests will be asked again.`);
+  });
+
+  it('tells the approver who granted one how it can be revoked', () => {
+    const reply = voteReply({ outcome: 'accepted', requestId: 'r', status: 'approved', approvals: 1, approvalsRequired: 1, standingApproval: { id: item.id, expiresAt: item.expiresAt, uses: 5 } });
+    expect(reply.text).toContain(`\`revoke ${item.id}\``);
+    expect(reply.text).toContain(`POST /v1/standing-approvals/${item.id}/revoke`);
   });
 });

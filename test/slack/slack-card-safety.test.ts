@@ -42,6 +42,17 @@ function audit(i: number, view: ApprovalView, nasty: boolean): AuditRecord {
   };
 }
 
+/** A standing approval with the longest agent fields a request may carry. */
+function standingView(i: number, nasty: boolean) {
+  const v = extremeView({ nasty });
+  return {
+    id: `5f1c1f2e-8a4b-4c55-9d2e-0a1b2c3d4e${String(i).padStart(2, '0')}`, requestId: v.id, rule: v.rule, action: v.action, resource: v.resource,
+    environment: fill(nasty ? FORGERY.links : 'e', 200), requester: { id: fill(nasty ? FORGERY.links : 'r', 200), type: 'agent' },
+    grantedBy: { person: 'alice@example.com', label: fill(nasty ? FORGERY.links : 'A', 200) }, maxUses: 20, usesLeft: 20,
+    createdAt: new Date(0).toISOString(), expiresAt: new Date(0).toISOString(), revokedAt: null, revokedBy: null, active: true, mayRevoke: true,
+  };
+}
+
 describe('every Slack message fits, for the largest valid request', () => {
   const kinds: [string, () => { text: string; blocks: any[] }][] = [];
   for (const nasty of [false, true]) {
@@ -59,6 +70,7 @@ describe('every Slack message fits, for the largest valid request', () => {
         const view = extremeView({ nasty });
         return renderCommandResult({ kind: 'events', description: fill(FORGERY.links, 3000), events: Array.from({ length: 20 }, (_, i) => audit(i, view, nasty)), nextCursor: '12345' }, '/countersign', `audit user:${fill('x', 2000)}`);
       }],
+      [`standing approvals, a full page (${tag})`, () => renderCommandResult({ kind: 'standing', items: Array.from({ length: 20 }, (_, i) => standingView(i, nasty)) }, '/countersign', 'standing')],
       [`pending list, a full page (${tag})`, () => renderCommandResult({ kind: 'pending', items: Array.from({ length: 20 }, (_, i) => extremeView({ nasty, votes: 0, id: `5f1c1f2e-8a4b-4c55-9d2e-0a1b2c3d4e${String(i).padStart(2, '0')}` })) }, '/countersign', 'pending')],
     );
   }
