@@ -28,7 +28,6 @@ import { registerConsoleStaticRoutes } from './routes/console-static-routes';
 import { registerGrantRoutes } from './routes/grant-routes';
 import { registerLineageRoutes } from './routes/lineage-routes';
 import type { LineageService } from '../services/lineage-service';
-import type { Policy } from '../domain/policy';
 import { registerPeopleRoutes } from './routes/people-routes';
 import { registerPolicyRoutes } from './routes/policy-routes';
 import type { PolicyService } from '../services/policy-service';
@@ -45,8 +44,8 @@ export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   audit: AuditService;
   directory: DirectoryService;
   grants: GrantService;
-  /** The policy in force (GET /v1/policy). */
-  policies: Pick<PolicyService, 'inForce'>;
+  /** The policy in force (GET /v1/policy, POST /v1/policy/evaluate). */
+  policies: Pick<PolicyService, 'inForce' | 'current'>;
   /** The policy file's path, as GET /v1/policy names it. */
   policyFile: string;
   standing: StandingApprovalService;
@@ -58,8 +57,6 @@ export interface ServerDeps extends Omit<RequestRouteDeps, 'limits'> {
   ready: () => Promise<Record<string, 'ok' | string>>;
   metrics: () => Promise<{ contentType: string; body: string }>;
   lineage: LineageService;
-  /** The policy in force (policy evaluation). */
-  policy: () => Policy;
   /** The web console (/console), when CONSOLE_ENABLED. */
   console?: { routes: ConsoleRouteDeps; modules: readonly ConsoleRouteModule[] };
   /** Serve only health/readiness/metrics (RUN_MODE=worker). */
@@ -129,9 +126,9 @@ export async function buildServer(deps: ServerDeps) {
       registerAuditRoutes(v1, { audit: deps.audit, log: deps.auditLog, packs: deps.packs });
       registerPeopleRoutes(v1, { directory: deps.directory });
       registerGrantRoutes(v1, { grants: deps.grants });
-      registerPolicyRoutes(v1, { policies: deps.policies, file: deps.policyFile });
+      registerPolicyRoutes(v1, { policies: deps.policies, file: deps.policyFile, directory: () => deps.directory.current() });
       registerStandingApprovalRoutes(v1, { standing: deps.standing });
-      registerLineageRoutes(v1, { lineage: deps.lineage, policy: deps.policy, directory: () => deps.directory.current() });
+      registerLineageRoutes(v1, { lineage: deps.lineage });
       // Countersign as an MCP server (Streamable HTTP), authenticated like the API it calls.
       registerMcpRoute(v1, { shutdown: deps.shutdown, maxWaitSeconds: Math.min(50, deps.maxWaitSeconds) });
     });

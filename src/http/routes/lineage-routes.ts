@@ -1,15 +1,12 @@
-/** The lineage of an agent run (`GET /v1/lineage`) and trying the live policy (`POST /v1/policy/evaluate`). */
+/** The lineage of an agent run (`GET /v1/lineage`). */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Directory } from '../../domain/people';
-import type { Policy } from '../../domain/policy';
-import { evaluatePolicySample } from '../../domain/policy-sample';
 import type { LineageService } from '../../services/lineage-service';
 import { seesAllRequests } from '../../services/request-query-service';
-import { lineageRoutes, policyRoutes } from '../contract/contract';
+import { lineageRoutes } from '../contract/contract';
 import { fromContract } from './route-options';
 
-export function registerLineageRoutes(instance: FastifyInstance, deps: { lineage: LineageService; policy: () => Policy; directory: () => Directory }): void {
+export function registerLineageRoutes(instance: FastifyInstance, deps: { lineage: LineageService }): void {
   const app = instance.withTypeProvider<ZodTypeProvider>();
 
   app.route({
@@ -20,10 +17,5 @@ export function registerLineageRoutes(instance: FastifyInstance, deps: { lineage
       const all = seesAllRequests(key);
       return deps.lineage.lineage({ traceId: req.query.traceId, requestId: req.query.requestId?.toLowerCase() }, (r) => all || r.apiKeyName === key.name);
     },
-  });
-
-  app.route({
-    ...fromContract(policyRoutes.evaluatePolicy),
-    handler: async (req) => evaluatePolicySample(deps.policy(), deps.directory(), req.body),
   });
 }
